@@ -1,0 +1,34 @@
+# Two set-up commands for a fresh machine (see README):  make demo   |   make test
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+DEMO_DIR ?= demo
+
+.PHONY: install install-test demo test bench clean
+
+$(VENV)/.installed: pyproject.toml Makefile
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# 1. the CPU torch wheel first, so nothing later resolves a CUDA build
+	$(PIP) install -q torch==2.13.0
+	# 2. the project and its pinned dependencies (torch==2.13.0 is already satisfied)
+	$(PIP) install -q -e ".[test]"
+	# 3. sam2 is an sdist whose declared deps would replace torch: build it against ours, no CUDA ext
+	SAM2_BUILD_CUDA=0 $(PIP) install -q --no-build-isolation --no-deps sam2==1.1.0
+	$(PY) -c "import torch, sam2, pydicom, highdicom, pyarrow, duckdb, datasets, spacy; print('opseg env ok: torch', torch.__version__)"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/opseg demo-archive $(DEMO_DIR)/archive
+	$(VENV)/bin/opseg extract $(DEMO_DIR)/archive --reports $(DEMO_DIR)/archive/reports.jsonl --out $(DEMO_DIR)/out
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) benchmarks/bench_extract.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR)

@@ -1,0 +1,115 @@
+"""The extract stage: archive folder -> catalog, series geometry, annotations, reports, quarantine tables."""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import pydicom
+
+from curation.annotation_builder import stable_id
+from curation.gsps import extract_gsps
+from curation.index import index_archive
+from curation.lookup import ImageLookup
+from curation.reports import read_sidecar
+from curation.sr import extract_sr, sr_report_text
+from curation.tables import write_records
+from schemas import (AnnotationRecord, QuarantineRecord, ReportRecord, SeriesRecord, StudyRecord)
+
+ProgressFactory = Callable[[str, int], Callable[[int], None]]
+
+
+@dataclass
+class ExtractSummary:
+    n_files: int = 0
+    n_read: int = 0
+    n_series: int = 0
+    n_ct_series: int = 0
+    annotations_by_kind: Counter = field(default_factory=Counter)
+    n_reports: int = 0
+    quarantine_by_reason: Counter = field(default_factory=Counter)
+
+
+def extract(source: Path, out: Path, reports: Optional[list[Path]] = None, workers: Optional[int] = None,
+            progress: Optional[ProgressFactory] = None) -> ExtractSummary:
+    out = Path(out)
+    idx = index_archive(source, out, workers=workers,
+                        progress_factory=(lambda n: progress("index", n)) if progress else None)
+    lookup = ImageLookup(idx.instances)
+    quarantine: list[QuarantineRecord] = list(idx.quarantine)
+    for series_uid, err in sorted(lookup.geometry_errors.items()):
+        quarantine.append(QuarantineRecord(stage="volume", entity_id=series_uid, reason=err.reason, detail=err.detail,
+                                           path=lookup.series_instances[series_uid][0].path))
+    annotations: list[AnnotationRecord] = []
+    report_rows: list[ReportRecord] = []
+    objects = [i for i in idx.instances if i.category in ("gsps", "sr")]
+    tick = progress("annotations", len(objects)) if progress else None
+    for inst in objects:
+        try:
+            ds = pydicom.dcmread(inst.path)
+            if inst.category == "gsps":
+                recs, bad = extract_gsps(ds, inst.path, lookup)
+            else:
+                recs, bad = extract_sr(ds, inst.path, lookup)
+                text = sr_report_text(ds)
+                if text:
+                    report_rows.append(ReportRecord(
+                        report_id=stable_id("sr", inst.sop_uid), study_uid=inst.study_uid,
+                        accession_number=inst.accession_number, source="sr", source_ref=inst.sop_uid,
+                        report_date=ds.get("ContentDate") or inst.study_date, text=text, n_chars=len(text)))
+        except Exception as exc:  # one bad object never stops the run
+            recs, bad = [], [QuarantineRecord(stage=inst.category, path=inst.path, entity_id=inst.sop_uid,
+                                              reason="unparseable", detail=f"{inst.path}: {type(exc).__name__}: {exc}")]
+        annotations.extend(recs)
+        quarantine.extend(bad)
+        for r in recs:
+            if "image_not_in_archive" in r.flags and r.referenced_sop_uid:
+                quarantine.append(QuarantineRecord(
+                    stage=inst.category, path=inst.path, entity_id=r.annotation_id, reason="referenced_image_missing",
+                    detail=f"{inst.path}: mark refers to image {r.referenced_sop_uid} which is not in the archive (kept, flagged)"))
+        if tick:
+            tick(1)
+    studies = _studies(idx.instances, annotations, report_rows)
+    by_acc = {s.accession_number: s.study_uid for s in studies if s.accession_number}
+    known = {s.study_uid for s in studies}
+    for sidecar in reports or []:
+        try:
+            rows, bad = read_sidecar(sidecar, by_acc, known)
+        except Exception as exc:
+            rows, bad = [], [QuarantineRecord(stage="reports", path=str(sidecar), reason="unreadable_sidecar",
+                                              detail=f"{sidecar}: {type(exc).__name__}: {exc}")]
+        report_rows.extend(rows)
+        quarantine.extend(bad)
+    studies = _studies(idx.instances, annotations, report_rows)
+    series = lookup.series_records()
+    annotations.sort(key=lambda a: (a.study_uid or "", a.series_uid or "", a.slice_index if a.slice_index is not None else -1, a.annotation_id))
+    write_records(out, SeriesRecord, series)
+    write_records(out, StudyRecord, studies)
+    write_records(out, AnnotationRecord, annotations)
+    write_records(out, ReportRecord, sorted(report_rows, key=lambda r: (r.study_uid or "", r.report_id)))
+    write_records(out, QuarantineRecord, quarantine)
+    return ExtractSummary(
+        n_files=idx.n_files, n_read=idx.n_read, n_series=len(series),
+        n_ct_series=sum(1 for s in series if s.category == "ct_image"),
+        annotations_by_kind=Counter(a.kind for a in annotations), n_reports=len(report_rows),
+        quarantine_by_reason=Counter(f"{q.stage}:{q.reason}" for q in quarantine))
+
+
+def _studies(instances, annotations, reports) -> list[StudyRecord]:
+    by_study = defaultdict(list)
+    for i in instances:
+        by_study[i.study_uid].append(i)
+    ann = Counter(a.study_uid for a in annotations)
+    rep = Counter(r.study_uid for r in reports)
+    out = []
+    for uid, insts in sorted(by_study.items()):
+        first = insts[0]
+        series = {i.series_uid: i.category for i in insts}
+        out.append(StudyRecord(
+            study_uid=uid, patient_id=first.patient_id, accession_number=first.accession_number,
+            study_date=first.study_date, description=first.study_description, n_series=len(series),
+            n_ct_series=sum(1 for c in series.values() if c == "ct_image"),
+            n_gsps=sum(1 for i in insts if i.category == "gsps"), n_sr=sum(1 for i in insts if i.category == "sr"),
+            n_annotations=ann.get(uid, 0), n_reports=rep.get(uid, 0)))
+    return out

@@ -1,0 +1,219 @@
+"""GSPS reader: Graphic Annotation Sequence -> AnnotationRecords (highdicom writes GSPS but cannot read it)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from curation.annotation_builder import build_record
+from curation.display_area import DisplayedArea
+from curation.lookup import ImageLookup
+from curation.marks import Mark, Primitive, TextItem, build_marks
+from schemas import AnnotationRecord, QuarantineRecord
+
+
+class MalformedGraphic(ValueError):
+    pass
+
+
+@dataclass
+class ImageRef:
+    series_uid: Optional[str]
+    sop_uid: str
+    frames: list[int]
+
+
+def _frames(item) -> list[int]:
+    v = item.get("ReferencedFrameNumber")
+    if v is None or v == "":
+        return []
+    vals = v if isinstance(v, (list, tuple)) or hasattr(v, "__iter__") and not isinstance(v, (str, bytes)) else [v]
+    return [int(f) for f in vals]
+
+
+def presentation_refs(ds) -> list[ImageRef]:
+    refs = []
+    for s in ds.get("ReferencedSeriesSequence", []):
+        for im in s.get("ReferencedImageSequence", []):
+            refs.append(ImageRef(s.get("SeriesInstanceUID"), str(im.ReferencedSOPInstanceUID), _frames(im)))
+    return refs
+
+
+def _points(obj, data_tag: str = "GraphicData") -> np.ndarray:
+    data = obj.get(data_tag)
+    if data is None:
+        return np.zeros((0, 2))
+    vals = list(data) if hasattr(data, "__iter__") else [data]
+    if len(vals) % 2:
+        raise MalformedGraphic(f"odd number of Graphic Data values ({len(vals)})")
+    arr = np.asarray(vals, dtype=float).reshape(-1, 2)
+    if not np.all(np.isfinite(arr)):
+        raise MalformedGraphic("Graphic Data holds NaN or infinite values")
+    n = obj.get("NumberOfGraphicPoints")
+    if n is not None and int(n) != len(arr) and len(arr):
+        raise MalformedGraphic(f"Number of Graphic Points is {int(n)} but Graphic Data holds {len(arr)} points")
+    return arr
+
+
+def _opt_int(item, name) -> Optional[int]:
+    v = item.get(name)
+    return int(v) if v not in (None, "") else None
+
+
+class _Areas:
+    """Displayed area per referenced image (DISPLAY units are relative to it)."""
+
+    def __init__(self, ds, lookup: ImageLookup):
+        self.rotation = int(ds.get("ImageRotation", 0) or 0)
+        self.flip = str(ds.get("ImageHorizontalFlip", "N")).upper() == "Y"
+        self.by_sop: dict[str, DisplayedArea] = {}
+        self.default: Optional[DisplayedArea] = None
+        self.flags: set[str] = set()
+        self.lookup = lookup
+        for item in ds.get("DisplayedAreaSelectionSequence", []):
+            tl, br = item.get("DisplayedAreaTopLeftHandCorner"), item.get("DisplayedAreaBottomRightHandCorner")
+            if tl is None or br is None:
+                continue
+            zero_based = min(int(tl[0]), int(tl[1])) == 0
+            if zero_based:
+                self.flags.add("displayed_area_zero_based")
+            spacing = item.get("PresentationPixelSpacing")
+            area = DisplayedArea.from_corners(tl, br, self.rotation, self.flip,
+                                              tuple(float(v) for v in spacing) if spacing else None, zero_based)
+            refs = item.get("ReferencedImageSequence")
+            if refs:
+                for r in refs:
+                    self.by_sop[str(r.ReferencedSOPInstanceUID)] = area
+            else:
+                self.default = area
+
+    def for_image(self, sop: Optional[str]) -> Optional[DisplayedArea]:
+        area = self.by_sop.get(sop) if sop else None
+        area = area or self.default
+        if area is None:
+            image = self.lookup.get(sop)
+            if image is not None and image.rows and image.columns:
+                area = DisplayedArea(0, 0, image.columns, image.rows, self.rotation, self.flip)
+        return area
+
+
+def _to_pixel(pts: np.ndarray, units: str, area: Optional[DisplayedArea]) -> np.ndarray:
+    units = (units or "PIXEL").upper()
+    if units == "PIXEL" or len(pts) == 0:
+        return pts
+    if units == "DISPLAY":
+        if area is None:
+            raise MalformedGraphic("DISPLAY units but no displayed area and the image is not in the archive")
+        return area.display_to_pixel(pts)
+    raise MalformedGraphic(f"unsupported annotation units {units!r}")
+
+
+def extract_gsps(ds, path: str, lookup: ImageLookup) -> tuple[list[AnnotationRecord], list[QuarantineRecord]]:
+    """All marks of one presentation state, one row per mark and target image."""
+    sop = str(ds.SOPInstanceUID)
+    study = ds.get("StudyInstanceUID")
+    refs = presentation_refs(ds)
+    areas = _Areas(ds, lookup)
+    records: list[AnnotationRecord] = []
+    quarantine: list[QuarantineRecord] = []
+    for ai, item in enumerate(ds.get("GraphicAnnotationSequence", [])):
+        item_refs = [ImageRef(None, str(r.ReferencedSOPInstanceUID), _frames(r)) for r in item.get("ReferencedImageSequence", [])]
+        flags = set(areas.flags)
+        if item_refs:
+            targets = item_refs
+        elif len(refs) == 1:
+            targets, flags = refs, flags | {"image_from_presentation_state"}
+        else:
+            targets = [None]
+            flags.add("applies_to_all_images")
+        for ti, target in enumerate(targets):
+            area = areas.for_image(target.sop_uid if target else (refs[0].sop_uid if refs else None))
+            prims, compound_types, texts = [], {}, []
+            for oi, obj in enumerate(item.get("GraphicObjectSequence", [])):
+                try:
+                    pts = _to_pixel(_points(obj), obj.get("GraphicAnnotationUnits", "PIXEL"), area)
+                except (MalformedGraphic, ValueError, TypeError) as exc:
+                    quarantine.append(QuarantineRecord(stage="gsps", path=path, entity_id=f"{sop}#annotation{ai}/object{oi}",
+                                                       reason="malformed_graphic_data", detail=f"{path}: {exc}"))
+                    continue
+                if len(pts) == 0:
+                    continue
+                prims.append(Primitive(str(obj.get("GraphicType", "")).upper(), pts, oi,
+                                       _opt_int(obj, "CompoundGraphicInstanceID"), _opt_int(obj, "GraphicGroupID"),
+                                       obj.get("TrackingUID")))
+            for ci, comp in enumerate(item.get("CompoundGraphicSequence", [])):
+                cid = _opt_int(comp, "CompoundGraphicInstanceID")
+                ctype = str(comp.get("CompoundGraphicType", "")).upper()
+                if cid is not None:
+                    compound_types[cid] = ctype
+                try:
+                    pts = _to_pixel(_points(comp), comp.get("CompoundGraphicUnits", "PIXEL"), area)
+                except (MalformedGraphic, ValueError, TypeError) as exc:
+                    quarantine.append(QuarantineRecord(stage="gsps", path=path, entity_id=f"{sop}#annotation{ai}/compound{ci}",
+                                                       reason="malformed_graphic_data", detail=f"{path}: {exc}"))
+                    continue
+                if len(pts):
+                    prims.append(Primitive(ctype, pts, 10_000 + ci, cid, _opt_int(comp, "GraphicGroupID"),
+                                           comp.get("TrackingUID"), is_compound=True))
+            for xi, t in enumerate(item.get("TextObjectSequence", [])):
+                texts.append(_text_item(t, xi, area))
+            units = sorted({str(o.get("GraphicAnnotationUnits", "PIXEL")).upper() for o in item.get("GraphicObjectSequence", [])}
+                           | {str(o.get("CompoundGraphicUnits", "PIXEL")).upper() for o in item.get("CompoundGraphicSequence", [])})
+            meta = {"source_units": "/".join(units) or None, "graphic_layer": item.get("GraphicLayer")}
+            marks = build_marks(prims, compound_types, texts)
+            paired = {id(t) for m in marks for t in m.texts}
+            for m in marks:
+                records.append(_record(ds, path, study, m, target, refs, ai, ti, flags, lookup, area, f"m{m.order}", meta))
+            for t in texts:
+                if id(t) not in paired and t.text.strip():
+                    text_mark = Mark("text", None, 20_000 + t.index, compound_id=t.compound_id, group_id=t.group_id,
+                                     texts=[t])
+                    records.append(_record(ds, path, study, text_mark, target, refs, ai, ti, flags, lookup, area, f"t{t.index}", meta))
+    return records, quarantine
+
+
+def _text_item(t, index: int, area: Optional[DisplayedArea]) -> TextItem:
+    def conv(values, units):
+        if values is None:
+            return None
+        try:
+            return _to_pixel(np.asarray([float(v) for v in values]).reshape(-1, 2), units, area)
+        except (MalformedGraphic, ValueError):
+            return None
+    anchor = conv(t.get("AnchorPoint"), t.get("AnchorPointAnnotationUnits", "PIXEL"))
+    tl, br = t.get("BoundingBoxTopLeftHandCorner"), t.get("BoundingBoxBottomRightHandCorner")
+    bbox = conv(list(tl) + list(br), t.get("BoundingBoxAnnotationUnits", "PIXEL")) if tl is not None and br is not None else None
+    text = str(t.get("UnformattedTextValue", "") or "").replace("\r\n", "\n")
+    return TextItem(text, None if anchor is None else anchor[0], bbox, index,
+                    _opt_int(t, "CompoundGraphicInstanceID"), _opt_int(t, "GraphicGroupID"))
+
+
+def _record(ds, path, study, m: Mark, target: Optional[ImageRef], refs, ai, ti, flags, lookup, area, key, meta) -> AnnotationRecord:
+    ref_sop = target.sop_uid if target else None
+    frame = None
+    mark_flags = set(flags) | set(m.flags)
+    if target is not None:
+        if len(target.frames) == 1:
+            frame = target.frames[0]
+        elif len(target.frames) > 1:
+            mark_flags.add("multiple_frames")
+    image = lookup.get(ref_sop)
+    ref_series = target.series_uid if target else None
+    if target is not None and ref_series is None:
+        ref_series = next((r.series_uid for r in refs if r.sop_uid == ref_sop), None)
+    if target is None:
+        series = {r.series_uid for r in refs}
+        ref_series = series.pop() if len(series) == 1 else None
+    if image is not None and (image.n_frames or 1) > 1 and frame is None and "multiple_frames" not in mark_flags:
+        mark_flags.add("frame_not_given")
+    text = "\n".join(t.text for t in m.texts).strip() or None
+    rec = build_record(
+        source_kind="gsps", source_sop_uid=str(ds.SOPInstanceUID), source_path=path, study_uid=study,
+        position=f"{ai}/{ti}/{key}", kind=m.kind, points=m.points, tip=m.tip, ref_sop=ref_sop, ref_series=ref_series,
+        ref_frame=frame, image=image, presentation_spacing=list(area.presentation_spacing) if area and area.presentation_spacing else None,
+        text=text, flags=sorted(mark_flags), text_pairing=m.pairing, **meta, group_id=m.group_id, compound_id=m.compound_id, tracking_uid=m.tracking_uid)
+    if "multiple_frames" in mark_flags:
+        rec.slice_index = None
+    return rec

@@ -1,0 +1,74 @@
+"""What the extractors need to know about referenced images, built once from the catalog."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from curation.volume import SeriesGeometry, VolumeError, build_geometry, slices_from_catalog
+from schemas import InstanceRecord, SeriesRecord
+
+
+@dataclass
+class ImageInfo:
+    sop_uid: str
+    series_uid: str
+    study_uid: str
+    rows: Optional[int]
+    columns: Optional[int]
+    n_frames: Optional[int]
+    pixel_spacing: Optional[list]
+    imager_pixel_spacing: Optional[list]
+    category: str
+    geometry: Optional[SeriesGeometry] = None  # the CT volume this image belongs to, when it forms one
+
+    def slice_index(self, frame: Optional[int]) -> Optional[int]:
+        if self.geometry is None:
+            return None
+        return self.geometry.index_by_ref.get((self.sop_uid, frame if (self.n_frames or 1) > 1 else None))
+
+
+class ImageLookup:
+    """SOP Instance UID -> ImageInfo, and Series UID -> geometry, for the whole catalog."""
+
+    def __init__(self, instances: list[InstanceRecord]):
+        self.images: dict[str, ImageInfo] = {}
+        self.geometries: dict[str, SeriesGeometry] = {}
+        self.geometry_errors: dict[str, VolumeError] = {}
+        self.series_instances: dict[str, list[InstanceRecord]] = defaultdict(list)
+        for inst in instances:
+            self.series_instances[inst.series_uid].append(inst)
+        for series_uid, insts in self.series_instances.items():
+            if insts[0].category != "ct_image" or any((i.n_frames or 1) > 1 for i in insts):
+                continue  # multi-frame CT geometry needs the functional groups: computed when loaded
+            try:
+                self.geometries[series_uid] = build_geometry(slices_from_catalog([i.to_row() for i in insts]))
+            except VolumeError as exc:
+                self.geometry_errors[series_uid] = exc
+        for inst in instances:
+            if inst.category in ("ct_image", "image"):
+                self.images[inst.sop_uid] = ImageInfo(
+                    inst.sop_uid, inst.series_uid, inst.study_uid, inst.rows, inst.columns, inst.n_frames,
+                    inst.pixel_spacing, inst.imager_pixel_spacing, inst.category, self.geometries.get(inst.series_uid))
+
+    def get(self, sop_uid: Optional[str]) -> Optional[ImageInfo]:
+        return self.images.get(sop_uid) if sop_uid else None
+
+    def series_records(self) -> list[SeriesRecord]:
+        out = []
+        for series_uid, insts in sorted(self.series_instances.items()):
+            first = insts[0]
+            geo = self.geometries.get(series_uid)
+            err = self.geometry_errors.get(series_uid)
+            out.append(SeriesRecord(
+                series_uid=series_uid, study_uid=first.study_uid, category=first.category, modality=first.modality,
+                series_number=first.series_number, description=first.series_description, n_instances=len(insts),
+                rows=first.rows, columns=first.columns, pixel_spacing=first.pixel_spacing,
+                slice_spacing_mm=geo.slice_spacing if geo else None, slice_thickness=first.slice_thickness,
+                n_slices=len(geo.slices) if geo else None,
+                affine=[float(v) for v in np.asarray(geo.affine).ravel()] if geo else None,
+                geometry_status=("ok" if geo else "error" if err else None),
+                geometry_error=str(err) if err else None))
+        return out

@@ -1,0 +1,46 @@
+"""Parquet I/O for the schema tables: atomic writes, zstd, the schema version in the file metadata."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from schemas import Record
+
+ROW_GROUP_ROWS = 100_000
+
+
+def table_dir(out: Path, cls: type[Record]) -> Path:
+    return Path(out) / cls.TABLE
+
+
+def write_records(out: Path, cls: type[Record], records: Iterable[Record], part: str = "part-00000") -> Path:
+    """Replace ``OUT/<table>/<part>.parquet`` atomically (write to a temp name, then rename)."""
+    return write_table(out, cls, cls.to_table(records), part)
+
+
+def write_table(out: Path, cls: type[Record], table: pa.Table, part: str = "part-00000") -> Path:
+    folder = table_dir(out, cls)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{part}.parquet"
+    tmp = folder / f".{part}.parquet.tmp"
+    table = table.cast(cls.arrow_schema()) if table.schema != cls.arrow_schema() else table
+    pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+    os.replace(tmp, target)
+    return target
+
+
+def read_table(out: Path, cls: type[Record]) -> pa.Table:
+    """All parts of a table; an empty table with the right schema when none exist."""
+    folder = table_dir(out, cls)
+    parts = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    if not parts:
+        return cls.arrow_schema().empty_table()
+    return pa.concat_tables([pq.read_table(p, schema=cls.arrow_schema()) for p in parts])
+
+
+def read_records(out: Path, cls: type[Record]) -> list:
+    return [cls.from_row(r) for r in read_table(out, cls).to_pylist()]

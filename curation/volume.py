@@ -1,0 +1,208 @@
+"""CT series -> HU volume on a checked geometry.
+
+Array layout is (slice, row, column); ``affine`` maps the index (column, row, slice, 1) to patient LPS mm,
+the NIfTI convention once the array is transposed to (column, row, slice). Slices are sorted along the
+normal of the image plane by Image Position (Patient). Anything that would give a silently wrong volume
+(missing or duplicate slices, mixed orientation/size/spacing) raises ``VolumeError`` with a reason.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+import pydicom
+
+ORIENTATION_TOL = 1e-3
+DUPLICATE_TOL_MM = 1e-3
+GAP_FACTOR = 1.5
+IRREGULAR_FRACTION = 0.1
+
+
+class VolumeError(Exception):
+    """A series that does not form one regular volume."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+@dataclass(frozen=True)
+class SliceRef:
+    """One 2D image of a series: a single-frame instance or one frame of a multi-frame one."""
+
+    sop_uid: str
+    frame: Optional[int]  # 1-based for multi-frame instances, None for single-frame
+    position: tuple[float, float, float]
+    orientation: tuple[float, ...]
+    rows: int
+    columns: int
+    pixel_spacing: tuple[float, float]
+    path: str = ""
+
+
+@dataclass
+class SeriesGeometry:
+    slices: list[SliceRef]          # sorted along the normal, index = slice index
+    affine: np.ndarray              # 4x4, (column, row, slice) -> LPS mm
+    slice_spacing: float
+    rows: int
+    columns: int
+    pixel_spacing: tuple[float, float]  # (row, column) mm
+
+    def slice_index(self, sop_uid: str, frame: Optional[int] = None) -> Optional[int]:
+        for i, s in enumerate(self.slices):
+            if s.sop_uid == sop_uid and (s.frame is None or frame is None or s.frame == frame):
+                return i
+        return None
+
+    @property
+    def index_by_ref(self) -> dict[tuple[str, Optional[int]], int]:
+        return {(s.sop_uid, s.frame): i for i, s in enumerate(self.slices)}
+
+    def pixel_to_patient(self, points_px: np.ndarray, slice_index: int) -> np.ndarray:
+        """PIXEL-convention (column, row) points (pixel centre at +0.5) on a slice -> LPS mm."""
+        pts = np.asarray(points_px, dtype=float).reshape(-1, 2) - 0.5
+        ijk = np.column_stack([pts, np.full(len(pts), float(slice_index)), np.ones(len(pts))])
+        return (ijk @ self.affine.T)[:, :3]
+
+
+@dataclass
+class Volume:
+    hu: np.ndarray  # float32 (slice, row, column)
+    geometry: SeriesGeometry
+    series_uid: str = ""
+
+    @property
+    def affine(self) -> np.ndarray:
+        return self.geometry.affine
+
+
+def build_geometry(slices: Sequence[SliceRef]) -> SeriesGeometry:
+    """Sort slices along the normal and check they form one regular volume."""
+    if not slices:
+        raise VolumeError("empty_series", "no image slices")
+    missing = [s.sop_uid for s in slices if s.position is None or s.orientation is None or s.pixel_spacing is None]
+    if missing:
+        raise VolumeError("missing_geometry", f"{len(missing)} slice(s) lack position/orientation/spacing, e.g. {missing[0]}")
+    iop = np.array(slices[0].orientation, dtype=float)
+    for s in slices:
+        if np.max(np.abs(np.array(s.orientation, dtype=float) - iop)) > ORIENTATION_TOL:
+            raise VolumeError("inconsistent_orientation", f"{s.sop_uid} has orientation {list(s.orientation)} vs {list(iop)}")
+        if (s.rows, s.columns) != (slices[0].rows, slices[0].columns):
+            raise VolumeError("inconsistent_size", f"{s.sop_uid} is {s.rows}x{s.columns}, first slice {slices[0].rows}x{slices[0].columns}")
+        if np.max(np.abs(np.subtract(s.pixel_spacing, slices[0].pixel_spacing))) > 1e-4:
+            raise VolumeError("inconsistent_spacing", f"{s.sop_uid} has pixel spacing {list(s.pixel_spacing)}")
+    row_dir, col_dir = iop[:3], iop[3:]
+    normal = np.cross(row_dir, col_dir)
+    pos = np.array([s.position for s in slices], dtype=float)
+    dist = pos @ normal
+    order = np.argsort(dist, kind="stable")
+    sorted_slices = [slices[i] for i in order]
+    d = dist[order]
+    steps = np.diff(d)
+    if len(steps) and np.min(steps) < DUPLICATE_TOL_MM:
+        i = int(np.argmin(steps))
+        raise VolumeError("duplicate_slices",
+                          f"{sorted_slices[i].sop_uid} and {sorted_slices[i + 1].sop_uid} share position {d[i]:.3f} mm along the normal")
+    dr, dc = (float(v) for v in slices[0].pixel_spacing)
+    if len(steps):
+        median = float(np.median(steps))
+        if np.max(steps) > GAP_FACTOR * median:
+            i = int(np.argmax(steps))
+            raise VolumeError("missing_slices",
+                              f"gap of {steps[i]:.2f} mm after slice {i} ({sorted_slices[i].sop_uid}); regular spacing is {median:.2f} mm")
+        if np.max(np.abs(steps - median)) > IRREGULAR_FRACTION * median:
+            raise VolumeError("irregular_spacing", f"slice steps range {steps.min():.3f}-{steps.max():.3f} mm")
+        step_vec = (pos[order[-1]] - pos[order[0]]) / (len(order) - 1)
+        spacing = median
+    else:
+        step_vec, spacing = normal * 1.0, 1.0
+    affine = np.eye(4)
+    affine[:3, 0] = row_dir * dc
+    affine[:3, 1] = col_dir * dr
+    affine[:3, 2] = step_vec
+    affine[:3, 3] = pos[order[0]]
+    return SeriesGeometry(sorted_slices, affine, float(spacing), slices[0].rows, slices[0].columns, (dr, dc))
+
+
+def slices_from_catalog(rows: Sequence[dict]) -> list[SliceRef]:
+    """SliceRefs from catalog rows (single-frame instances) without reading any file."""
+    out = []
+    for r in rows:
+        out.append(SliceRef(
+            sop_uid=r["sop_uid"], frame=None,
+            position=tuple(r["image_position"]) if r.get("image_position") else None,
+            orientation=tuple(r["image_orientation"]) if r.get("image_orientation") else None,
+            rows=r.get("rows") or 0, columns=r.get("columns") or 0,
+            pixel_spacing=tuple(r["pixel_spacing"]) if r.get("pixel_spacing") else None, path=r.get("path", "")))
+    return out
+
+
+def _frame_refs(ds, path: str) -> list[SliceRef]:
+    """Frames of an enhanced (multi-frame) CT instance from its functional groups."""
+    shared = ds.get("SharedFunctionalGroupsSequence", [None])[0]
+    refs = []
+    for n, fg in enumerate(ds.PerFrameFunctionalGroupsSequence, start=1):
+        def pick(seq_name, attr):
+            for src in (fg, shared):
+                if src is not None and seq_name in src and attr in src[seq_name][0]:
+                    return src[seq_name][0][attr].value
+            return None
+        refs.append(SliceRef(
+            sop_uid=str(ds.SOPInstanceUID), frame=n,
+            position=tuple(float(v) for v in pick("PlanePositionSequence", "ImagePositionPatient") or ()) or None,
+            orientation=tuple(float(v) for v in pick("PlaneOrientationSequence", "ImageOrientationPatient") or ()) or None,
+            rows=int(ds.Rows), columns=int(ds.Columns),
+            pixel_spacing=tuple(float(v) for v in pick("PixelMeasuresSequence", "PixelSpacing") or ()) or None,
+            path=path))
+    return refs
+
+
+def _rescale(ds, frame_fg=None) -> tuple[float, float]:
+    src = ds
+    if frame_fg is not None and "PixelValueTransformationSequence" in frame_fg:
+        src = frame_fg.PixelValueTransformationSequence[0]
+    return float(src.get("RescaleSlope", 1.0) or 1.0), float(src.get("RescaleIntercept", 0.0) or 0.0)
+
+
+def load_volume(paths: Sequence[str], series_uid: str = "") -> Volume:
+    """Read the pixel data of a CT series (single- or multi-frame) into HU on a checked geometry."""
+    datasets = []
+    for p in paths:
+        try:
+            datasets.append((p, pydicom.dcmread(p)))
+        except Exception as exc:
+            raise VolumeError("unreadable_slice", f"{p}: {type(exc).__name__}: {exc}") from None
+    refs: list[SliceRef] = []
+    pixels: dict[tuple[str, Optional[int]], tuple] = {}
+    for p, ds in datasets:
+        if "PerFrameFunctionalGroupsSequence" in ds:
+            frame_refs = _frame_refs(ds, p)
+            refs.extend(frame_refs)
+            for r in frame_refs:
+                pixels[(r.sop_uid, r.frame)] = (ds, r.frame)
+        else:
+            ref = slices_from_catalog([{
+                "sop_uid": str(ds.SOPInstanceUID),
+                "image_position": [float(v) for v in ds.get("ImagePositionPatient", [])] or None,
+                "image_orientation": [float(v) for v in ds.get("ImageOrientationPatient", [])] or None,
+                "rows": int(ds.get("Rows", 0)), "columns": int(ds.get("Columns", 0)),
+                "pixel_spacing": [float(v) for v in ds.get("PixelSpacing", [])] or None, "path": p}])[0]
+            refs.append(ref)
+            pixels[(ref.sop_uid, None)] = (ds, None)
+    geometry = build_geometry(refs)
+    hu = np.empty((len(geometry.slices), geometry.rows, geometry.columns), dtype=np.float32)
+    for i, s in enumerate(geometry.slices):
+        ds, frame = pixels[(s.sop_uid, s.frame)]
+        try:
+            arr = ds.pixel_array
+        except Exception as exc:
+            raise VolumeError("bad_pixel_data", f"{s.path}: {type(exc).__name__}: {exc}") from None
+        fg = None
+        if frame is not None:
+            arr = arr[frame - 1]
+            fg = ds.PerFrameFunctionalGroupsSequence[frame - 1]
+        slope, intercept = _rescale(ds, fg)
+        hu[i] = arr.astype(np.float32) * slope + intercept
+    return Volume(hu=hu, geometry=geometry, series_uid=series_uid)

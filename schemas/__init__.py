@@ -1,0 +1,22 @@
+"""Typed records and Arrow schemas: the only contract between opseg stages."""
+from schemas.base import METADATA_KEY, SCHEMA_VERSION, Record, col
+from schemas.catalog import InstanceRecord, SeriesRecord, StudyRecord
+from schemas.annotations import AnnotationRecord, ANNOTATION_KINDS
+from schemas.reports import ReportRecord, FindingRecord
+from schemas.masks import MaskRecord
+from schemas.links import LinkRecord
+from schemas.qc import QCRecord, QuarantineRecord
+
+ALL_TABLES: dict[str, type[Record]] = {
+    cls.TABLE: cls
+    for cls in (
+        StudyRecord, SeriesRecord, InstanceRecord, AnnotationRecord, ReportRecord,
+        FindingRecord, MaskRecord, LinkRecord, QCRecord, QuarantineRecord,
+    )
+}
+
+__all__ = [
+    "SCHEMA_VERSION", "METADATA_KEY", "Record", "col", "ALL_TABLES", "ANNOTATION_KINDS",
+    "StudyRecord", "SeriesRecord", "InstanceRecord", "AnnotationRecord", "ReportRecord",
+    "FindingRecord", "MaskRecord", "LinkRecord", "QCRecord", "QuarantineRecord",
+]

@@ -1,0 +1,33 @@
+"""Quality control metrics and the quarantine of bad input."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pyarrow as pa
+
+from schemas.base import Record, col
+
+
+@dataclass(kw_only=True)
+class QCRecord(Record):
+    TABLE = "qc"
+    DOC = "Long-format QC metrics: one row per entity and metric."
+    entity_kind: str = col(pa.string(), "mask | annotation | link | series")
+    entity_id: str = col(pa.string(), "Id of the entity")
+    metric: str = col(pa.string(), "Metric name (e.g. recist_error_pct)")
+    value: Optional[float] = col(pa.float64(), "Metric value", None)
+    threshold: Optional[float] = col(pa.float64(), "Threshold applied", None)
+    passed: Optional[bool] = col(pa.bool_(), "Whether the value passes the threshold", None)
+    detail: Optional[str] = col(pa.string(), "Human-readable detail", None)
+
+
+@dataclass(kw_only=True)
+class QuarantineRecord(Record):
+    TABLE = "quarantine"
+    DOC = "Everything that could not be used, with the reason; the run goes on without it."
+    stage: str = col(pa.string(), "index | volume | gsps | sr | reports | segment | link | publish")
+    path: Optional[str] = col(pa.string(), "File concerned", None)
+    entity_id: Optional[str] = col(pa.string(), "UID / id concerned", None)
+    reason: str = col(pa.string(), "Short machine-readable reason (e.g. not_dicom, truncated)")
+    detail: Optional[str] = col(pa.string(), "Full error message", None)
