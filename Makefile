@@ -21,8 +21,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 install: $(VENV)/.installed
 
 demo: install
-	$(VENV)/bin/opseg demo-archive $(DEMO_DIR)/archive
-	$(VENV)/bin/opseg extract $(DEMO_DIR)/archive --reports $(DEMO_DIR)/archive/reports.jsonl --out $(DEMO_DIR)/out
+	$(VENV)/bin/opseg demo-archive $(DEMO_DIR)
+	$(VENV)/bin/opseg extract $(DEMO_DIR)/dicom --reports $(DEMO_DIR)/reports.jsonl --out $(DEMO_DIR)/out
 
 test: install
 	$(PY) -m pytest -q

@@ -58,7 +58,8 @@ def demo_archive(out_dir: Path = typer.Argument(..., help="Folder to write the s
     with _progress() as factory:
         info = generate_archive(out_dir, seed=seed, n_studies=studies, bad_input=bad_input, progress=factory)
     console.print(f"demo archive: {info['n_studies']} studies, {info['n_files']} files, "
-                  f"{info['n_annotations']} truth annotations -> {out_dir} (reports: {out_dir / 'reports.jsonl'})")
+                  f"{info['n_annotations']} truth annotations -> {out_dir}/dicom (reports: {out_dir / 'reports.jsonl'}, "
+                  f"truth: {out_dir / 'truth'})")
 
 
 def main():  # pragma: no cover - console script entry

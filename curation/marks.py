@@ -128,12 +128,14 @@ def _heads_at(shaft: Primitive, end: np.ndarray, other: np.ndarray, candidates: 
 
 def build_marks(prims: list[Primitive], compound_types: dict[int, str], texts: list[TextItem]) -> list[Mark]:
     """Interpret primitives (simple objects + compound-only items) as marks, then pair texts."""
-    simple = [p for p in prims if not p.is_compound]
+    simple = [p for p in prims if not p.is_compound] + _compound_only(prims)
     used: set[int] = set()
     marks: list[Mark] = []
 
     def add(kind, points, members, tip=None, flags=()):
         first = min(members, key=lambda m: m.index)
+        if any(m.is_compound for m in members):
+            flags = [*flags, "compound_only"]
         marks.append(Mark(kind, np.asarray(points, float), first.index, None if tip is None else np.asarray(tip, float),
                           next((m.compound_id for m in members if m.compound_id is not None), None),
                           next((m.group_id for m in members if m.group_id is not None), None),
@@ -164,8 +166,9 @@ def build_marks(prims: list[Primitive], compound_types: dict[int, str], texts: l
     free = [s for s in segments if id(s) not in used]
     pairs = []
     for i, a in enumerate(free):
-        for b in free[i + 1:]:
-            if _ids_compatible(a, b) and _segments_cross(a.points, b.points):
+        for b in free[i + 1:]:  # separate rulers (own compound ids) may still form one bidimensional mark
+            groups_differ = a.group_id is not None and b.group_id is not None and a.group_id != b.group_id
+            if not groups_differ and _segments_cross(a.points, b.points):
                 da = (a.points[1] - a.points[0]) / a.length_px
                 db = (b.points[1] - b.points[0]) / b.length_px
                 pairs.append((0 if _same_ids(a, b) else 1, abs(float(np.dot(da, db))), a, b))
@@ -196,31 +199,36 @@ def build_marks(prims: list[Primitive], compound_types: dict[int, str], texts: l
             add("polyline", p.points, [p])
         else:
             add("point" if len(p.points) == 1 else "polyline", p.points, [p], flags=["unrecognised_graphic"])
-    # 4. compound items that have no simple-object twin (allowed in practice, e.g. Larvitar)
-    twinned = {p.compound_id for p in simple if p.compound_id is not None}
-    for p in prims:
-        if not p.is_compound or p.compound_id in twinned or len(p.points) == 0:
-            continue
-        ctype = p.gtype
-        if ctype == "ARROW" and len(p.points) >= 2:
-            add("arrow", p.points[:2], [p], flags=["compound_only", "arrow_tip_inferred"])
-        elif ctype in LINE_LIKE_COMPOUNDS and len(p.points) >= 2:
-            add("line", p.points[:2], [p], flags=["compound_only"])
-        elif ctype == "ELLIPSE" and len(p.points) == 4:
-            add("ellipse", p.points, [p], flags=["compound_only"])
-        elif ctype == "RECTANGLE" and len(p.points) >= 2:
-            (x0, y0), (x1, y1) = p.points[0], p.points[1]
-            add("polygon", [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]], [p], flags=["compound_only"])
-        elif ctype == "CROSSHAIR":
-            add("point", p.points.mean(axis=0, keepdims=True), [p], flags=["compound_only"])
-        else:
-            add("polyline", p.points, [p], flags=["compound_only", f"compound_type_{ctype.lower()}"])
     marks.sort(key=lambda m: m.order)
     _pair_texts(marks, texts)
     for m in marks:
         if m.kind == "arrow" and "arrow_tip_inferred" in m.flags:
             _orient_arrow(m)
     return marks
+
+
+def _compound_only(prims: list[Primitive]) -> list[Primitive]:
+    """Stand-in simple objects for compound items that were written without their simple twins
+    (the standard requires the twins; Larvitar and others omit them), so one interpretation serves both."""
+    twinned = {p.compound_id for p in prims if not p.is_compound and p.compound_id is not None}
+    out = []
+    for p in prims:
+        if not p.is_compound or p.compound_id in twinned or len(p.points) == 0:
+            continue
+        ctype, pts = p.gtype, p.points
+        if (ctype == "ARROW" or ctype in LINE_LIKE_COMPOUNDS) and len(pts) >= 2:
+            gtype, pts = "POLYLINE", pts[:2]
+        elif ctype == "ELLIPSE" and len(pts) == 4:
+            gtype = "ELLIPSE"
+        elif ctype == "RECTANGLE" and len(pts) >= 2:
+            (x0, y0), (x1, y1) = pts[0], pts[1]
+            gtype, pts = "POLYLINE", np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]])
+        elif ctype == "CROSSHAIR":
+            gtype, pts = "POINT", pts.mean(axis=0, keepdims=True)
+        else:
+            gtype = "POLYLINE"
+        out.append(Primitive(gtype, np.asarray(pts, float), p.index, p.compound_id, p.group_id, p.tracking_uid, True))
+    return out
 
 
 def _pair_texts(marks: list[Mark], texts: list[TextItem]) -> None:
