@@ -36,7 +36,7 @@ class Record:
         return pa.schema(fields, metadata={METADATA_KEY: SCHEMA_VERSION.encode(), b"opseg.table": cls.TABLE.encode()})
 
     @classmethod
-    def columns(cls) -> list[tuple[str, pa.DataType, str]]:
+    def describe(cls) -> list[tuple[str, pa.DataType, str]]:
         return [(f.name, f.metadata["arrow"], f.metadata["doc"]) for f in dataclasses.fields(cls)]
 
     def to_row(self) -> dict[str, Any]:

@@ -1,0 +1,70 @@
+"""Volume loading: sorting, affine, HU, and the errors that prevent a silently wrong volume."""
+import numpy as np
+import pydicom
+import pytest
+
+from curation.volume import SliceRef, VolumeError, build_geometry, load_volume
+
+
+def refs(zs, orient=(1, 0, 0, 0, 1, 0), spacing=(0.7, 0.7), size=(64, 64)):
+    return [SliceRef(f"1.2.{i}", None, (-10.0, -20.0, float(z)), orient, size[0], size[1], spacing) for i, z in enumerate(zs)]
+
+
+def test_sorted_by_position_with_affine():
+    geo = build_geometry(refs([6.0, 0.0, 3.0, 9.0]))
+    assert [s.sop_uid for s in geo.slices] == ["1.2.1", "1.2.2", "1.2.0", "1.2.3"]
+    assert np.allclose(geo.affine[:3, 2], [0, 0, 3.0]) and np.allclose(geo.affine[:3, 3], [-10, -20, 0])
+    assert np.allclose(geo.pixel_to_patient(np.array([[0.5, 0.5]]), 2), [[-10, -20, 6.0]])
+
+
+@pytest.mark.parametrize("zs,orient,reason", [
+    ([0, 3, 9, 12], (1, 0, 0, 0, 1, 0), "missing_slices"),
+    ([0, 3, 3, 6], (1, 0, 0, 0, 1, 0), "duplicate_slices"),
+    ([0, 3, 6.9, 9], (1, 0, 0, 0, 1, 0), "irregular_spacing"),
+])
+def test_broken_series_raise_with_reason(zs, orient, reason):
+    with pytest.raises(VolumeError) as err:
+        build_geometry(refs(zs, orient))
+    assert err.value.reason == reason
+
+
+def test_mixed_orientation_and_size_are_refused():
+    mixed = refs([0, 3]) + [SliceRef("x", None, (0, 0, 6.0), (0, 1, 0, 0, 0, -1), 64, 64, (0.7, 0.7))]
+    with pytest.raises(VolumeError, match="inconsistent_orientation"):
+        build_geometry(mixed)
+    sized = refs([0, 3]) + refs([6], size=(32, 32))
+    with pytest.raises(VolumeError, match="inconsistent_size"):
+        build_geometry(sized)
+
+
+def test_demo_series_loads_with_truth_hu(demo_dir, demo_out, truth):
+    import duckdb
+    (series_uid,) = duckdb.sql(f"select series_uid from read_parquet('{demo_out}/series/*.parquet') "
+                               "where category='ct_image' order by series_uid limit 1").fetchall()[0]
+    paths = [p for (p,) in duckdb.sql(f"select path from read_parquet('{demo_out}/instances/*.parquet') "
+                                      f"where series_uid='{series_uid}'").fetchall()]
+    vol = load_volume(paths, series_uid)
+    import nibabel as nib
+    mask = np.asarray(nib.load(demo_dir / "truth" / "masks" / f"{series_uid}.nii.gz").dataobj).transpose(2, 1, 0)
+    assert mask.shape == vol.hu.shape
+    lesions = [les for les in truth["lesions"] if les["series_uid"] == series_uid]
+    for les in lesions:
+        from scipy import ndimage
+        core = ndimage.binary_erosion(mask == les["lesion_id"], structure=np.ones((1, 5, 5)))  # away from the blurred edge
+        assert abs(float(np.median(vol.hu[core])) - les["hu"]) < 20
+        centre = np.argwhere(mask == les["lesion_id"]).mean(axis=0)  # (slice, row, col)
+        lps = vol.affine @ np.array([centre[2], centre[1], centre[0], 1.0])
+        assert np.linalg.norm(lps[:3] - np.array(les["center_mm"])) < 2.0
+
+
+def test_missing_slice_in_a_real_series_is_reported(tmp_path):
+    from tests.conftest import DATA
+    files = sorted((DATA / "dcmqi_ct_3slice").glob("*.dcm"))
+    for i, f in enumerate(files):
+        ds = pydicom.dcmread(f)
+        if i == 2:
+            ds.ImagePositionPatient = [ds.ImagePositionPatient[0], ds.ImagePositionPatient[1], ds.ImagePositionPatient[2] + 5]
+        ds.save_as(tmp_path / f.name)
+    with pytest.raises(VolumeError) as err:
+        load_volume(sorted(str(p) for p in tmp_path.glob("*.dcm")))
+    assert err.value.reason == "missing_slices" and "gap" in err.value.detail
