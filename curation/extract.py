@@ -1,7 +1,9 @@
 """The extract stage: archive folder -> catalog, series geometry, annotations, reports, quarantine tables."""
 from __future__ import annotations
 
+import os
 from collections import Counter, defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -15,7 +17,9 @@ from curation.lookup import ImageLookup
 from curation.reports import read_sidecar
 from curation.sr import extract_sr, sr_report_text
 from curation.tables import write_records
-from schemas import (AnnotationRecord, QuarantineRecord, ReportRecord, SeriesRecord, StudyRecord)
+from schemas import AnnotationRecord, InstanceRecord, QuarantineRecord, ReportRecord, SeriesRecord, StudyRecord
+
+PARALLEL_MIN_OBJECTS = 64
 
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
 
@@ -45,31 +49,11 @@ def extract(source: Path, out: Path, reports: Optional[list[Path]] = None, worke
     report_rows: list[ReportRecord] = []
     objects = [i for i in idx.instances if i.category in ("gsps", "sr")]
     tick = progress("annotations", len(objects)) if progress else None
-    for inst in objects:
-        try:
-            ds = pydicom.dcmread(inst.path)
-            if inst.category == "gsps":
-                recs, bad = extract_gsps(ds, inst.path, lookup)
-            else:
-                recs, bad = extract_sr(ds, inst.path, lookup)
-                text = sr_report_text(ds)
-                if text:
-                    report_rows.append(ReportRecord(
-                        report_id=stable_id("sr", inst.sop_uid), study_uid=inst.study_uid,
-                        accession_number=inst.accession_number, source="sr", source_ref=inst.sop_uid,
-                        report_date=ds.get("ContentDate") or inst.study_date, text=text, n_chars=len(text)))
-        except Exception as exc:  # one bad object never stops the run
-            recs, bad = [], [QuarantineRecord(stage=inst.category, path=inst.path, entity_id=inst.sop_uid,
-                                              reason="unparseable", detail=f"{inst.path}: {type(exc).__name__}: {exc}")]
+    for recs, bad, report in parse_objects(idx.instances, objects, lookup, workers, tick):
         annotations.extend(recs)
         quarantine.extend(bad)
-        for r in recs:
-            if "image_not_in_archive" in r.flags and r.referenced_sop_uid:
-                quarantine.append(QuarantineRecord(
-                    stage=inst.category, path=inst.path, entity_id=r.annotation_id, reason="referenced_image_missing",
-                    detail=f"{inst.path}: mark refers to image {r.referenced_sop_uid} which is not in the archive (kept, flagged)"))
-        if tick:
-            tick(1)
+        if report is not None:
+            report_rows.append(report)
     studies = _studies(idx.instances, annotations, report_rows)
     by_acc = {s.accession_number: s.study_uid for s in studies if s.accession_number}
     known = {s.study_uid for s in studies}
@@ -94,6 +78,62 @@ def extract(source: Path, out: Path, reports: Optional[list[Path]] = None, worke
         n_ct_series=sum(1 for s in series if s.category == "ct_image"),
         annotations_by_kind=Counter(a.kind for a in annotations), n_reports=len(report_rows),
         quarantine_by_reason=Counter(f"{q.stage}:{q.reason}" for q in quarantine))
+
+
+def parse_object(inst: InstanceRecord, lookup: ImageLookup):
+    """One GSPS/SR object -> (annotations, quarantine rows, report from its text or None); never raises."""
+    report = None
+    try:
+        ds = pydicom.dcmread(inst.path)
+        if inst.category == "gsps":
+            recs, bad = extract_gsps(ds, inst.path, lookup)
+        else:
+            recs, bad = extract_sr(ds, inst.path, lookup)
+            text = sr_report_text(ds)
+            if text:
+                report = ReportRecord(
+                    report_id=stable_id("sr", inst.sop_uid), study_uid=inst.study_uid,
+                    accession_number=inst.accession_number, source="sr", source_ref=inst.sop_uid,
+                    report_date=ds.get("ContentDate") or inst.study_date, text=text, n_chars=len(text))
+    except Exception as exc:  # one bad object never stops the run
+        recs, bad = [], [QuarantineRecord(stage=inst.category, path=inst.path, entity_id=inst.sop_uid,
+                                          reason="unparseable", detail=f"{inst.path}: {type(exc).__name__}: {exc}")]
+    for r in recs:
+        if "image_not_in_archive" in r.flags and r.referenced_sop_uid:
+            bad.append(QuarantineRecord(
+                stage=inst.category, path=inst.path, entity_id=r.annotation_id, reason="referenced_image_missing",
+                detail=f"{inst.path}: mark refers to image {r.referenced_sop_uid} which is not in the archive (kept, flagged)"))
+    return recs, bad, report
+
+
+_WORKER_LOOKUP: Optional[ImageLookup] = None
+
+
+def _init_worker(instances: list[InstanceRecord]) -> None:
+    global _WORKER_LOOKUP
+    _WORKER_LOOKUP = ImageLookup(instances)
+
+
+def _parse_chunk(chunk: list[InstanceRecord]):
+    return [parse_object(inst, _WORKER_LOOKUP) for inst in chunk]
+
+
+def parse_objects(instances, objects, lookup: ImageLookup, workers: Optional[int] = None, tick=None):
+    """Parse GSPS/SR objects in order, in worker processes (each with its own lookup) when worth it."""
+    workers = workers or os.cpu_count() or 1
+    if workers <= 1 or len(objects) < PARALLEL_MIN_OBJECTS:
+        for inst in objects:
+            yield parse_object(inst, lookup)
+            if tick:
+                tick(1)
+        return
+    size = max(8, min(128, len(objects) // (workers * 4)))
+    chunks = [objects[i:i + size] for i in range(0, len(objects), size)]
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(instances,)) as pool:
+        for results in pool.map(_parse_chunk, chunks):
+            yield from results
+            if tick:
+                tick(len(results))
 
 
 def _studies(instances, annotations, reports) -> list[StudyRecord]:

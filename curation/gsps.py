@@ -8,6 +8,7 @@ from typing import Optional
 import numpy as np
 
 from curation.annotation_builder import build_record
+from curation.dicom_fast import value as fv
 from curation.display_area import DisplayedArea
 from curation.lookup import ImageLookup
 from curation.marks import Mark, Primitive, TextItem, build_marks
@@ -26,23 +27,23 @@ class ImageRef:
 
 
 def _frames(item) -> list[int]:
-    v = item.get("ReferencedFrameNumber")
+    v = fv(item, "ReferencedFrameNumber")
     if v is None or v == "":
         return []
-    vals = v if isinstance(v, (list, tuple)) or hasattr(v, "__iter__") and not isinstance(v, (str, bytes)) else [v]
+    vals = v if isinstance(v, (list, tuple)) else [v]
     return [int(f) for f in vals]
 
 
 def presentation_refs(ds) -> list[ImageRef]:
     refs = []
-    for s in ds.get("ReferencedSeriesSequence", []):
-        for im in s.get("ReferencedImageSequence", []):
-            refs.append(ImageRef(s.get("SeriesInstanceUID"), str(im.ReferencedSOPInstanceUID), _frames(im)))
+    for s in fv(ds, "ReferencedSeriesSequence", []):
+        for im in fv(s, "ReferencedImageSequence", []):
+            refs.append(ImageRef(fv(s, "SeriesInstanceUID"), str(fv(im, "ReferencedSOPInstanceUID")), _frames(im)))
     return refs
 
 
 def _points(obj, data_tag: str = "GraphicData") -> np.ndarray:
-    data = obj.get(data_tag)
+    data = fv(obj, data_tag)
     if data is None:
         return np.zeros((0, 2))
     vals = list(data) if hasattr(data, "__iter__") else [data]
@@ -51,14 +52,14 @@ def _points(obj, data_tag: str = "GraphicData") -> np.ndarray:
     arr = np.asarray(vals, dtype=float).reshape(-1, 2)
     if not np.all(np.isfinite(arr)):
         raise MalformedGraphic("Graphic Data holds NaN or infinite values")
-    n = obj.get("NumberOfGraphicPoints")
+    n = fv(obj, "NumberOfGraphicPoints")
     if n is not None and int(n) != len(arr) and len(arr):
         raise MalformedGraphic(f"Number of Graphic Points is {int(n)} but Graphic Data holds {len(arr)} points")
     return arr
 
 
 def _opt_int(item, name) -> Optional[int]:
-    v = item.get(name)
+    v = fv(item, name)
     return int(v) if v not in (None, "") else None
 
 
@@ -66,26 +67,26 @@ class _Areas:
     """Displayed area per referenced image (DISPLAY units are relative to it)."""
 
     def __init__(self, ds, lookup: ImageLookup):
-        self.rotation = int(ds.get("ImageRotation", 0) or 0)
-        self.flip = str(ds.get("ImageHorizontalFlip", "N")).upper() == "Y"
+        self.rotation = int(fv(ds, "ImageRotation", 0) or 0)
+        self.flip = str(fv(ds, "ImageHorizontalFlip", "N")).upper() == "Y"
         self.by_sop: dict[str, DisplayedArea] = {}
         self.default: Optional[DisplayedArea] = None
         self.flags: set[str] = set()
         self.lookup = lookup
-        for item in ds.get("DisplayedAreaSelectionSequence", []):
-            tl, br = item.get("DisplayedAreaTopLeftHandCorner"), item.get("DisplayedAreaBottomRightHandCorner")
+        for item in fv(ds, "DisplayedAreaSelectionSequence", []):
+            tl, br = fv(item, "DisplayedAreaTopLeftHandCorner"), fv(item, "DisplayedAreaBottomRightHandCorner")
             if tl is None or br is None:
                 continue
             zero_based = min(int(tl[0]), int(tl[1])) == 0
             if zero_based:
                 self.flags.add("displayed_area_zero_based")
-            spacing = item.get("PresentationPixelSpacing")
+            spacing = fv(item, "PresentationPixelSpacing")
             area = DisplayedArea.from_corners(tl, br, self.rotation, self.flip,
                                               tuple(float(v) for v in spacing) if spacing else None, zero_based)
-            refs = item.get("ReferencedImageSequence")
+            refs = fv(item, "ReferencedImageSequence")
             if refs:
                 for r in refs:
-                    self.by_sop[str(r.ReferencedSOPInstanceUID)] = area
+                    self.by_sop[str(fv(r, "ReferencedSOPInstanceUID"))] = area
             else:
                 self.default = area
 
@@ -113,13 +114,13 @@ def _to_pixel(pts: np.ndarray, units: str, area: Optional[DisplayedArea]) -> np.
 def extract_gsps(ds, path: str, lookup: ImageLookup) -> tuple[list[AnnotationRecord], list[QuarantineRecord]]:
     """All marks of one presentation state, one row per mark and target image."""
     sop = str(ds.SOPInstanceUID)
-    study = ds.get("StudyInstanceUID")
+    study = fv(ds, "StudyInstanceUID")
     refs = presentation_refs(ds)
     areas = _Areas(ds, lookup)
     records: list[AnnotationRecord] = []
     quarantine: list[QuarantineRecord] = []
-    for ai, item in enumerate(ds.get("GraphicAnnotationSequence", [])):
-        item_refs = [ImageRef(None, str(r.ReferencedSOPInstanceUID), _frames(r)) for r in item.get("ReferencedImageSequence", [])]
+    for ai, item in enumerate(fv(ds, "GraphicAnnotationSequence", [])):
+        item_refs = [ImageRef(None, str(fv(r, "ReferencedSOPInstanceUID")), _frames(r)) for r in fv(item, "ReferencedImageSequence", [])]
         flags = set(areas.flags)
         if item_refs:
             targets = item_refs
@@ -131,37 +132,37 @@ def extract_gsps(ds, path: str, lookup: ImageLookup) -> tuple[list[AnnotationRec
         for ti, target in enumerate(targets):
             area = areas.for_image(target.sop_uid if target else (refs[0].sop_uid if refs else None))
             prims, compound_types, texts = [], {}, []
-            for oi, obj in enumerate(item.get("GraphicObjectSequence", [])):
+            for oi, obj in enumerate(fv(item, "GraphicObjectSequence", [])):
                 try:
-                    pts = _to_pixel(_points(obj), obj.get("GraphicAnnotationUnits", "PIXEL"), area)
+                    pts = _to_pixel(_points(obj), fv(obj, "GraphicAnnotationUnits", "PIXEL"), area)
                 except (MalformedGraphic, ValueError, TypeError) as exc:
                     quarantine.append(QuarantineRecord(stage="gsps", path=path, entity_id=f"{sop}#annotation{ai}/object{oi}",
                                                        reason="malformed_graphic_data", detail=f"{path}: {exc}"))
                     continue
                 if len(pts) == 0:
                     continue
-                prims.append(Primitive(str(obj.get("GraphicType", "")).upper(), pts, oi,
+                prims.append(Primitive(str(fv(obj, "GraphicType", "")).upper(), pts, oi,
                                        _opt_int(obj, "CompoundGraphicInstanceID"), _opt_int(obj, "GraphicGroupID"),
-                                       obj.get("TrackingUID")))
-            for ci, comp in enumerate(item.get("CompoundGraphicSequence", [])):
+                                       fv(obj, "TrackingUID")))
+            for ci, comp in enumerate(fv(item, "CompoundGraphicSequence", [])):
                 cid = _opt_int(comp, "CompoundGraphicInstanceID")
-                ctype = str(comp.get("CompoundGraphicType", "")).upper()
+                ctype = str(fv(comp, "CompoundGraphicType", "")).upper()
                 if cid is not None:
                     compound_types[cid] = ctype
                 try:
-                    pts = _to_pixel(_points(comp), comp.get("CompoundGraphicUnits", "PIXEL"), area)
+                    pts = _to_pixel(_points(comp), fv(comp, "CompoundGraphicUnits", "PIXEL"), area)
                 except (MalformedGraphic, ValueError, TypeError) as exc:
                     quarantine.append(QuarantineRecord(stage="gsps", path=path, entity_id=f"{sop}#annotation{ai}/compound{ci}",
                                                        reason="malformed_graphic_data", detail=f"{path}: {exc}"))
                     continue
                 if len(pts):
                     prims.append(Primitive(ctype, pts, 10_000 + ci, cid, _opt_int(comp, "GraphicGroupID"),
-                                           comp.get("TrackingUID"), is_compound=True))
-            for xi, t in enumerate(item.get("TextObjectSequence", [])):
+                                           fv(comp, "TrackingUID"), is_compound=True))
+            for xi, t in enumerate(fv(item, "TextObjectSequence", [])):
                 texts.append(_text_item(t, xi, area))
-            units = sorted({str(o.get("GraphicAnnotationUnits", "PIXEL")).upper() for o in item.get("GraphicObjectSequence", [])}
-                           | {str(o.get("CompoundGraphicUnits", "PIXEL")).upper() for o in item.get("CompoundGraphicSequence", [])})
-            meta = {"source_units": "/".join(units) or None, "graphic_layer": item.get("GraphicLayer")}
+            units = sorted({str(fv(o, "GraphicAnnotationUnits", "PIXEL")).upper() for o in fv(item, "GraphicObjectSequence", [])}
+                           | {str(fv(o, "CompoundGraphicUnits", "PIXEL")).upper() for o in fv(item, "CompoundGraphicSequence", [])})
+            meta = {"source_units": "/".join(units) or None, "graphic_layer": fv(item, "GraphicLayer")}
             marks = build_marks(prims, compound_types, texts)
             paired = {id(t) for m in marks for t in m.texts}
             for m in marks:
@@ -182,10 +183,10 @@ def _text_item(t, index: int, area: Optional[DisplayedArea]) -> TextItem:
             return _to_pixel(np.asarray([float(v) for v in values]).reshape(-1, 2), units, area)
         except (MalformedGraphic, ValueError):
             return None
-    anchor = conv(t.get("AnchorPoint"), t.get("AnchorPointAnnotationUnits", "PIXEL"))
-    tl, br = t.get("BoundingBoxTopLeftHandCorner"), t.get("BoundingBoxBottomRightHandCorner")
-    bbox = conv(list(tl) + list(br), t.get("BoundingBoxAnnotationUnits", "PIXEL")) if tl is not None and br is not None else None
-    text = str(t.get("UnformattedTextValue", "") or "").replace("\r\n", "\n")
+    anchor = conv(fv(t, "AnchorPoint"), fv(t, "AnchorPointAnnotationUnits", "PIXEL"))
+    tl, br = fv(t, "BoundingBoxTopLeftHandCorner"), fv(t, "BoundingBoxBottomRightHandCorner")
+    bbox = conv(list(tl) + list(br), fv(t, "BoundingBoxAnnotationUnits", "PIXEL")) if tl is not None and br is not None else None
+    text = str(fv(t, "UnformattedTextValue", "") or "").replace("\r\n", "\n")
     return TextItem(text, None if anchor is None else anchor[0], bbox, index,
                     _opt_int(t, "CompoundGraphicInstanceID"), _opt_int(t, "GraphicGroupID"))
 

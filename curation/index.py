@@ -19,6 +19,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from curation.dicom_classes import classify
+from curation.dicom_fast import value as _raw
 from curation.tables import read_records, write_records
 from schemas import InstanceRecord, QuarantineRecord
 
@@ -67,20 +68,20 @@ def walk_files(root: Path) -> list[Path]:
     return sorted(found)
 
 
-def _num(value, cast):
-    if value is None or value == "":
+def _num(v, cast):
+    if v is None or v == "" or isinstance(v, list):
         return None
     try:
-        return cast(value)
+        return cast(v)
     except (TypeError, ValueError):
         return None
 
 
-def _floats(value) -> Optional[list]:
-    if value is None or value == "":
+def _floats(v) -> Optional[list]:
+    if v is None or v == "":
         return None
     try:
-        return [float(v) for v in (value if isinstance(value, (list, tuple, pydicom.multival.MultiValue)) else [value])]
+        return [float(x) for x in (v if isinstance(v, (list, tuple, pydicom.multival.MultiValue)) else [v])]
     except (TypeError, ValueError):
         return None
 
@@ -91,41 +92,41 @@ def _has_pixel_data_tag(path: Path) -> bool:
     return b"\xe0\x7f\x10\x00" in data or b"\x7f\xe0\x00\x10" in data
 
 
-def read_instance(path: Path) -> InstanceRecord:
+def read_instance(path: Path, st: Optional[os.stat_result] = None) -> InstanceRecord:
     """Header-only read of one file; raises IndexError_ for anything that cannot be catalogued."""
-    st = path.stat()
+    st = st or path.stat()
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=HEADER_TAGS)
     except InvalidDicomError as exc:
         raise IndexError_("not_dicom", f"{path}: {exc}") from None
     except Exception as exc:  # pydicom raises many types on truncated or corrupt headers
         raise IndexError_("unreadable", f"{path}: {type(exc).__name__}: {exc}") from None
-    sop = ds.get("SOPInstanceUID")
-    if not sop or not ds.get("StudyInstanceUID") or not ds.get("SeriesInstanceUID"):
+    sop = _raw(ds, "SOPInstanceUID")
+    if not sop or not _raw(ds, "StudyInstanceUID") or not _raw(ds, "SeriesInstanceUID"):
         raise IndexError_("missing_uids", f"{path}: no SOP/Study/Series Instance UID in the header")
     ts = str(ds.file_meta.get("TransferSyntaxUID", "")) if hasattr(ds, "file_meta") else ""
-    rows, cols = _num(ds.get("Rows"), int), _num(ds.get("Columns"), int)
-    frames = _num(ds.get("NumberOfFrames"), int) or (1 if rows else None)
-    category = classify(ds.get("SOPClassUID"), ds.get("Modality"), has_pixels=bool(rows))
+    rows, cols = _num(_raw(ds, "Rows"), int), _num(_raw(ds, "Columns"), int)
+    frames = _num(_raw(ds, "NumberOfFrames"), int) or (1 if rows else None)
+    category = classify(_raw(ds, "SOPClassUID"), _raw(ds, "Modality"), has_pixels=bool(rows))
     if rows and cols and ts in UNCOMPRESSED:
-        bits = _num(ds.get("BitsAllocated"), int) or 16
-        spp = _num(ds.get("SamplesPerPixel"), int) or 1
+        bits = _num(_raw(ds, "BitsAllocated"), int) or 16
+        spp = _num(_raw(ds, "SamplesPerPixel"), int) or 1
         expected = rows * cols * frames * spp * bits // 8
         if st.st_size < expected and _has_pixel_data_tag(path):
             raise IndexError_("truncated", f"{path}: {st.st_size} bytes, pixel data alone needs {expected}")
     return InstanceRecord(
         path=str(path), size=st.st_size, mtime_ns=st.st_mtime_ns, sop_uid=str(sop),
-        sop_class_uid=str(ds.get("SOPClassUID", "")), study_uid=str(ds.StudyInstanceUID),
-        series_uid=str(ds.SeriesInstanceUID), modality=ds.get("Modality"), category=category,
-        patient_id=ds.get("PatientID"), accession_number=ds.get("AccessionNumber") or None,
-        study_date=ds.get("StudyDate") or None, series_number=_num(ds.get("SeriesNumber"), int),
-        instance_number=_num(ds.get("InstanceNumber"), int), rows=rows, columns=cols, n_frames=frames,
-        pixel_spacing=_floats(ds.get("PixelSpacing")), imager_pixel_spacing=_floats(ds.get("ImagerPixelSpacing")),
-        image_position=_floats(ds.get("ImagePositionPatient")),
-        image_orientation=_floats(ds.get("ImageOrientationPatient")),
-        slice_thickness=_num(ds.get("SliceThickness"), float),
-        frame_of_reference_uid=ds.get("FrameOfReferenceUID"),
-        series_description=ds.get("SeriesDescription") or None, study_description=ds.get("StudyDescription") or None,
+        sop_class_uid=str(_raw(ds, "SOPClassUID") or ""), study_uid=str(_raw(ds, "StudyInstanceUID")),
+        series_uid=str(_raw(ds, "SeriesInstanceUID")), modality=_raw(ds, "Modality"), category=category,
+        patient_id=_raw(ds, "PatientID"), accession_number=_raw(ds, "AccessionNumber") or None,
+        study_date=_raw(ds, "StudyDate") or None, series_number=_num(_raw(ds, "SeriesNumber"), int),
+        instance_number=_num(_raw(ds, "InstanceNumber"), int), rows=rows, columns=cols, n_frames=frames,
+        pixel_spacing=_floats(_raw(ds, "PixelSpacing")), imager_pixel_spacing=_floats(_raw(ds, "ImagerPixelSpacing")),
+        image_position=_floats(_raw(ds, "ImagePositionPatient")),
+        image_orientation=_floats(_raw(ds, "ImageOrientationPatient")),
+        slice_thickness=_num(_raw(ds, "SliceThickness"), float),
+        frame_of_reference_uid=_raw(ds, "FrameOfReferenceUID"),
+        series_description=_raw(ds, "SeriesDescription") or None, study_description=_raw(ds, "StudyDescription") or None,
         transfer_syntax_uid=ts or None,
     )
 
@@ -136,7 +137,7 @@ def _read_many(paths: list[str]) -> list[tuple[str, Optional[InstanceRecord], Op
         path = Path(p)
         try:
             st = path.stat()
-            out.append((p, read_instance(path), None, st.st_size, st.st_mtime_ns))
+            out.append((p, read_instance(path, st), None, st.st_size, st.st_mtime_ns))
         except IndexError_ as exc:
             out.append((p, None, (exc.reason, exc.detail), st.st_size, st.st_mtime_ns))
         except OSError as exc:

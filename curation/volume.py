@@ -7,6 +7,7 @@ normal of the image plane by Image Position (Patient). Anything that would give 
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -56,7 +57,7 @@ class SeriesGeometry:
                 return i
         return None
 
-    @property
+    @functools.cached_property
     def index_by_ref(self) -> dict[tuple[str, Optional[int]], int]:
         return {(s.sop_uid, s.frame): i for i, s in enumerate(self.slices)}
 
