@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import RawDataElement
+from pydicom.multival import MultiValue
 
 _STRUCT = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d"}
 _TEXT = {"UI", "CS", "LO", "SH", "DA", "TM", "DT", "AS", "AE", "DS", "IS"}
@@ -31,7 +32,8 @@ def value(ds, keyword: str, default=None):
     if elem is None:
         return default
     if not isinstance(elem, RawDataElement):
-        return elem.value
+        v = elem.value
+        return list(v) if isinstance(v, MultiValue) else v
     raw = elem.value
     vr = elem.VR or dictionary_VR(elem.tag)
     if raw is None or len(raw) == 0:
