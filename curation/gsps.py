@@ -131,33 +131,12 @@ def extract_gsps(ds, path: str, lookup: ImageLookup) -> tuple[list[AnnotationRec
             flags.add("applies_to_all_images")
         for ti, target in enumerate(targets):
             area = areas.for_image(target.sop_uid if target else (refs[0].sop_uid if refs else None))
-            prims, compound_types, texts = [], {}, []
-            for oi, obj in enumerate(fv(item, "GraphicObjectSequence", [])):
-                try:
-                    pts = _to_pixel(_points(obj), fv(obj, "GraphicAnnotationUnits", "PIXEL"), area)
-                except (MalformedGraphic, ValueError, TypeError) as exc:
-                    quarantine.append(QuarantineRecord(stage="gsps", path=path, entity_id=f"{sop}#annotation{ai}/object{oi}",
-                                                       reason="malformed_graphic_data", detail=f"{path}: {exc}"))
-                    continue
-                if len(pts) == 0:
-                    continue
-                prims.append(Primitive(str(fv(obj, "GraphicType", "")).upper(), pts, oi,
-                                       _opt_int(obj, "CompoundGraphicInstanceID"), _opt_int(obj, "GraphicGroupID"),
-                                       fv(obj, "TrackingUID")))
-            for ci, comp in enumerate(fv(item, "CompoundGraphicSequence", [])):
-                cid = _opt_int(comp, "CompoundGraphicInstanceID")
-                ctype = str(fv(comp, "CompoundGraphicType", "")).upper()
-                if cid is not None:
-                    compound_types[cid] = ctype
-                try:
-                    pts = _to_pixel(_points(comp), fv(comp, "CompoundGraphicUnits", "PIXEL"), area)
-                except (MalformedGraphic, ValueError, TypeError) as exc:
-                    quarantine.append(QuarantineRecord(stage="gsps", path=path, entity_id=f"{sop}#annotation{ai}/compound{ci}",
-                                                       reason="malformed_graphic_data", detail=f"{path}: {exc}"))
-                    continue
-                if len(pts):
-                    prims.append(Primitive(ctype, pts, 10_000 + ci, cid, _opt_int(comp, "GraphicGroupID"),
-                                           fv(comp, "TrackingUID"), is_compound=True))
+            prims, compound_types, errors = _primitives(item, area)
+            if ti == 0:  # the same item drawn on several images is malformed once, not once per image
+                quarantine += [QuarantineRecord(stage="gsps", path=path, entity_id=f"{sop}#annotation{ai}/{where}",
+                                                reason="malformed_graphic_data", detail=f"{path}: {err}")
+                               for where, err in errors]
+            texts = []
             for xi, t in enumerate(fv(item, "TextObjectSequence", [])):
                 texts.append(_text_item(t, xi, area))
             units = sorted({str(fv(o, "GraphicAnnotationUnits", "PIXEL")).upper() for o in fv(item, "GraphicObjectSequence", [])}
@@ -173,6 +152,31 @@ def extract_gsps(ds, path: str, lookup: ImageLookup) -> tuple[list[AnnotationRec
                                      texts=[t])
                     records.append(_record(ds, path, study, text_mark, target, refs, ai, ti, flags, lookup, area, f"t{t.index}", meta))
     return records, quarantine
+
+
+def _primitives(item, area: Optional[DisplayedArea]) -> tuple[list[Primitive], dict[int, str], list[tuple[str, str]]]:
+    """Simple graphic objects and compound graphics of one annotation item, in PIXEL units."""
+    prims, compound_types, errors = [], {}, []
+    sources = [("object", o, False) for o in fv(item, "GraphicObjectSequence", [])]
+    sources += [("compound", c, True) for c in fv(item, "CompoundGraphicSequence", [])]
+    counters = {"object": 0, "compound": 0}
+    for where, obj, is_compound in sources:
+        i = counters[where]
+        counters[where] += 1
+        cid = _opt_int(obj, "CompoundGraphicInstanceID")
+        gtype = str(fv(obj, "CompoundGraphicType" if is_compound else "GraphicType", "")).upper()
+        if is_compound and cid is not None:
+            compound_types[cid] = gtype
+        try:
+            units = fv(obj, "CompoundGraphicUnits" if is_compound else "GraphicAnnotationUnits", "PIXEL")
+            pts = _to_pixel(_points(obj), units, area)
+        except (MalformedGraphic, ValueError, TypeError) as exc:
+            errors.append((f"{where}{i}", str(exc)))
+            continue
+        if len(pts):
+            prims.append(Primitive(gtype, pts, i + (10_000 if is_compound else 0), cid, _opt_int(obj, "GraphicGroupID"),
+                                   fv(obj, "TrackingUID"), is_compound=is_compound))
+    return prims, compound_types, errors
 
 
 def _text_item(t, index: int, area: Optional[DisplayedArea]) -> TextItem:
