@@ -94,6 +94,7 @@ def test_bad_input_is_quarantined_and_the_rest_extracted(demo_out):
     assert missing and all("image_not_in_archive" in a.flags and a.slice_index is None for a in missing)
     broken = [a for a in anns if a.source_path.endswith("gsps_malformed.dcm") and a.kind != "text"]
     assert broken, "the intact marks of a partly malformed GSPS are still extracted"
+    assert all(a.slice_index is not None and "image_not_in_archive" not in a.flags for a in broken)
 
 
 def test_rerun_reads_only_new_or_changed_files(demo_dir, demo_out, tmp_path):

@@ -1,0 +1,1 @@
+"""Linking stage (report findings <-> masks/annotations): issue 4; its output contracts are schemas.FindingRecord and schemas.LinkRecord."""
