@@ -7,7 +7,9 @@ from typing import Optional
 
 import numpy as np
 
-from curation.volume import SeriesGeometry, VolumeError, build_geometry, slices_from_catalog
+import pydicom
+
+from curation.volume import SeriesGeometry, VolumeError, build_geometry, frame_refs, slices_from_catalog
 from schemas import InstanceRecord, SeriesRecord
 
 
@@ -41,17 +43,23 @@ class ImageLookup:
         for inst in instances:
             self.series_instances[inst.series_uid].append(inst)
         for series_uid, insts in self.series_instances.items():
-            if insts[0].category != "ct_image" or any((i.n_frames or 1) > 1 for i in insts):
-                continue  # multi-frame CT geometry needs the functional groups: computed when loaded
+            if insts[0].category != "ct_image":
+                continue
             try:
-                self.geometries[series_uid] = build_geometry(slices_from_catalog([i.to_row() for i in insts]))
+                if any((i.n_frames or 1) > 1 for i in insts):  # enhanced CT: frames live in functional groups
+                    refs = [r for i in insts for r in frame_refs(pydicom.dcmread(i.path, stop_before_pixels=True), i.path)]
+                else:
+                    refs = slices_from_catalog([i.to_row() for i in insts])
+                self.geometries[series_uid] = build_geometry(refs)
             except VolumeError as exc:
                 self.geometry_errors[series_uid] = exc
         for inst in instances:
             if inst.category in ("ct_image", "image"):
+                geo = self.geometries.get(inst.series_uid)
+                spacing = inst.pixel_spacing or (list(geo.pixel_spacing) if geo else None)  # enhanced CT: functional groups
                 self.images[inst.sop_uid] = ImageInfo(
                     inst.sop_uid, inst.series_uid, inst.study_uid, inst.rows, inst.columns, inst.n_frames,
-                    inst.pixel_spacing, inst.imager_pixel_spacing, inst.category, self.geometries.get(inst.series_uid))
+                    spacing, inst.imager_pixel_spacing, inst.category, geo)
 
     def get(self, sop_uid: Optional[str]) -> Optional[ImageInfo]:
         return self.images.get(sop_uid) if sop_uid else None

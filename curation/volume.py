@@ -140,7 +140,7 @@ def slices_from_catalog(rows: Sequence[dict]) -> list[SliceRef]:
     return out
 
 
-def _frame_refs(ds, path: str) -> list[SliceRef]:
+def frame_refs(ds, path: str) -> list[SliceRef]:
     """Frames of an enhanced (multi-frame) CT instance from its functional groups."""
     shared = ds.get("SharedFunctionalGroupsSequence", [None])[0]
     refs = []
@@ -161,9 +161,13 @@ def _frame_refs(ds, path: str) -> list[SliceRef]:
 
 
 def _rescale(ds, frame_fg=None) -> tuple[float, float]:
+    """Slope/intercept from the frame's functional group, else the shared one, else the top level."""
     src = ds
-    if frame_fg is not None and "PixelValueTransformationSequence" in frame_fg:
-        src = frame_fg.PixelValueTransformationSequence[0]
+    shared = ds.get("SharedFunctionalGroupsSequence", [None])[0]
+    for fg in (frame_fg, shared):
+        if fg is not None and "PixelValueTransformationSequence" in fg:
+            src = fg.PixelValueTransformationSequence[0]
+            break
     return float(src.get("RescaleSlope", 1.0) or 1.0), float(src.get("RescaleIntercept", 0.0) or 0.0)
 
 
@@ -179,9 +183,9 @@ def load_volume(paths: Sequence[str], series_uid: str = "") -> Volume:
     pixels: dict[tuple[str, Optional[int]], tuple] = {}
     for p, ds in datasets:
         if "PerFrameFunctionalGroupsSequence" in ds:
-            frame_refs = _frame_refs(ds, p)
-            refs.extend(frame_refs)
-            for r in frame_refs:
+            frame_refs_ = frame_refs(ds, p)
+            refs.extend(frame_refs_)
+            for r in frame_refs_:
                 pixels[(r.sop_uid, r.frame)] = (ds, r.frame)
         else:
             ref = slices_from_catalog([{

@@ -1,0 +1,70 @@
+"""Enhanced (multi-frame) CT: frames sorted by their functional-group positions, GSPS frame references resolved."""
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from curation.extract import extract
+from curation.tables import read_records
+from curation.volume import load_volume
+from schemas import AnnotationRecord
+
+ENHANCED_CT = "1.2.840.10008.5.1.4.1.1.2.1"
+
+
+def _item(**kw):
+    d = Dataset()
+    for k, v in kw.items():
+        setattr(d, k, v)
+    return d
+
+
+def write_enhanced_ct(path, zs, study_uid, series_uid, sop_uid):
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = ENHANCED_CT, sop_uid
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = ENHANCED_CT, sop_uid, "CT"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.PatientID = study_uid, series_uid, "MF1"
+    ds.Rows, ds.Columns, ds.NumberOfFrames = 8, 8, len(zs)
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+    ds.SharedFunctionalGroupsSequence = Sequence([_item(
+        PlaneOrientationSequence=Sequence([_item(ImageOrientationPatient=[1, 0, 0, 0, 1, 0])]),
+        PixelMeasuresSequence=Sequence([_item(PixelSpacing=[0.5, 0.5], SliceThickness=2.0)]),
+        PixelValueTransformationSequence=Sequence([_item(RescaleSlope=1, RescaleIntercept=-1024, RescaleType="HU")]))])
+    ds.PerFrameFunctionalGroupsSequence = Sequence(
+        [_item(PlanePositionSequence=Sequence([_item(ImagePositionPatient=[0, 0, float(z)])])) for z in zs])
+    frames = np.stack([np.full((8, 8), 1024 + int(z) * 10, np.int16) for z in zs])
+    ds.PixelData = frames.tobytes()
+    ds.save_as(path, enforce_file_format=True)
+
+
+def test_frames_sorted_and_gsps_frame_reference_resolved(tmp_path):
+    study, series, sop = generate_uid(), generate_uid(), generate_uid()
+    src = tmp_path / "src"
+    src.mkdir()
+    write_enhanced_ct(src / "ct.dcm", [4.0, 0.0, 2.0], study, series, sop)
+    vol = load_volume([str(src / "ct.dcm")])
+    assert [s.frame for s in vol.geometry.slices] == [2, 3, 1]
+    assert np.allclose(vol.hu[:, 0, 0], [0.0, 20.0, 40.0])  # HU = stored - 1024, z*10 by construction
+    gsps = Dataset()
+    gsps.file_meta = FileMetaDataset()
+    gsps.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.11.1"
+    gsps.file_meta.MediaStorageSOPInstanceUID = gsps.SOPInstanceUID = generate_uid()
+    gsps.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    gsps.SOPClassUID, gsps.Modality = "1.2.840.10008.5.1.4.1.1.11.1", "PR"
+    gsps.StudyInstanceUID, gsps.SeriesInstanceUID = study, generate_uid()
+    ref = _item(ReferencedSOPClassUID=ENHANCED_CT, ReferencedSOPInstanceUID=sop, ReferencedFrameNumber=3)
+    gsps.ReferencedSeriesSequence = Sequence([_item(SeriesInstanceUID=series, ReferencedImageSequence=Sequence([ref]))])
+    obj = _item(GraphicAnnotationUnits="PIXEL", GraphicDimensions=2, NumberOfGraphicPoints=2,
+                GraphicData=[1.0, 1.0, 5.0, 4.0], GraphicType="POLYLINE")
+    gsps.GraphicAnnotationSequence = Sequence([_item(ReferencedImageSequence=Sequence([ref]), GraphicLayer="L",
+                                                     GraphicObjectSequence=Sequence([obj]))])
+    gsps.save_as(src / "pr.dcm", enforce_file_format=True)
+    out = tmp_path / "out"
+    extract(src, out)
+    (ann,) = read_records(out, AnnotationRecord)
+    assert ann.referenced_frame == 3 and ann.slice_index == 1  # frame 3 is at z=2, the middle of the volume
+    assert abs(ann.length_mm - 2.5) < 1e-6 and ann.spacing_source == "pixel_spacing"
