@@ -62,5 +62,38 @@ def demo_archive(out_dir: Path = typer.Argument(..., help="Folder to write the s
                   f"truth: {out_dir / 'truth'})")
 
 
+@app.command()
+def segment(out: Path = typer.Argument(..., exists=True, file_okay=False, help="Output folder of `opseg extract`"),
+            backend: str = typer.Option("classical", help="classical (weight-free CPU default)")):
+    """Turn every annotation with a known slice into a 3D mask: OUT/masks/ (errors recorded per annotation)."""
+    from segmentation.stage import run_segment
+
+    with _progress() as factory:
+        summary = run_segment(out, backend=backend, progress=factory)
+    table = Table(title=f"opseg segment -> {out / 'masks'}", show_header=False)
+    table.add_row("masks", f"{summary.n_masks} ({', '.join(f'{k} {v}' for k, v in sorted(summary.by_kind.items()))})")
+    table.add_row("errors", ", ".join(f"{k} {v}" for k, v in sorted(summary.errors.items())) or "0")
+    table.add_row("seconds", f"{summary.seconds:.1f}")
+    console.print(table)
+
+
+@app.command("eval")
+def evaluate(out: Path = typer.Argument(..., exists=True, file_okay=False, help="Output folder with masks"),
+             truth: Path = typer.Option(..., exists=True, file_okay=False, help="Demo archive folder (has truth/)"),
+             report: Optional[Path] = typer.Option(None, help="Write the JSON here (Markdown beside it)")):
+    """Dice per prompt kind and RECIST error with 95% bootstrap CIs against the demo archive's truth."""
+    import json
+
+    from segmentation.evaluate import evaluate_demo, to_markdown
+
+    result = evaluate_demo(out, truth)
+    md = to_markdown(result)
+    if report:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(json.dumps(result, indent=1))
+        report.with_suffix(".md").write_text(md)
+    console.print(md)
+
+
 def main():  # pragma: no cover - console script entry
     app()

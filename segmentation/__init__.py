@@ -1,1 +1,4 @@
-"""Segmentation stage (SAM2CT and the weight-free CPU backend): issue 3; its output contract is schemas.MaskRecord."""
+"""Segmentation stage: annotation prompts -> 3D masks (classical CPU backend; SAM2CT with user weights)."""
+from curation import __version__
+
+__all__ = ["__version__"]

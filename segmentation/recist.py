@@ -1,0 +1,38 @@
+"""RECIST diameters of a 3D mask: per axial slice, the longest chord of the convex hull of the pixel
+corners and the longest chord perpendicular to it; the slice with the longest long axis wins."""
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import ConvexHull, QhullError
+
+
+def _slice_axes(mask2d: np.ndarray, dr: float, dc: float) -> tuple[float, float]:
+    rows, cols = np.nonzero(mask2d)
+    corners = np.concatenate([np.column_stack([cols + oc, rows + orr]) for oc in (0, 1) for orr in (0, 1)]) * [dc, dr]
+    try:
+        hull = corners[ConvexHull(corners).vertices]
+    except QhullError:
+        hull = corners
+    d = np.linalg.norm(hull[:, None] - hull[None], axis=2)
+    i, j = np.unravel_index(np.argmax(d), d.shape)
+    long = float(d[i, j])
+    u = (hull[j] - hull[i]) / (long or 1.0)
+    perp = np.array([-u[1], u[0]])
+    proj_long, proj_perp = hull @ u, hull @ perp
+    short = 0.0
+    # width across the long axis, measured on chords perpendicular to it (sampled along the axis)
+    for t in np.linspace(proj_long.min(), proj_long.max(), 41):
+        near = np.abs(proj_long - t) <= (proj_long.max() - proj_long.min()) / 20 + max(dr, dc)
+        if near.sum() >= 2:
+            short = max(short, float(np.ptp(proj_perp[near])))
+    return long, min(short, long)
+
+
+def recist_axes(mask: np.ndarray, spacing_rc: tuple[float, float]) -> tuple[float, float, int]:
+    """(long mm, short mm, slice index) of a (slice, row, column) mask; (0, 0, -1) when empty."""
+    best = (0.0, 0.0, -1)
+    for z in np.flatnonzero(mask.any(axis=(1, 2))):
+        long, short = _slice_axes(mask[z], *spacing_rc)
+        if long > best[0]:
+            best = (long, short, int(z))
+    return best
