@@ -20,6 +20,7 @@ from pydicom.errors import InvalidDicomError
 
 from curation.dicom_classes import classify
 from curation.dicom_fast import value as _raw
+from curation.errors import ReasonedError
 from curation.tables import read_records, write_records
 from schemas import InstanceRecord, QuarantineRecord
 
@@ -35,12 +36,8 @@ REJECTS_STATE = ("_state", "index_rejects.parquet")
 PARALLEL_MIN_FILES = 64
 
 
-class IndexError_(Exception):
+class IndexError_(ReasonedError):
     """A file that cannot enter the catalog; ``reason`` is short and machine-readable."""
-
-    def __init__(self, reason: str, detail: str):
-        super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail = reason, detail
 
 
 @dataclass

@@ -14,18 +14,16 @@ from typing import Optional, Sequence
 import numpy as np
 import pydicom
 
+from curation.errors import ReasonedError
+
 ORIENTATION_TOL = 1e-3
 DUPLICATE_TOL_MM = 1e-3
 GAP_FACTOR = 1.5
 IRREGULAR_FRACTION = 0.1
 
 
-class VolumeError(Exception):
+class VolumeError(ReasonedError):
     """A series that does not form one regular volume."""
-
-    def __init__(self, reason: str, detail: str):
-        super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail = reason, detail
 
 
 @dataclass(frozen=True)

@@ -10,17 +10,14 @@ from typing import Optional
 
 import numpy as np
 
+from curation.errors import ReasonedError
 from schemas import AnnotationRecord
 
 SEGMENTABLE = ("line", "bidimensional", "ellipse", "circle", "polygon", "arrow", "point")
 
 
-class PromptError(ValueError):
+class PromptError(ReasonedError):
     """An annotation that cannot prompt a segmentation (recorded against the annotation)."""
-
-    def __init__(self, reason: str, detail: str):
-        super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail = reason, detail
 
 
 @dataclass
