@@ -64,12 +64,19 @@ def demo_archive(out_dir: Path = typer.Argument(..., help="Folder to write the s
 
 @app.command()
 def segment(out: Path = typer.Argument(..., exists=True, file_okay=False, help="Output folder of `opseg extract`"),
-            backend: str = typer.Option("classical", help="classical (weight-free CPU default)")):
+            backend: str = typer.Option("classical", help="classical (weight-free CPU default) | sam2ct"),
+            checkpoint: Optional[Path] = typer.Option(None, exists=True, dir_okay=False,
+                                                      help="SAM2 / SAM2.1 / MedSAM2 / SAM2CT checkpoint (see docs/weights.md)"),
+            image_size: int = typer.Option(1024, help="1024 (SAM2, SAM2CT) or 512 (MedSAM2)"),
+            mcm: bool = typer.Option(True, "--mcm/--no-mcm", help="memory-conditioned memories (SAM2CT paper §3.4)")):
     """Turn every annotation with a known slice into a 3D mask: OUT/masks/ (errors recorded per annotation)."""
     from segmentation.stage import run_segment
 
+    if backend == "sam2ct" and checkpoint is None:
+        console.print("[yellow]sam2ct without --checkpoint runs on RANDOM weights (for tests and benchmarks only)[/]")
     with _progress() as factory:
-        summary = run_segment(out, backend=backend, progress=factory)
+        summary = run_segment(out, backend=backend, checkpoint=checkpoint, image_size=image_size, mcm=mcm,
+                              progress=factory)
     table = Table(title=f"opseg segment -> {out / 'masks'}", show_header=False)
     table.add_row("masks", f"{summary.n_masks} ({', '.join(f'{k} {v}' for k, v in sorted(summary.by_kind.items()))})")
     table.add_row("errors", ", ".join(f"{k} {v}" for k, v in sorted(summary.errors.items())) or "0")

@@ -138,6 +138,17 @@ class ClassicalSegmenter:
     """Segments one prompt at a time on an HU volume (slice, row, column)."""
 
     name = BACKEND
+    checkpoint = None
+
+    def segment_many(self, hu: np.ndarray, spacing_mm, prompts: list[Prompt]) -> list:
+        """Results (or the PromptError) for each prompt, in order."""
+        out = []
+        for p in prompts:
+            try:
+                out.append(self.segment(hu, spacing_mm, p))
+            except PromptError as exc:
+                out.append(exc)
+        return out
 
     def segment(self, hu: np.ndarray, spacing_mm: tuple[float, float, float], prompt: Prompt) -> SegmentResult:
         t0 = time.perf_counter()

@@ -32,22 +32,31 @@ def _error_row(a: AnnotationRecord, backend: str, checkpoint: Optional[str], rea
                       series_uid=a.series_uid or "", backend=backend, checkpoint=checkpoint, error=f"{reason}: {detail}")
 
 
-def segment_series(volume, annotations: list[AnnotationRecord], segmenter, checkpoint: Optional[str] = None):
-    """Masks for all prompts on one loaded volume (the volume is read once per series)."""
+def segment_series(volume, annotations: list[AnnotationRecord], segmenter):
+    """Masks for all prompts on one loaded volume: the volume is read once and the backend sees every
+    prompt of the series together (SAM2CT encodes each slice once for all of them)."""
     geo = volume.geometry
     spacing = (geo.slice_spacing, *geo.pixel_spacing)
     voxel_ml = float(abs(np.linalg.det(geo.affine[:3, :3]))) / 1000.0
-    rows, bad = [], []
+    checkpoint = segmenter.checkpoint
+    rows, bad, ready = [], [], []
+
+    def fail(a, exc):
+        rows.append(_error_row(a, segmenter.name, checkpoint, exc.reason, exc.detail))
+        bad.append(QuarantineRecord(stage="segment", path=a.source_path, entity_id=a.annotation_id,
+                                    reason=exc.reason, detail=f"annotation {a.annotation_id} ({a.kind}): {exc.detail}"))
+
     for a in annotations:
         try:
             if volume.hu.shape[0] < 2:
                 raise PromptError("single_slice_series", "a one-slice series cannot give a 3D mask")
-            prompt = from_annotation(a, volume.hu.shape, geo.pixel_spacing)
-            res = segmenter.segment(volume.hu, spacing, prompt)
+            ready.append((a, from_annotation(a, volume.hu.shape, geo.pixel_spacing)))
         except PromptError as exc:
-            rows.append(_error_row(a, segmenter.name, checkpoint, exc.reason, exc.detail))
-            bad.append(QuarantineRecord(stage="segment", path=a.source_path, entity_id=a.annotation_id,
-                                        reason=exc.reason, detail=f"annotation {a.annotation_id} ({a.kind}): {exc.detail}"))
+            fail(a, exc)
+    results = segmenter.segment_many(volume.hu, spacing, [p for _, p in ready]) if ready else []
+    for (a, _), res in zip(ready, results):
+        if isinstance(res, PromptError):
+            fail(a, res)
             continue
         data, bbox = encode(res.mask, geo.affine)
         zs = np.flatnonzero(res.mask.any(axis=(1, 2)))
@@ -62,12 +71,23 @@ def segment_series(volume, annotations: list[AnnotationRecord], segmenter, check
     return rows, bad
 
 
-def run_segment(out: Path, backend: str = "classical",
-                progress: Optional[Callable[[str, int], Callable[[int], None]]] = None) -> SegmentSummary:
+def make_segmenter(backend: str = "classical", checkpoint: Optional[Path] = None, image_size: int = 1024,
+                   mcm: bool = True):
+    """The classical CPU default, or SAM2CT (random weights when no checkpoint is given: for tests/benchmarks)."""
+    if backend == "classical":
+        if checkpoint is not None:
+            raise ValueError("the classical backend takes no checkpoint (use --backend sam2ct)")
+        return ClassicalSegmenter()
+    if backend == "sam2ct":
+        from segmentation.sam2ct.backend import SAM2CTSegmenter
+        return SAM2CTSegmenter(checkpoint, image_size=image_size, mcm=mcm)
+    raise ValueError(f"unknown backend {backend!r}: use classical or sam2ct")
+
+
+def run_segment(out: Path, backend: str = "classical", checkpoint: Optional[Path] = None, image_size: int = 1024,
+                mcm: bool = True, progress: Optional[Callable[[str, int], Callable[[int], None]]] = None) -> SegmentSummary:
     out = Path(out)
-    if backend != "classical":
-        raise ValueError(f"unknown backend {backend!r}: this build has 'classical'")
-    segmenter = ClassicalSegmenter()
+    segmenter = make_segmenter(backend, checkpoint, image_size, mcm)
     t0 = time.perf_counter()
     annotations = [a for a in read_records(out, AnnotationRecord) if a.kind in SEGMENTABLE]
     paths = defaultdict(list)
@@ -81,13 +101,13 @@ def run_segment(out: Path, backend: str = "classical",
             by_series[a.series_uid].append(a)
         else:
             why = "no_slice" if a.slice_index is None else "series_not_ct"
-            rows.append(_error_row(a, segmenter.name, None, why, f"{', '.join(a.flags) or 'no CT series'}"))
+            rows.append(_error_row(a, segmenter.name, segmenter.checkpoint, why, f"{', '.join(a.flags) or 'no CT series'}"))
     tick = progress("segment (series)", len(by_series)) if progress else None
     for series_uid, anns in sorted(by_series.items()):
         try:
             volume = load_volume(sorted(paths[series_uid]), series_uid)
         except VolumeError as exc:
-            rows += [_error_row(a, segmenter.name, None, exc.reason, exc.detail) for a in anns]
+            rows += [_error_row(a, segmenter.name, segmenter.checkpoint, exc.reason, exc.detail) for a in anns]
             bad.append(QuarantineRecord(stage="segment", entity_id=series_uid, reason=exc.reason, detail=exc.detail))
         else:
             r, b = segment_series(volume, anns, segmenter)
