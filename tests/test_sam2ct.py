@@ -161,6 +161,16 @@ def test_propagation_encodes_each_slice_once_and_stops_consistently(model512):
         assert t.stops["inferior"] == ("volume_edge" if zs[0] == 0 else "empty_slice")
 
 
+def test_size_limit_bounds_propagation(model512):
+    vol = _toy_volume(n=8)
+    engine = PropagationEngine(copy.deepcopy(model512), line_arrow_embeddings=False, device="cpu")
+    (t,) = engine.run(vol.hu, [Track("a", Prompt("point", 4, np.array([[24.0, 24.0]])), None, max_extent=1)])
+    if t.error is None:
+        assert min(t.masks) >= 3 and max(t.masks) <= 5
+        for name in ("superior", "inferior"):
+            assert t.stops[name] in ("size_limit", "empty_slice")
+
+
 def test_preprocessing_window():
     x = preprocess(np.array([[[-1000.0, 0.0], [500.0, 2000.0]]]), 4)
     assert x.shape == (1, 3, 4, 4)

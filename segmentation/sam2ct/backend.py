@@ -13,6 +13,8 @@ from segmentation.prompts import Prompt, PromptError
 from segmentation.sam2ct.build import build_sam2ct, load_checkpoint
 from segmentation.sam2ct.engine import PropagationEngine, Track
 
+MAX_UNMEASURED_MM = 60.0
+
 
 class SAM2CTSegmenter:
     def __init__(self, checkpoint: Optional[Path] = None, image_size: int = 1024, mcm: bool = True,
@@ -25,9 +27,19 @@ class SAM2CTSegmenter:
         self.name = f"sam2ct {__version__} ({weights}, {image_size}px, mcm={'on' if mcm else 'off'})"
         self.checkpoint = self.report.label if self.report else None
 
+    @staticmethod
+    def max_extent(p: Prompt, slice_mm: float, px_mm: float) -> int:
+        """Slices a lesion may span on each side of its prompt slice: its measured size (or 60 mm when the
+        prompt has none, e.g. an arrow), so a model that never sees an empty slice still stops."""
+        size_mm = p.length_px * px_mm if p.length_px else MAX_UNMEASURED_MM
+        return int(np.ceil(size_mm / slice_mm)) + 1
+
     def segment_many(self, hu: np.ndarray, spacing_mm, prompts: list[Prompt]) -> list:
         t0 = time.perf_counter()
-        tracks = self.engine.run(hu, [Track(str(i), p, None) for i, p in enumerate(prompts)])
+        slice_mm, row_mm, col_mm = spacing_mm
+        tracks = [Track(str(i), p, None, max_extent=self.max_extent(p, slice_mm, (row_mm + col_mm) / 2))
+                  for i, p in enumerate(prompts)]
+        tracks = self.engine.run(hu, tracks)
         share = (time.perf_counter() - t0) / max(1, len(tracks))
         results = []
         for t in tracks:

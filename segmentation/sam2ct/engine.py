@@ -81,6 +81,7 @@ class Track:
     stops: dict = field(default_factory=dict)
     score: Optional[float] = None
     error: Optional[str] = None
+    max_extent: Optional[int] = None                # slices per direction allowed by the lesion's physical size
 
 
 class PropagationEngine:
@@ -138,6 +139,9 @@ class PropagationEngine:
             order = range(0, n) if direction == 1 else range(n - 1, -1, -1)
             for z in order:
                 here = [t for t in live if position[t.key] == z and name not in t.stops]
+                for t in [t for t in here if t.max_extent is not None and abs(z - t.prompt.slice_index) > t.max_extent]:
+                    t.stops[name] = "size_limit"
+                    here.remove(t)
                 if not here:
                     continue
                 ahead = [w for w in (z + direction * i for i in range(1, self.batch_size)) if 0 <= w < n]
