@@ -85,21 +85,69 @@ def segment(out: Path = typer.Argument(..., exists=True, file_okay=False, help="
 
 
 @app.command("eval")
-def evaluate(out: Path = typer.Argument(..., exists=True, file_okay=False, help="Output folder with masks"),
-             truth: Path = typer.Option(..., exists=True, file_okay=False, help="Demo archive folder (has truth/)"),
+def evaluate(data: Path = typer.Argument(..., exists=True, file_okay=False,
+                                         help="NIfTI dataset (imagesTr/ + labelsTr/), or an opseg OUT with --truth"),
+             truth: Optional[Path] = typer.Option(None, exists=True, file_okay=False,
+                                                  help="Demo archive folder: score OUT/masks against its truth/"),
+             backend: str = typer.Option("classical", help="classical | sam2ct (dataset mode)"),
+             checkpoint: Optional[Path] = typer.Option(None, exists=True, dir_okay=False),
+             image_size: int = typer.Option(1024),
+             mcm: bool = typer.Option(True, "--mcm/--no-mcm"),
+             label: int = typer.Option(1, help="Lesion label in labelsTr (lesions = its connected components)"),
+             max_cases: Optional[int] = typer.Option(None),
+             seed: int = typer.Option(0),
              report: Optional[Path] = typer.Option(None, help="Write the JSON here (Markdown beside it)")):
-    """Dice per prompt kind and RECIST error with 95% bootstrap CIs against the demo archive's truth."""
+    """Dice per prompt kind and RECIST error with 95% bootstrap CIs (paper protocol, or demo truth)."""
     import json
 
-    from segmentation.evaluate import evaluate_demo, to_markdown
+    if truth is not None:
+        from segmentation.evaluate import evaluate_demo, to_markdown
 
-    result = evaluate_demo(out, truth)
-    md = to_markdown(result)
+        result = evaluate_demo(data, truth)
+        md = to_markdown(result)
+    else:
+        from segmentation.protocol import dataset_cases, evaluate_dataset, table2_markdown
+        from segmentation.stage import make_segmenter
+
+        segmenter = make_segmenter(backend, checkpoint, image_size, mcm)
+        with _progress() as factory:
+            tick = factory("eval cases", len(dataset_cases(data)[:max_cases]))
+            result = evaluate_dataset(data, segmenter, label, seed=seed, max_cases=max_cases, tick=tick)
+        md = table2_markdown([result])
     if report:
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(json.dumps(result, indent=1))
         report.with_suffix(".md").write_text(md)
     console.print(md)
+
+
+@app.command()
+def train(data: Path = typer.Argument(..., exists=True, file_okay=False, help="NIfTI dataset: imagesTr/ + labelsTr/"),
+          init: str = typer.Option(..., help="'random' or a SAM2 / SAM2.1 / MedSAM2 / SAM2CT checkpoint path"),
+          out: Path = typer.Option(..., help="Run folder: best.pt, last.pt, metrics.jsonl, train_summary.json"),
+          label: int = typer.Option(1, help="Lesion label (lesions = its connected components)"),
+          image_size: int = typer.Option(1024), epochs: int = typer.Option(80), frames: int = typer.Option(8),
+          steps_per_epoch: Optional[int] = typer.Option(None), lr: float = typer.Option(5e-6),
+          lr_image_encoder: float = typer.Option(3e-6), mcm: bool = typer.Option(True, "--mcm/--no-mcm"),
+          device: Optional[str] = typer.Option(None, help="cuda | cpu (default: cuda when present)"),
+          resume: bool = typer.Option(False, help="Continue from OUT/last.pt")):
+    """Fine-tune SAM2CT with the paper's synthetic arrow/line/point/box/mask prompts on 8-slice sub-volumes."""
+    import json
+
+    from segmentation.train import TrainConfig, train as run_train
+
+    cfg = TrainConfig(data=str(data), out=str(out), init=init, lesion_label=label, image_size=image_size, epochs=epochs,
+                      frames=frames, steps_per_epoch=steps_per_epoch, lr=lr, lr_image_encoder=lr_image_encoder, mcm=mcm,
+                      device=device)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "metrics.jsonl", "a") as log:
+        def record(entry):
+            log.write(json.dumps(entry) + "\n")
+            log.flush()
+            if "val_dice" in entry:
+                console.print(entry)
+        state = run_train(cfg, log=record, resume=resume)
+    console.print(f"best validation Dice {state['best_val_dice']:.3f} -> {out / 'best.pt'}")
 
 
 def main():  # pragma: no cover - console script entry

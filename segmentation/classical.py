@@ -9,6 +9,7 @@ volume's edge, or a physical size limit from the prompt. No weights, determinist
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -159,8 +160,9 @@ class ClassicalSegmenter:
         r0, r1 = int(max(0, c[0] - reach_px)), int(min(hu.shape[1], c[0] + reach_px + 1))
         c0, c1 = int(max(0, c[1] - reach_px)), int(min(hu.shape[2], c[1] + reach_px + 1))
         crop = ndimage.gaussian_filter(hu[:, r0:r1, c0:c1].astype(np.float32), sigma=(0, SMOOTH_SIGMA_PX, SMOOTH_SIGMA_PX))
-        local = Prompt(prompt.kind, prompt.slice_index, prompt.points - [r0, c0],
-                       None if prompt.tip is None else prompt.tip - [r0, c0], prompt.length_px, prompt.short_px)
+        local = dataclasses.replace(prompt, points=prompt.points - [r0, c0],
+                                    tip=None if prompt.tip is None else prompt.tip - [r0, c0],
+                                    mask=None if prompt.mask is None else prompt.mask[r0:r1, c0:c1])
         k = prompt.slice_index
         img = crop[k]
         if local.kind == "arrow":

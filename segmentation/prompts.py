@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
+from scipy import ndimage
 
 from curation.errors import ReasonedError
 from schemas import AnnotationRecord
@@ -28,6 +29,7 @@ class Prompt:
     tip: Optional[np.ndarray] = None   # arrows: (row, col)
     length_px: Optional[float] = None  # expected long diameter in pixels (line, bidimensional, ellipse, ...)
     short_px: Optional[float] = None
+    mask: Optional[np.ndarray] = None   # kind "mask": the lesion on the prompt slice (evaluation/training prompts)
 
     @property
     def centre(self) -> np.ndarray:
@@ -46,10 +48,17 @@ class Prompt:
             return np.vstack([c + 0.4 * t * (p - c) * 2 for p in self.points])
         if self.kind == "point":
             return self.points[:1]
+        if self.kind == "mask":
+            core = ndimage.binary_erosion(self.mask) if ndimage.binary_erosion(self.mask).any() else self.mask
+            rows, cols = np.nonzero(core)
+            return np.column_stack([rows + 0.5, cols + 0.5])
         raise PromptError("no_seeds", f"kind {self.kind!r} has no seeds of its own (arrows are searched)")
 
     def bound_mask(self, shape: tuple[int, int], margin: float = 1.15) -> np.ndarray:
         """Pixels the lesion may occupy on the prompt slice (an ellipse around the marked extent)."""
+        if self.kind == "mask":
+            grow = max(2, int(0.1 * (self.length_px or 10)))
+            return ndimage.binary_dilation(self.mask, iterations=grow)
         rr, cc = np.mgrid[0:shape[0], 0:shape[1]]
         c = self.centre
         if self.kind in ("line", "bidimensional", "ellipse", "circle", "polygon") and self.length_px:

@@ -109,7 +109,7 @@ def _place_lesions(rng, organs, origin, ps, ss, n):
         attempts += 1
         organ, label, (dlo, dhi) = LESION_SITES[(len(lesions) + attempts) % len(LESION_SITES)]
         if label not in interiors:
-            interiors[label] = np.argwhere(ndimage.binary_erosion(organs == label, iterations=6))
+            interiors[label] = np.argwhere(ndimage.binary_erosion(organs == label, iterations=max(1, round(4.5 / ps))))
         candidates = interiors[label]
         if len(candidates) == 0:
             continue
@@ -134,7 +134,7 @@ def _place_lesions(rng, organs, origin, ps, ss, n):
         local = (u / radii[0]) ** 2 + (v / radii[1]) ** 2 + (dz / radii[2]) ** 2 <= r ** 2
         if not local.any() or (local & (organs[box] != label)).sum() > 0.05 * local.sum():
             continue
-        if (ndimage.binary_dilation(local, iterations=4) & (mask[box] > 0)).any():
+        if (ndimage.binary_dilation(local, iterations=max(1, round(3.0 / ps))) & (mask[box] > 0)).any():
             continue
         if (box[0].start == 0 and local[0].any()) or (box[0].stop == nz and local[-1].any()):
             continue

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from segmentation.prompts import Prompt
-from segmentation.sam2ct.prompting import encode_prompt
+from segmentation.sam2ct.prompting import encode_prompt, mask_prompt
 
 HU_WINDOW = (-500.0, 500.0)
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
@@ -120,6 +120,8 @@ class PropagationEngine:
         self.last_features = feats
         for t in tracks:
             k = t.prompt.slice_index
+            if t.prompt.kind == "mask" and t.mask_inputs is None:
+                t.mask_inputs = mask_prompt(t.prompt.mask, self.model.image_size, self.device)
             if t.point_inputs is None and t.mask_inputs is None:
                 t.point_inputs = encode_prompt(t.prompt, (rows, cols), self.model.image_size, self.line_arrow_embeddings,
                                                self.device)

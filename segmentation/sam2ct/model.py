@@ -39,9 +39,9 @@ class SAM2CT(SAM2Base):
             frame_idx, is_init_cond_frame, current_vision_feats, current_vision_pos_embeds, feat_sizes, point_inputs,
             mask_inputs, output_dict, num_frames, track_in_reverse, prev_sam_mask_logits)
         _, _, ious, low_res_masks, high_res_masks, obj_ptr, object_score_logits = sam_outputs
-        current_out.update(pred_masks=low_res_masks, pred_masks_high_res=high_res_masks, obj_ptr=obj_ptr, ious=ious)
-        if not self.training:
-            current_out["object_score_logits"] = object_score_logits
+        # object scores are kept in training too: the object-presence loss needs them
+        current_out.update(pred_masks=low_res_masks, pred_masks_high_res=high_res_masks, obj_ptr=obj_ptr, ious=ious,
+                           object_score_logits=object_score_logits)
         memory_feats = current_vision_feats
         if self.mcm:  # BCHW conditioned map back to the (HW)BC layout the memory encoder path expects
             memory_feats = list(current_vision_feats[:-1]) + [pix_feat.flatten(2).permute(2, 0, 1)]

@@ -1,0 +1,129 @@
+"""Segmentation throughput and memory on this machine, next to the naive way.
+
+    python benchmarks/bench_segment.py [--skip-1024]
+
+- classical CPU backend: seconds per lesion for a 20-slice lesion, and on the demo archive;
+- SAM2CT engine (random weights) at 512 and 1024: slices encoded per second, seconds per lesion, and the
+  ratio against the stock per-lesion loop (each lesion encodes its own slices) on the same series;
+- peak RSS for a 512x512x300 series with ten lesions (each configuration in a fresh process).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+from segmentation.classical import ClassicalSegmenter
+from segmentation.prompts import Prompt
+
+
+def phantom(n_slices: int, size: int, n_lesions: int, seed: int = 0):
+    """A water-like body with spherical-ish bright lesions of known centre; 0.75 mm pixels, 2 mm slices."""
+    rng = np.random.default_rng(seed)
+    hu = rng.normal(40, 12, (n_slices, size, size)).astype(np.float32)
+    zz, yy, xx = np.ogrid[:n_slices, :size, :size]
+    prompts = []
+    for i in range(n_lesions):
+        cz = int(n_slices * (i + 0.5) / n_lesions)
+        cy, cx = size // 2 + int(rng.integers(-size // 6, size // 6)), size // 2 + int(rng.integers(-size // 6, size // 6))
+        r_mm = 20.0
+        inside = ((zz - cz) * 2.0) ** 2 + ((yy - cy) * 0.75) ** 2 + ((xx - cx) * 0.75) ** 2 <= r_mm ** 2
+        hu[inside] += 120
+        r_px = r_mm / 0.75
+        prompts.append(Prompt("line", cz, np.array([[cy + 0.5, cx - r_px + 0.5], [cy + 0.5, cx + r_px + 0.5]]),
+                              length_px=2 * r_px))
+    return hu, prompts
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_memory(backend: str, image_size: int) -> dict:
+    hu, prompts = phantom(300, 512, 10)
+    t = time.perf_counter()
+    if backend == "classical":
+        seg = ClassicalSegmenter()
+        res = seg.segment_many(hu, (2.0, 0.75, 0.75), prompts)
+    else:
+        from segmentation.sam2ct.backend import SAM2CTSegmenter
+        seg = SAM2CTSegmenter(None, image_size=image_size, mcm=True, device="cpu")
+        res = seg.segment_many(hu, (2.0, 0.75, 0.75), prompts)
+    return {"backend": backend, "image_size": image_size, "seconds": time.perf_counter() - t, "peak_rss_mb": rss_mb(),
+            "ok": sum(1 for r in res if not isinstance(r, Exception))}
+
+
+def sam2ct_shared_vs_loop(image_size: int, n_slices: int, n_lesions: int) -> dict:
+    from segmentation.sam2ct.build import build_sam2ct
+    from segmentation.sam2ct.engine import PropagationEngine, Track
+
+    torch.manual_seed(0)
+    hu, prompts = phantom(n_slices, 256, n_lesions)
+    for p in prompts:
+        p.slice_index = n_slices // 2
+    engine = PropagationEngine(build_sam2ct(image_size, mcm=True), line_arrow_embeddings=False, device="cpu")
+    extent = 2  # bounded so random weights give comparable work: 5 slices per lesion
+
+    t = time.perf_counter()
+    engine.run(hu, [Track(str(i), p, None, max_extent=extent) for i, p in enumerate(prompts)])
+    shared_s, shared_enc = time.perf_counter() - t, sum(engine.last_features.encoded.values())
+    enc_s = engine.last_features.seconds
+    t = time.perf_counter()
+    loop_enc = 0
+    for i, p in enumerate(prompts):  # the stock way: each lesion on its own encodes its own slices
+        engine.run(hu, [Track(str(i), p, None, max_extent=extent)])
+        loop_enc += sum(engine.last_features.encoded.values())
+    loop_s = time.perf_counter() - t
+    return {"image_size": image_size, "lesions": n_lesions, "shared_seconds": shared_s, "shared_encodings": shared_enc,
+            "encode_slices_per_s": shared_enc / enc_s, "seconds_per_lesion": shared_s / n_lesions,
+            "loop_seconds": loop_s, "loop_encodings": loop_enc, "speedup": loop_s / shared_s}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--skip-1024", action="store_true")
+    ap.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.memory_child:
+        print(json.dumps(run_memory(args.memory_child[0], int(args.memory_child[1]))))
+        return
+    torch.set_num_threads(os.cpu_count() or 1)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    hu, prompts = phantom(60, 512, 1)
+    seg = ClassicalSegmenter()
+    seg.segment(hu, (2.0, 0.75, 0.75), prompts[0])
+    times = []
+    for _ in range(5):
+        r = seg.segment(hu, (2.0, 0.75, 0.75), prompts[0])
+        times.append(r.seconds)
+    n = int(r.mask.any(axis=(1, 2)).sum())
+    print(f"\nclassical CPU, one {n}-slice lesion (40 mm, 2 mm slices): {min(times):.3f} s per lesion (best of 5)")
+    rows = [sam2ct_shared_vs_loop(512, 12, 3)]
+    if not args.skip_1024:
+        rows.append(sam2ct_shared_vs_loop(1024, 8, 2))
+    print("\n| SAM2CT engine (random weights) | lesions | encodings shared / per-lesion loop | slices encoded/s | s per lesion (shared) | loop s | speedup |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['image_size']} px | {r['lesions']} | {r['shared_encodings']} / {r['loop_encodings']} | "
+              f"{r['encode_slices_per_s']:.2f} | {r['seconds_per_lesion']:.1f} | {r['loop_seconds']:.1f} | {r['speedup']:.2f}x |")
+    print("\n| 512x512x300 series, ten 40 mm lesions | seconds | peak RSS |\n|---|---|---|")
+    for backend, size in (("classical", 0), ("sam2ct", 512)):
+        out = subprocess.run([sys.executable, __file__, "--memory-child", backend, str(size)], capture_output=True, text=True)
+        if out.returncode:
+            print(f"| {backend} | failed: {out.stderr.strip().splitlines()[-1]} | |")
+            continue
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        label = backend if backend == "classical" else f"sam2ct {size} px"
+        print(f"| {label} ({r['ok']}/10 masks) | {r['seconds']:.1f} | {r['peak_rss_mb'] / 1024:.2f} GB |")
+
+
+if __name__ == "__main__":
+    main()
