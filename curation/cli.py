@@ -68,7 +68,8 @@ def segment(out: Path = typer.Argument(..., exists=True, file_okay=False, help="
             checkpoint: Optional[Path] = typer.Option(None, exists=True, dir_okay=False,
                                                       help="SAM2 / SAM2.1 / MedSAM2 / SAM2CT checkpoint (see docs/weights.md)"),
             image_size: int = typer.Option(1024, help="1024 (SAM2, SAM2CT) or 512 (MedSAM2)"),
-            mcm: bool = typer.Option(True, "--mcm/--no-mcm", help="memory-conditioned memories (SAM2CT paper §3.4)")):
+            mcm: bool = typer.Option(True, "--mcm/--no-mcm", help="memory-conditioned memories (SAM2CT paper §3.4)"),
+            memory_policy: str = typer.Option("sam2", help="sam2 | sam2ct-reference (what the published SAM2CT weights used)")):
     """Turn every annotation with a known slice into a 3D mask: OUT/masks/ (errors recorded per annotation)."""
     from segmentation.stage import run_segment
 
@@ -76,7 +77,7 @@ def segment(out: Path = typer.Argument(..., exists=True, file_okay=False, help="
         console.print("[yellow]sam2ct without --checkpoint runs on RANDOM weights (for tests and benchmarks only)[/]")
     with _progress() as factory:
         summary = run_segment(out, backend=backend, checkpoint=checkpoint, image_size=image_size, mcm=mcm,
-                              progress=factory)
+                              memory_policy=memory_policy, progress=factory)
     table = Table(title=f"opseg segment -> {out / 'masks'}", show_header=False)
     table.add_row("masks", f"{summary.n_masks} ({', '.join(f'{k} {v}' for k, v in sorted(summary.by_kind.items()))})")
     table.add_row("errors", ", ".join(f"{k} {v}" for k, v in sorted(summary.errors.items())) or "0")
@@ -93,6 +94,7 @@ def evaluate(data: Path = typer.Argument(..., exists=True, file_okay=False,
              checkpoint: Optional[Path] = typer.Option(None, exists=True, dir_okay=False),
              image_size: int = typer.Option(1024),
              mcm: bool = typer.Option(True, "--mcm/--no-mcm"),
+             memory_policy: str = typer.Option("sam2", help="sam2 | sam2ct-reference"),
              label: int = typer.Option(1, help="Lesion label in labelsTr (lesions = its connected components)"),
              max_cases: Optional[int] = typer.Option(None),
              seed: int = typer.Option(0),
@@ -109,7 +111,7 @@ def evaluate(data: Path = typer.Argument(..., exists=True, file_okay=False,
         from segmentation.protocol import dataset_cases, evaluate_dataset, table2_markdown
         from segmentation.stage import make_segmenter
 
-        segmenter = make_segmenter(backend, checkpoint, image_size, mcm)
+        segmenter = make_segmenter(backend, checkpoint, image_size, mcm, memory_policy)
         with _progress() as factory:
             tick = factory("eval cases", len(dataset_cases(data)[:max_cases]))
             result = evaluate_dataset(data, segmenter, label, seed=seed, max_cases=max_cases, tick=tick)

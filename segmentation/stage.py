@@ -17,6 +17,7 @@ from segmentation.classical import ClassicalSegmenter
 from segmentation.mask_io import encode
 from segmentation.prompts import SEGMENTABLE, PromptError, from_annotation
 from segmentation.recist import recist_axes
+from segmentation.sam2ct.build import CheckpointError
 
 
 @dataclass
@@ -72,7 +73,7 @@ def segment_series(volume, annotations: list[AnnotationRecord], segmenter):
 
 
 def make_segmenter(backend: str = "classical", checkpoint: Optional[Path] = None, image_size: int = 1024,
-                   mcm: bool = True):
+                   mcm: bool = True, memory_policy: str = "sam2"):
     """The classical CPU default, or SAM2CT (random weights when no checkpoint is given: for tests/benchmarks)."""
     if backend == "classical":
         if checkpoint is not None:
@@ -80,16 +81,24 @@ def make_segmenter(backend: str = "classical", checkpoint: Optional[Path] = None
         return ClassicalSegmenter()
     if backend == "sam2ct":
         from segmentation.sam2ct.backend import SAM2CTSegmenter
-        return SAM2CTSegmenter(checkpoint, image_size=image_size, mcm=mcm)
+        return SAM2CTSegmenter(checkpoint, image_size=image_size, mcm=mcm, memory_policy=memory_policy)
     raise ValueError(f"unknown backend {backend!r}: use classical or sam2ct")
 
 
 def run_segment(out: Path, backend: str = "classical", checkpoint: Optional[Path] = None, image_size: int = 1024,
-                mcm: bool = True, progress: Optional[Callable[[str, int], Callable[[int], None]]] = None) -> SegmentSummary:
+                mcm: bool = True, memory_policy: str = "sam2", progress: Optional[Callable[[str, int], Callable[[int], None]]] = None) -> SegmentSummary:
     out = Path(out)
-    segmenter = make_segmenter(backend, checkpoint, image_size, mcm)
     t0 = time.perf_counter()
     annotations = [a for a in read_records(out, AnnotationRecord) if a.kind in SEGMENTABLE]
+    try:
+        segmenter = make_segmenter(backend, checkpoint, image_size, mcm, memory_policy)
+    except CheckpointError as exc:  # recorded against every annotation; nothing already written is touched
+        name = f"{backend} (unloadable checkpoint)"
+        rows = sorted((_error_row(a, name, str(checkpoint), exc.reason, exc.detail) for a in annotations), key=lambda m: m.mask_id)
+        write_records(out, MaskRecord, rows)
+        write_records(out, QuarantineRecord, [QuarantineRecord(stage="segment", path=str(checkpoint), reason=exc.reason,
+                                                               detail=exc.detail)], part="segment")
+        return SegmentSummary(errors=Counter({exc.reason: len(rows)}), seconds=time.perf_counter() - t0)
     paths = defaultdict(list)
     for inst in read_records(out, InstanceRecord):
         if inst.category == "ct_image":

@@ -186,3 +186,37 @@ def test_sam2ct_backend_rows_are_labelled(checkpoints):
     rows, _ = segment_series(_toy_volume(), [a], seg)
     assert rows[0].backend == seg.name and rows[0].checkpoint == seg.checkpoint
     assert rows[0].error is not None or rows[0].mask is not None
+
+
+def test_reference_memory_policy_uses_reversed_temporal_indices(model512):
+    captured = {}
+    results = {}
+    for policy in ("sam2", "sam2ct-reference"):
+        m = copy.deepcopy(model512)
+        m.memory_policy = policy
+
+        def capture(module, args, kwargs, output):
+            captured[policy] = (kwargs["memory_pos"].clone(), kwargs["num_obj_ptr_tokens"])
+
+        hook = m.memory_attention.register_forward_hook(capture, with_kwargs=True)
+        torch.manual_seed(3)
+        img = torch.randn(3, 3, 512, 512)
+        with torch.inference_mode():
+            _, feats, pos, sizes = m._prepare_backbone_features(m.forward_image(img))
+            bank = {"cond_frame_outputs": {}, "non_cond_frame_outputs": {}}
+            pts = {"point_coords": torch.tensor([[[200.0, 200.0]]]), "point_labels": torch.tensor([[1]])}
+            for z in range(3):
+                f = [x[:, z:z + 1] for x in feats]
+                p = [x[:, z:z + 1] for x in pos]
+                out = m.track_step(z, z == 0, f, p, sizes, pts if z == 0 else None, None, bank, 3)
+                (bank["cond_frame_outputs"] if z == 0 else bank["non_cond_frame_outputs"])[z] = out
+        hook.remove()
+        results[policy] = bank
+    # at slice 2: memories are the prompt slice (0) and slice 1 (d=1); compare slice 1's temporal encoding
+    hw = 32 * 32
+    for policy, index in (("sam2", 0), ("sam2ct-reference", 5)):
+        mem_pos, _ = captured[policy]
+        slice1 = results[policy]["non_cond_frame_outputs"][1]["maskmem_pos_enc"][-1].flatten(2).permute(2, 0, 1)
+        m = model512
+        assert torch.allclose(mem_pos[hw:2 * hw], slice1 + m.maskmem_tpos_enc[index], atol=1e-5), policy
+    assert captured["sam2ct-reference"][1] > 0

@@ -101,3 +101,17 @@ def test_mask_bytes_round_trip_and_recist_of_a_known_ellipse():
     affine[:3, :3] = np.diag([0.5, 0.5, 2.0])
     data, bbox = encode(mask, affine)
     assert (paste(data, bbox, mask.shape) == mask).all() and len(data) < 2000
+
+
+def test_a_file_that_is_not_a_checkpoint_is_recorded_per_annotation(demo_out, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(demo_out, out)
+    before = (out / "annotations" / "part-00000.parquet").read_bytes()
+    bogus = tmp_path / "model.pt"
+    bogus.write_bytes(b"\x00" * 100)
+    summary = run_segment(out, backend="sam2ct", checkpoint=bogus)
+    masks = read_records(out, MaskRecord)
+    assert masks and all(m.error.startswith("not_a_checkpoint") and str(bogus) in m.error for m in masks)
+    assert summary.errors["not_a_checkpoint"] == len(masks) and summary.n_masks == 0
+    assert (out / "annotations" / "part-00000.parquet").read_bytes() == before
+    assert any(q.reason == "not_a_checkpoint" for q in read_records(out, QuarantineRecord))

@@ -18,13 +18,13 @@ MAX_UNMEASURED_MM = 60.0
 
 class SAM2CTSegmenter:
     def __init__(self, checkpoint: Optional[Path] = None, image_size: int = 1024, mcm: bool = True,
-                 device: Optional[str] = None, batch_size: int = 4, cache_gb: float = 2.0):
-        model = build_sam2ct(image_size=image_size, mcm=mcm, device="cpu")
+                 device: Optional[str] = None, batch_size: int = 4, cache_gb: float = 2.0, memory_policy: str = "sam2"):
+        model = build_sam2ct(image_size=image_size, mcm=mcm, device="cpu", memory_policy=memory_policy)
         self.report = load_checkpoint(model, checkpoint) if checkpoint else None
         trained = bool(self.report and self.report.has_line_arrow_embeddings)
         self.engine = PropagationEngine(model, trained, device, batch_size, cache_gb)
         weights = self.report.layout if self.report else "random-init"
-        self.name = f"sam2ct {__version__} ({weights}, {image_size}px, mcm={'on' if mcm else 'off'})"
+        self.name = f"sam2ct {__version__} ({weights}, {image_size}px, mcm={'on' if mcm else 'off'}, memory={memory_policy})"
         self.checkpoint = self.report.label if self.report else None
 
     @staticmethod
