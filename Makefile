@@ -23,12 +23,15 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/opseg demo-archive $(DEMO_DIR)
 	$(VENV)/bin/opseg extract $(DEMO_DIR)/dicom --reports $(DEMO_DIR)/reports.jsonl --out $(DEMO_DIR)/out
+	$(VENV)/bin/opseg segment $(DEMO_DIR)/out
+	$(VENV)/bin/opseg eval $(DEMO_DIR)/out --truth $(DEMO_DIR) --report $(DEMO_DIR)/out/eval/segmentation.json
 
 test: install
 	$(PY) -m pytest -q
 
 bench: install
 	$(PY) benchmarks/bench_extract.py
+	$(PY) benchmarks/bench_segment.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR)

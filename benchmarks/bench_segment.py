@@ -25,8 +25,11 @@ from segmentation.classical import ClassicalSegmenter
 from segmentation.prompts import Prompt
 
 
-def phantom(n_slices: int, size: int, n_lesions: int, seed: int = 0):
-    """A water-like body with spherical-ish bright lesions of known centre; 0.75 mm pixels, 2 mm slices."""
+def phantom(n_slices: int, size: int, n_lesions: int, seed: int = 0, kind: str = "line"):
+    """A water-like body with spherical bright lesions of known centre; 0.75 mm pixels, 2 mm slices.
+
+    SAM2CT runs get mask prompts: with random weights a line would often give an empty prompt slice and no
+    propagation to time, while a mask prompt is passed through on the prompt slice (SAM2's mask-as-output)."""
     rng = np.random.default_rng(seed)
     hu = rng.normal(40, 12, (n_slices, size, size)).astype(np.float32)
     zz, yy, xx = np.ogrid[:n_slices, :size, :size]
@@ -38,8 +41,11 @@ def phantom(n_slices: int, size: int, n_lesions: int, seed: int = 0):
         inside = ((zz - cz) * 2.0) ** 2 + ((yy - cy) * 0.75) ** 2 + ((xx - cx) * 0.75) ** 2 <= r_mm ** 2
         hu[inside] += 120
         r_px = r_mm / 0.75
-        prompts.append(Prompt("line", cz, np.array([[cy + 0.5, cx - r_px + 0.5], [cy + 0.5, cx + r_px + 0.5]]),
-                              length_px=2 * r_px))
+        if kind == "mask":
+            prompts.append(Prompt("mask", cz, np.array([[cy + 0.5, cx + 0.5]]), mask=inside[cz].copy(), length_px=2 * r_px))
+        else:
+            prompts.append(Prompt("line", cz, np.array([[cy + 0.5, cx - r_px + 0.5], [cy + 0.5, cx + r_px + 0.5]]),
+                                  length_px=2 * r_px))
     return hu, prompts
 
 
@@ -48,7 +54,7 @@ def rss_mb() -> float:
 
 
 def run_memory(backend: str, image_size: int) -> dict:
-    hu, prompts = phantom(300, 512, 10)
+    hu, prompts = phantom(300, 512, 10, kind="line" if backend == "classical" else "mask")
     t = time.perf_counter()
     if backend == "classical":
         seg = ClassicalSegmenter()
@@ -66,8 +72,8 @@ def sam2ct_shared_vs_loop(image_size: int, n_slices: int, n_lesions: int) -> dic
     from segmentation.sam2ct.engine import PropagationEngine, Track
 
     torch.manual_seed(0)
-    hu, prompts = phantom(n_slices, 256, n_lesions)
-    for p in prompts:
+    hu, prompts = phantom(n_slices, 256, n_lesions, kind="mask")
+    for p in prompts:  # all lesions share the slices around the middle, as lesions of one series do
         p.slice_index = n_slices // 2
     engine = PropagationEngine(build_sam2ct(image_size, mcm=True), line_arrow_embeddings=False, device="cpu")
     extent = 2  # bounded so random weights give comparable work: 5 slices per lesion

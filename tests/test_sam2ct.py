@@ -55,6 +55,15 @@ def test_checkpoint_layouts_load_through_the_real_loader(checkpoints):
         load_checkpoint(build_sam2ct(512), checkpoints / "notes.pt")
 
 
+def test_sam2_1024_layout_loads_and_falls_back_to_zero_shot_prompts(tmp_path):
+    torch.manual_seed(5)
+    donor = build_sam2ct(1024)
+    torch.save({"model": {k: v for k, v in donor.state_dict().items() if k not in SAM2CT_ONLY}}, tmp_path / "sam2.1_tiny.pt")
+    seg = SAM2CTSegmenter(tmp_path / "sam2.1_tiny.pt", image_size=1024, mcm=False, device="cpu")
+    assert seg.report.layout == "sam2" and not seg.engine.line_arrow_embeddings
+    assert "mcm=off" in seg.name and seg.engine.model.image_size == 1024
+
+
 def test_labels_4_5_6_change_only_their_own_tokens(model512):
     enc = model512.sam_prompt_encoder
     pts = torch.tensor([[[100.0, 120.0], [200.0, 220.0], [300.0, 50.0]]])
@@ -220,3 +229,24 @@ def test_reference_memory_policy_uses_reversed_temporal_indices(model512):
         m = model512
         assert torch.allclose(mem_pos[hw:2 * hw], slice1 + m.maskmem_tpos_enc[index], atol=1e-5), policy
     assert captured["sam2ct-reference"][1] > 0
+
+
+def test_prompt_encoding_of_each_kind():
+    from segmentation.sam2ct.prompting import encode_prompt
+
+    line = Prompt("line", 0, np.array([[50.0, 20.0], [50.0, 60.0]]), length_px=40.0)
+    trained = encode_prompt(line, (100, 100), 1000, True)
+    assert trained["point_labels"].tolist() == [[4, 4]]
+    assert torch.allclose(trained["point_coords"][0, 0], torch.tensor([199.5, 499.5]))  # (x, y) scaled, -0.5
+    box = encode_prompt(line, (100, 100), 1000, False)  # zero-shot: square box, side = length, centred
+    assert box["point_labels"].tolist() == [[2, 3]]
+    (x0, y0), (x1, y1) = (box["point_coords"][0] + 0.5).tolist()
+    assert np.allclose([x1 - x0, y1 - y0], [400, 400]) and np.allclose([(x0 + x1) / 2, (y0 + y1) / 2], [400, 500])
+    arrow = Prompt("arrow", 0, np.array([[10.0, 10.0], [30.0, 30.0]]), tip=np.array([30.0, 30.0]))
+    assert encode_prompt(arrow, (100, 100), 100, True)["point_labels"].tolist() == [[5, 6]]
+    click = encode_prompt(arrow, (100, 100), 100, False)
+    assert click["point_labels"].tolist() == [[1]] and np.allclose(click["point_coords"][0, 0] + 0.5, [33.0, 33.0])
+    bidi = Prompt("bidimensional", 0, np.array([[50.0, 20.0], [50.0, 60.0], [40.0, 40.0], [60.0, 40.0]]), length_px=40.0)
+    assert encode_prompt(bidi, (100, 100), 100, True)["point_labels"].tolist() == [[4, 4, 4, 4]]
+    ell = Prompt("ellipse", 0, np.array([[50.0, 20.0], [50.0, 60.0], [40.0, 40.0], [60.0, 40.0]]), length_px=40.0)
+    assert encode_prompt(ell, (100, 100), 100, True)["point_labels"].tolist() == [[2, 3]]

@@ -146,7 +146,8 @@ class PropagationEngine:
                     here.remove(t)
                 if not here:
                     continue
-                ahead = [w for w in (z + direction * i for i in range(1, self.batch_size)) if 0 <= w < n]
+                ahead = [w for w in (z + direction * i for i in range(1, self.batch_size)) if 0 <= w < n
+                         and any(t.max_extent is None or abs(w - t.prompt.slice_index) <= t.max_extent for t in here)]
                 f = feats.get(z, ahead)
                 for t in here:
                     bank = t.banks[direction]
