@@ -81,12 +81,13 @@ def _arrow_seeds(img: np.ndarray, p: Prompt, px_mm: float) -> tuple[np.ndarray, 
         behind = _sample(img, tip - d * np.arange(2.0, 7.0)[:, None])
         directions = [d]
     else:
-        rr, cc = np.mgrid[-2:3, -2:3]
+        rr, cc = np.mgrid[-1:2, -1:2]
         behind = _sample(img, tip + np.column_stack([rr.ravel(), cc.ravel()]))
         angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
         directions = [np.array([np.sin(a), np.cos(a)]) for a in angles]
     background = float(np.median(behind))
-    noise = max(float(np.median(np.abs(behind - background))) * 1.5, 8.0)
+    # a tip next to the lesion puts lesion pixels in this sample: cap the noise estimate so they cannot hide it
+    noise = min(max(float(np.median(np.abs(behind - background))) * 1.5, 8.0), 30.0)
     found = [(t, d) for d in directions if (t := _first_change(img, tip, d, background, noise, reach)) is not None]
     if not found:
         raise PromptError("arrow_target_not_found", "no tissue change within reach of the arrow tip")
