@@ -31,6 +31,20 @@ def bootstrap_ci(values: list[float], seed: int = 0) -> tuple[float, float]:
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
+def summarise(per_kind: dict) -> dict:
+    """{kind: {"dice": [...], "recist_error_pct": [...]}} -> means with 95% bootstrap intervals."""
+    summary = {}
+    for kind, vals in per_kind.items():
+        if not vals.get("dice"):
+            continue
+        entry = {"n": len(vals["dice"]), "dice_mean": float(np.mean(vals["dice"])), "dice_ci95": bootstrap_ci(vals["dice"])}
+        if vals.get("recist_error_pct"):
+            entry["recist_error_pct_mean"] = float(np.mean(vals["recist_error_pct"]))
+            entry["recist_error_pct_ci95"] = bootstrap_ci(vals["recist_error_pct"])
+        summary[kind] = entry
+    return summary
+
+
 def _truth_for(a: AnnotationRecord, truth: list[dict]):
     best = None
     for t in truth:
@@ -78,13 +92,7 @@ def evaluate_demo(out: Path, demo_dir: Path) -> dict:
             per_kind[a.kind]["recist_error_pct"].append(recist_err)
         rows.append({"annotation_id": a.annotation_id, "kind": a.kind, "style": t["style"], "lesion_id": t["lesion_id"],
                      "dice": d, "recist_error_pct": recist_err, "error": m.error, "backend": m.backend})
-    summary = {}
-    for kind, vals in sorted(per_kind.items()):
-        entry = {"n": len(vals["dice"]), "dice_mean": float(np.mean(vals["dice"])), "dice_ci95": bootstrap_ci(vals["dice"])}
-        if vals["recist_error_pct"]:
-            entry["recist_error_pct_mean"] = float(np.mean(vals["recist_error_pct"]))
-            entry["recist_error_pct_ci95"] = bootstrap_ci(vals["recist_error_pct"])
-        summary[kind] = entry
+    summary = summarise(dict(sorted(per_kind.items())))
     backends = sorted({m.backend for m in masks})
     return {"backends": backends, "summary": summary, "rows": rows,
             "note": "synthetic phantom data (opseg demo archive): says nothing about accuracy on real CT"}

@@ -15,7 +15,7 @@ from typing import Callable, Optional
 import nibabel as nib
 import numpy as np
 
-from segmentation.evaluate import bootstrap_ci, dice
+from segmentation.evaluate import dice, summarise
 from segmentation.recist import recist_axes
 from segmentation.synthetic_prompts import PROMPT_KINDS, lesions, make_prompt
 
@@ -64,15 +64,7 @@ def evaluate_dataset(data: Path, segmenter, lesion_label: int, kinds=PROMPT_KIND
                     scores[kind]["recist_error_pct"].append(abs(recist_axes(pred, spacing[1:])[0] - true_long) / true_long * 100)
         if tick:
             tick(1)
-    summary = {}
-    for kind in kinds:
-        vals = scores[kind]
-        if not vals["dice"]:
-            continue
-        summary[kind] = {"n": len(vals["dice"]), "dice_mean": float(np.mean(vals["dice"])), "dice_ci95": bootstrap_ci(vals["dice"])}
-        if vals["recist_error_pct"]:
-            summary[kind]["recist_error_pct_mean"] = float(np.mean(vals["recist_error_pct"]))
-            summary[kind]["recist_error_pct_ci95"] = bootstrap_ci(vals["recist_error_pct"])
+    summary = summarise({k: scores[k] for k in kinds if k in scores})
     return {"dataset": Path(data).name, "cases": len(cases), "lesion_label": lesion_label, "backend": segmenter.name,
             "checkpoint": segmenter.checkpoint, "summary": summary}
 

@@ -115,3 +115,21 @@ def test_a_file_that_is_not_a_checkpoint_is_recorded_per_annotation(demo_out, tm
     assert summary.errors["not_a_checkpoint"] == len(masks) and summary.n_masks == 0
     assert (out / "annotations" / "part-00000.parquet").read_bytes() == before
     assert any(q.reason == "not_a_checkpoint" for q in read_records(out, QuarantineRecord))
+
+
+def test_paper_protocol_on_a_generated_nifti_dataset(tmp_path):
+    import json as _json
+
+    from typer.testing import CliRunner
+
+    from curation.cli import app
+    from curation.demo.nifti_dataset import write_nifti_dataset
+
+    data = write_nifti_dataset(tmp_path / "Task99_Demo", n_cases=2, size=128)
+    res = CliRunner().invoke(app, ["eval", str(data), "--report", str(tmp_path / "ev.json")])
+    assert res.exit_code == 0, res.output
+    result = _json.loads((tmp_path / "ev.json").read_text())
+    assert set(result["summary"]) == {"arrow", "line", "point", "box", "mask"}
+    assert result["summary"]["line"]["n"] >= 2 and "recist_error_pct_mean" in result["summary"]["line"]
+    table = (tmp_path / "ev.md").read_text()
+    assert table.startswith("| dataset |") and "Task99_Demo" in table
