@@ -152,5 +152,29 @@ def train(data: Path = typer.Argument(..., exists=True, file_okay=False, help="N
     console.print(f"best validation Dice {state['best_val_dice']:.3f} -> {out / 'best.pt'}")
 
 
+@app.command()
+def link(out: Path = typer.Argument(..., exists=True, file_okay=False, help="Output folder of extract (+ segment)"),
+         backend: str = typer.Option("rules", help="rules (offline spaCy default) | radgraph"),
+         model_dir: Optional[Path] = typer.Option(None, exists=True, file_okay=False,
+                                                  help="radgraph: local model folder (config.json, vocabulary/, weights.th)"),
+         truth: Optional[Path] = typer.Option(None, exists=True, file_okay=False,
+                                              help="Demo archive folder: also score the links against its truth")):
+    """Parse reports into findings (RadGraph schema) and link marks/masks to them: OUT/findings, OUT/links."""
+    from linking.stage import run_link
+
+    with _progress() as factory:
+        summary = run_link(out, backend=backend, model_dir=model_dir, progress=factory)
+    table = Table(title=f"opseg link -> {out}", show_header=False)
+    table.add_row("reports", str(summary.n_reports))
+    table.add_row("findings", str(summary.n_findings))
+    table.add_row("links", ", ".join(f"tier {k} {v}" for k, v in sorted(summary.tiers.items())) or "0")
+    table.add_row("seconds", f"{summary.seconds:.2f}")
+    console.print(table)
+    if truth is not None:
+        from linking.evaluate import evaluate_links, to_markdown
+
+        console.print(to_markdown(evaluate_links(out, truth)))
+
+
 def main():  # pragma: no cover - console script entry
     app()

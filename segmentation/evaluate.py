@@ -6,13 +6,13 @@ both bounding boxes. Synthetic phantom data: these figures say nothing about rea
 """
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 
+from curation.demo.truth import load_truth, truth_mark
 from curation.tables import read_records
 from schemas import AnnotationRecord, MaskRecord
 from segmentation.mask_io import paste
@@ -45,19 +45,6 @@ def summarise(per_kind: dict) -> dict:
     return summary
 
 
-def _truth_for(a: AnnotationRecord, truth: list[dict]):
-    best = None
-    for t in truth:
-        if t["source_sop_uid"] != a.source_sop_uid or t["kind"] != a.kind or t["slice_index"] != a.slice_index:
-            continue
-        ref = np.asarray(t["tip_px"] if a.kind == "arrow" else t["points_px"], float).reshape(-1, 2)
-        mine = np.asarray(a.tip_px if a.kind == "arrow" else a.points_px, float).reshape(-1, 2)
-        d = float(np.abs(ref.mean(axis=0) - mine.mean(axis=0)).max())
-        if best is None or d < best[0]:
-            best = (d, t)
-    return best[1] if best and best[0] < 1.0 else None
-
-
 def dice(a: np.ndarray, b: np.ndarray) -> float:
     total = a.sum() + b.sum()
     return float(2 * (a & b).sum() / total) if total else 1.0
@@ -65,7 +52,7 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
 
 def evaluate_demo(out: Path, demo_dir: Path) -> dict:
     out, demo_dir = Path(out), Path(demo_dir)
-    truth = [json.loads(line) for line in (demo_dir / "truth" / "annotations.jsonl").read_text().splitlines()]
+    truth = load_truth(demo_dir, "annotations.jsonl")
     anns = {a.annotation_id: a for a in read_records(out, AnnotationRecord)}
     masks = read_records(out, MaskRecord)
     labels: dict[str, np.ndarray] = {}
@@ -73,7 +60,7 @@ def evaluate_demo(out: Path, demo_dir: Path) -> dict:
     rows = []
     for m in masks:
         a = anns.get(m.annotation_id)
-        t = _truth_for(a, truth) if a is not None else None
+        t = truth_mark(a, truth) if a is not None else None
         if t is None:
             continue  # marks outside the truth (e.g. the bad-input copies)
         if t["series_uid"] not in labels:

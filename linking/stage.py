@@ -1,0 +1,137 @@
+"""The link stage: OUT/reports + OUT/annotations (+ OUT/masks) -> OUT/findings and OUT/links."""
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from curation.annotation_builder import stable_id
+from curation.lookup import ImageLookup
+from curation.tables import read_records, write_records
+from linking.findings import report_findings
+from linking.match import Mark, finding_view, match_study
+from schemas import (AnnotationRecord, FindingRecord, InstanceRecord, LinkRecord, MaskRecord, QuarantineRecord,
+                     ReportRecord, SeriesRecord)
+
+LINKABLE = ("line", "bidimensional", "ellipse", "circle", "polygon", "arrow", "point")
+SIDE_MARGIN_MM = 10.0
+
+
+@dataclass
+class LinkSummary:
+    n_reports: int = 0
+    n_findings: int = 0
+    tiers: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+
+
+def _group(anns: list[AnnotationRecord]) -> list[list[AnnotationRecord]]:
+    """The same mark saved in several presentation states (e.g. PIXEL and DISPLAY twins) is one lesion mark."""
+    groups: list[list[AnnotationRecord]] = []
+    for a in anns:
+        centre = np.mean(a.points_px, axis=0)
+        for g in groups:
+            b = g[0]
+            if (b.series_uid, b.slice_index, b.kind) == (a.series_uid, a.slice_index, a.kind) \
+                    and np.abs(np.mean(b.points_px, axis=0) - centre).max() < 1.5:
+                g.append(a)
+                break
+        else:
+            groups.append([a])
+    return groups
+
+
+def _laterality(a: AnnotationRecord, affine: Optional[list], columns: Optional[int], rows: Optional[int]) -> Optional[str]:
+    """LPS +x is the patient's left; the image centre stands in for the midline."""
+    if not a.points_patient or affine is None or not columns:
+        return None
+    centre_x = (np.asarray(affine).reshape(4, 4) @ np.array([columns / 2, rows / 2, 0, 1.0]))[0]
+    dx = float(np.mean(np.asarray(a.points_patient)[:, 0]) - centre_x)
+    return "left" if dx > SIDE_MARGIN_MM else "right" if dx < -SIDE_MARGIN_MM else None
+
+
+def run_link(out: Path, backend: str = "rules", model_dir: Optional[Path] = None,
+             progress: Optional[Callable[[str, int], Callable[[int], None]]] = None) -> LinkSummary:
+    from linking.backends import make_backend
+
+    t0 = time.perf_counter()
+    out = Path(out)
+    analyse, backend_name = make_backend(backend, model_dir)
+    reports = read_records(out, ReportRecord)
+    annotations = [a for a in read_records(out, AnnotationRecord) if a.kind in LINKABLE and a.slice_index is not None and a.points_px]
+    masks = {m.annotation_id: m for m in read_records(out, MaskRecord) if m.error is None}
+    series = {s.series_uid: s for s in read_records(out, SeriesRecord)}
+    instances = read_records(out, InstanceRecord)
+    lookup = ImageLookup(instances)
+    number_of = {i.sop_uid: i.instance_number for i in instances}
+    findings, quarantine = [], []
+    tick = progress("link (reports)", len(reports)) if progress else None
+    for r in reports:
+        f, notes = report_findings(r, analyse, backend_name)
+        findings += f
+        quarantine += notes
+        if tick:
+            tick(1)
+    by_study_f = defaultdict(list)
+    for f in findings:
+        by_study_f[f.study_uid].append(f)
+    by_study_a = defaultdict(list)
+    for a in annotations:
+        by_study_a[a.study_uid].append(a)
+    for study in sorted(set(by_study_f) - set(by_study_a)):
+        quarantine.append(QuarantineRecord(stage="link", entity_id=study, reason="report_without_annotations",
+                                           detail=f"study {study}: findings but no annotation with a known slice"))
+    for study in sorted(set(by_study_a) - {r.study_uid for r in reports}):
+        quarantine.append(QuarantineRecord(stage="link", entity_id=study, reason="annotations_without_report",
+                                           detail=f"study {study}: {len(by_study_a[study])} annotations, no report"))
+    links = []
+    for study in sorted(set(by_study_f) & set(by_study_a)):
+        study_series = [s for s in series.values() if s.study_uid == study]
+        series_numbers = {s.series_number: s.n_instances for s in study_series if s.series_number is not None}
+        usable = _usable_findings(by_study_f[study])
+        marks, groups = [], _group(by_study_a[study])
+        for g in groups:
+            a = g[0]
+            geo = lookup.geometries.get(a.series_uid)
+            s = series.get(a.series_uid)
+            m = masks.get(a.annotation_id)
+            lo, hi = (m.slice_range if m is not None else (a.slice_index, a.slice_index))
+            long_mm = a.length_mm if a.length_mm is not None else (m.recist_long_mm if m is not None else None)
+            short_mm = a.short_mm if a.short_mm is not None else (m.recist_short_mm if m is not None and a.length_mm is None else None)
+            marks.append(Mark([x.annotation_id for x in g], a.kind, a.series_uid, s.series_number if s else None, lo, hi,
+                              long_mm, short_mm, _laterality(a, s.affine if s else None, s.columns if s else None,
+                                                             s.rows if s else None),
+                              [number_of.get(sl.sop_uid) for sl in geo.slices] if geo else [], a.slice_index))
+        for i, j, tier, score, evidence in match_study(marks, [finding_view(f) for f in usable], series_numbers):
+            f = usable[j]
+            for ann_id in marks[i].annotation_ids:
+                m = masks.get(ann_id)
+                links.append(LinkRecord(link_id=stable_id(ann_id, f.finding_id), study_uid=study, annotation_id=ann_id,
+                                        mask_id=m.mask_id if m else None, finding_id=f.finding_id, tier=tier, score=score,
+                                        evidence=evidence, backend=f"opseg-link ({backend_name})"))
+    findings.sort(key=lambda f: (f.study_uid or "", f.report_id, f.char_start))
+    links.sort(key=lambda x: x.link_id)
+    write_records(out, FindingRecord, findings)
+    write_records(out, LinkRecord, links)
+    write_records(out, QuarantineRecord, quarantine, part="link")
+    return LinkSummary(len(reports), len(findings), Counter(x.tier for x in links), time.perf_counter() - t0)
+
+
+def _usable_findings(findings: list[FindingRecord]) -> list[FindingRecord]:
+    """Findings that can ground a mark; an IMPRESSION repeat of a FINDINGS size is merged into the latter."""
+    import json
+
+    def current(f):
+        return {tuple(round(d, 1) for d in s["dims_mm"]) for s in json.loads(f.entities_json)["sizes"] if s["temporal"] == "current"}
+
+    body = [f for f in findings if (f.section or "").startswith("FINDINGS")]
+    sizes_in_body = set().union(*[current(f) for f in body]) if body else set()
+    out = list(body)
+    for f in findings:
+        if (f.section or "").startswith("IMPRESSION") and not (current(f) & sizes_in_body):
+            out.append(f)
+    return out
