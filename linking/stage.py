@@ -122,16 +122,21 @@ def run_link(out: Path, backend: str = "rules", model_dir: Optional[Path] = None
 
 
 def _usable_findings(findings: list[FindingRecord]) -> list[FindingRecord]:
-    """Findings that can ground a mark; an IMPRESSION repeat of a FINDINGS size is merged into the latter."""
+    """Findings that can ground a mark. An IMPRESSION value that repeats a FINDINGS value of the same report (same
+    long axis within the coarser precision: "now 3.5 cm" after "3.5 x 2.5 cm") is the same finding, grounded on the
+    FINDINGS sentence, so the repeat is left out of matching."""
     import json
 
-    def current(f):
-        return {tuple(round(d, 1) for d in s["dims_mm"]) for s in json.loads(f.entities_json)["sizes"] if s["temporal"] == "current"}
+    def longs(f):
+        return [(max(s["dims_mm"]), s["precision_mm"]) for s in json.loads(f.entities_json)["sizes"] if s["temporal"] == "current"]
 
     body = [f for f in findings if (f.section or "").startswith("FINDINGS")]
-    sizes_in_body = set().union(*[current(f) for f in body]) if body else set()
     out = list(body)
     for f in findings:
-        if (f.section or "").startswith("IMPRESSION") and not (current(f) & sizes_in_body):
+        if not (f.section or "").startswith("IMPRESSION"):
+            continue
+        seen = [v for b in body if b.report_id == f.report_id for v in longs(b)]
+        repeat = any(abs(a - b) <= max(pa, pb) for a, pa in longs(f) for b, pb in seen)
+        if not repeat:
             out.append(f)
     return out

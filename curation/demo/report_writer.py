@@ -80,13 +80,15 @@ def write_report(rng: np.random.Generator, marks: list, lesions: dict, series_nu
             _, adj, where = ORGAN_TEXT[les.organ]
             prefix = f"{header}: " if i == 0 else ""
             ref = _ref(rng, series_number, image_number[m.mark_id])
+            if m.kind != "arrow" and rng.random() < 0.3:  # radiologists do not always cite the image
+                ref = ""
             if m.kind == "arrow":
                 text = f"{prefix}There is a {NOUN[les.organ]} {where} {ref}, not measured."
                 role = "arrow_ref"
             else:
                 dims = [m.length_mm] if m.kind == "line" else [m.length_mm, m.short_mm]
                 prior = [d * rng.uniform(0.7, 0.95) for d in dims]
-                text = (f"{prefix}A {NOUN[les.organ]} {where} measures {_size(rng, dims)} {ref}, "
+                text = (f"{prefix}A {NOUN[les.organ]} {where} measures {_size(rng, dims)}{' ' + ref if ref else ''}, "
                         f"previously {_size(rng, prior)}.")
                 role = "measured"
             add(ReportSentence("FINDINGS", text, m.lesion_id, m.mark_id, role))
