@@ -24,7 +24,7 @@ TECHNIQUE_WORDS = re.compile(r"slice|thickness|collimation|interval|reconstruct|
 PRIOR_BEFORE = re.compile(r"(previously|prior|was|were|from|compared (?:to|with)|in (?:19|20)\d\d|on \d{1,2}/\d{1,2}|"
                           r"before|earlier|last (?:study|exam))\W*(?:\w+\W+){0,3}$", re.IGNORECASE)
 PRIOR_AFTER = re.compile(r"^\W*(?:on|in|at) (?:the )?(?:prior|previous|\d{1,2}/\d{1,2}|(?:19|20)\d\d)", re.IGNORECASE)
-CURRENT_BEFORE = re.compile(r"(now|measures|measuring|measured|up to|currently|today|to)\W*(?:\w+\W+){0,2}$", re.IGNORECASE)
+CURRENT_BEFORE = re.compile(r"(now|measures|measuring|measured|up to|currently|today)\W*(?:\w+\W+){0,2}$", re.IGNORECASE)
 AXIS_RE = re.compile(r"(short|long)[ -]axis", re.IGNORECASE)
 FROM_TO_RE = re.compile(rf"\bfrom\s+({_NUM})\s*({_UNIT})?\s+to\s+({_NUM})\s*({_UNIT})", re.IGNORECASE)
 
@@ -94,12 +94,13 @@ def sizes(sentence: str, section: str = "FINDINGS") -> list[Size]:
             size.temporal = "prior"
         if re.search(r"up to\W*$", before, re.IGNORECASE):
             size.flags.append("up_to")
-        axis = None
+        near = []  # axis words within reach; the closest wins, one written before the value on a tie
         for a in AXIS_RE.finditer(sentence):
-            dist = min(abs(a.end() - m.start()), abs(m.end() - a.start()))
-            if dist <= 25:
-                axis = a.group(1).lower()
-        size.axis = axis
+            before_value = a.end() <= m.start()
+            dist = m.start() - a.end() if before_value else a.start() - m.end()
+            if 0 <= dist <= 25:
+                near.append((dist, not before_value, a.group(1).lower()))
+        size.axis = min(near)[2] if near else None
         out.append(size)
     return sorted(out, key=lambda z: z.start)
 

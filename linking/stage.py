@@ -82,14 +82,14 @@ def run_link(out: Path, backend: str = "rules", model_dir: Optional[Path] = None
     by_study_a = defaultdict(list)
     for a in annotations:
         by_study_a[a.study_uid].append(a)
-    for study in sorted(set(by_study_f) - set(by_study_a)):
+    for study in sorted((set(by_study_f) - set(by_study_a)) - {None}):  # no study: quarantined by extract
         quarantine.append(QuarantineRecord(stage="link", entity_id=study, reason="report_without_annotations",
                                            detail=f"study {study}: findings but no annotation with a known slice"))
-    for study in sorted(set(by_study_a) - {r.study_uid for r in reports}):
+    for study in sorted((set(by_study_a) - {r.study_uid for r in reports}) - {None}):
         quarantine.append(QuarantineRecord(stage="link", entity_id=study, reason="annotations_without_report",
                                            detail=f"study {study}: {len(by_study_a[study])} annotations, no report"))
     links = []
-    for study in sorted(set(by_study_f) & set(by_study_a)):
+    for study in sorted((set(by_study_f) & set(by_study_a)) - {None}):
         study_series = [s for s in series.values() if s.study_uid == study]
         series_numbers = {s.series_number: s.n_instances for s in study_series if s.series_number is not None}
         usable = _usable_findings(by_study_f[study])
