@@ -25,6 +25,7 @@ demo: install
 	$(VENV)/bin/opseg extract $(DEMO_DIR)/dicom --reports $(DEMO_DIR)/reports.jsonl --out $(DEMO_DIR)/out
 	$(VENV)/bin/opseg segment $(DEMO_DIR)/out
 	$(VENV)/bin/opseg eval $(DEMO_DIR)/out --truth $(DEMO_DIR) --report $(DEMO_DIR)/out/eval/segmentation.json
+	$(VENV)/bin/opseg link $(DEMO_DIR)/out --truth $(DEMO_DIR)
 
 test: install
 	$(PY) -m pytest -q
@@ -32,6 +33,7 @@ test: install
 bench: install
 	$(PY) benchmarks/bench_extract.py
 	$(PY) benchmarks/bench_segment.py
+	$(PY) benchmarks/bench_link.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR)

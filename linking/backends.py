@@ -1,16 +1,17 @@
-"""Finding backends: the offline rules (default) or a RadGraph model from a local folder."""
+"""Finding backends. The offline rules are the default (and, in this build, the only one): a RadGraph-model
+backend reading a local model folder is planned behind this same interface (issue 4)."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Callable, Optional
 
+BACKENDS = ("rules",)
+
 
 def make_backend(name: str = "rules", model_dir: Optional[Path] = None) -> tuple[Callable[[str], dict], str]:
     if name == "rules":
+        if model_dir is not None:
+            raise ValueError("the rules backend takes no model folder")
         from linking.rules import analyse, backend_name
         return analyse, backend_name()
-    if name == "radgraph":
-        from linking.radgraph_backend import RadGraphBackend
-        rg = RadGraphBackend(model_dir)
-        return rg.analyse, rg.name
-    raise ValueError(f"unknown finding backend {name!r}: use rules or radgraph")
+    raise ValueError(f"unknown finding backend {name!r}: this build has {', '.join(BACKENDS)}")

@@ -1,0 +1,67 @@
+"""Report parsing throughput of the rules backend on this CPU, next to bare spaCy tokenisation of the same text.
+
+    python benchmarks/bench_link.py [--reports 2000]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+
+from curation.demo.phantom import Lesion
+from curation.demo.report_writer import write_report
+from linking.findings import report_findings
+from linking.rules import analyse, backend_name, nlp
+from schemas import ReportRecord
+
+
+class _Mark:
+    def __init__(self, i, kind, length, short):
+        self.mark_id, self.lesion_id, self.kind, self.length_mm, self.short_mm = f"m{i}", i, kind, length, short
+
+
+def make_reports(n: int, seed: int = 0) -> list[ReportRecord]:
+    rng = np.random.default_rng(seed)
+    organs = ["liver", "lung_right", "lung_left", "kidney_right", "kidney_left"]
+    out = []
+    for r in range(n):
+        lesions, marks = {}, []
+        for i in range(1, int(rng.integers(2, 6))):
+            lesions[i] = Lesion(i, organs[int(rng.integers(len(organs)))], np.zeros(3), np.ones(3), 0.0, 0.0, 0.0)
+            kind = ["line", "bidimensional", "arrow", "ellipse"][int(rng.integers(4))]
+            length = float(rng.uniform(8, 40))
+            marks.append(_Mark(i, kind, length if kind != "arrow" else None,
+                               length * 0.7 if kind in ("bidimensional", "ellipse") else None))
+        rep = write_report(rng, marks, lesions, 3, 2.5, {m.mark_id: int(rng.integers(1, 80)) for m in marks}, [])
+        out.append(ReportRecord(report_id=f"r{r}", study_uid=f"s{r}", text=rep.text, n_chars=len(rep.text)))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reports", type=int, default=2000)
+    args = ap.parse_args()
+    reports = make_reports(args.reports)
+    name = backend_name()
+    report_findings(reports[0], analyse, name)  # warm the pipeline
+    t = time.perf_counter()
+    n_findings = sum(len(report_findings(r, analyse, name)[0]) for r in reports)
+    t_rules = time.perf_counter() - t
+    tokenizer = nlp().tokenizer
+    t = time.perf_counter()
+    for r in reports:
+        tokenizer(r.text)
+    t_tok = time.perf_counter() - t
+    chars = sum(r.n_chars for r in reports)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; {len(reports)} reports, {chars / len(reports):.0f} chars each")
+    print("\n| measurement | reports/s | ratio to bare tokenisation |\n|---|---|---|")
+    print(f"| spaCy blank tokenizer only | {len(reports) / t_tok:,.0f} | 1.00 |")
+    print(f"| {name}: sections, sentences, sizes, image refs, entities | {len(reports) / t_rules:,.0f} | {t_tok / t_rules:.2f} |")
+    print(f"\nfindings per report: {n_findings / len(reports):.1f}")
+
+
+if __name__ == "__main__":
+    main()
