@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 DEMO_DIR ?= demo
 
-.PHONY: install install-test demo test bench clean
+.PHONY: install install-radgraph demo test bench clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
@@ -20,6 +20,16 @@ $(VENV)/.installed: pyproject.toml Makefile
 
 install: $(VENV)/.installed
 
+# The RadGraph finding backend: radgraph 0.1.18 declares pins that would pull other torch/transformers builds,
+# so it goes in with --no-deps after its real runtime needs (the 'radgraph' extra: transformers<5, ...).
+$(VENV)/.radgraph: $(VENV)/.installed
+	$(PIP) install -q -e ".[test,radgraph]"
+	$(PIP) install -q --no-deps radgraph==0.1.18
+	$(PY) -c "import radgraph, transformers; print('radgraph ok, transformers', transformers.__version__)"
+	touch $@
+
+install-radgraph: $(VENV)/.radgraph
+
 demo: install
 	$(VENV)/bin/opseg demo-archive $(DEMO_DIR)
 	$(VENV)/bin/opseg extract $(DEMO_DIR)/dicom --reports $(DEMO_DIR)/reports.jsonl --out $(DEMO_DIR)/out
@@ -27,7 +37,7 @@ demo: install
 	$(VENV)/bin/opseg eval $(DEMO_DIR)/out --truth $(DEMO_DIR) --report $(DEMO_DIR)/out/eval/segmentation.json
 	$(VENV)/bin/opseg link $(DEMO_DIR)/out --truth $(DEMO_DIR)
 
-test: install
+test: install install-radgraph
 	$(PY) -m pytest -q
 
 bench: install

@@ -43,6 +43,8 @@ def make_reports(n: int, seed: int = 0) -> list[ReportRecord]:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reports", type=int, default=2000)
+    ap.add_argument("--radgraph-dir", help="a local RadGraph model folder (<cache>/<model_type>/) to time that path too")
+    ap.add_argument("--radgraph-reports", type=int, default=50)
     args = ap.parse_args()
     reports = make_reports(args.reports)
     name = backend_name()
@@ -60,6 +62,17 @@ def main():
     print("\n| measurement | reports/s | ratio to bare tokenisation |\n|---|---|---|")
     print(f"| spaCy blank tokenizer only | {len(reports) / t_tok:,.0f} | 1.00 |")
     print(f"| {name}: sections, sentences, sizes, image refs, entities | {len(reports) / t_rules:,.0f} | {t_tok / t_rules:.2f} |")
+    if args.radgraph_dir:
+        from linking.radgraph_backend import RadGraphBackend
+
+        rg = RadGraphBackend(args.radgraph_dir)
+        subset = reports[: args.radgraph_reports]
+        report_findings(subset[0], rg.analyse, rg.name)
+        t = time.perf_counter()
+        for r in subset:
+            report_findings(r, rg.analyse, rg.name)
+        t_rg = time.perf_counter() - t
+        print(f"| {rg.name} (one sentence per pass) | {len(subset) / t_rg:,.1f} | {t_tok / len(reports) * len(subset) / t_rg:.4f} |")
     print(f"\nfindings per report: {n_findings / len(reports):.1f}")
 
 

@@ -154,14 +154,16 @@ def train(data: Path = typer.Argument(..., exists=True, file_okay=False, help="N
 
 @app.command()
 def link(out: Path = typer.Argument(..., exists=True, file_okay=False, help="Output folder of extract (+ segment)"),
-         backend: str = typer.Option("rules", help="rules (offline spaCy rules; the only backend in this build)"),
+         backend: str = typer.Option("rules", help="rules (offline spaCy default) | radgraph"),
+         model_dir: Optional[Path] = typer.Option(None, exists=True, file_okay=False,
+                                                  help="radgraph: local <cache>/<model_type>/ folder (config.json, vocabulary/, weights.th)"),
          truth: Optional[Path] = typer.Option(None, exists=True, file_okay=False,
                                               help="Demo archive folder: also score the links against its truth")):
     """Parse reports into findings (RadGraph schema) and link marks/masks to them: OUT/findings, OUT/links."""
     from linking.stage import run_link
 
     with _progress() as factory:
-        summary = run_link(out, backend=backend, progress=factory)
+        summary = run_link(out, backend=backend, model_dir=model_dir, progress=factory)
     table = Table(title=f"opseg link -> {out}", show_header=False)
     table.add_row("reports", str(summary.n_reports))
     table.add_row("findings", str(summary.n_findings))

@@ -1,11 +1,10 @@
-"""Finding backends. The offline rules are the default (and, in this build, the only one): a RadGraph-model
-backend reading a local model folder is planned behind this same interface (issue 4)."""
+"""Finding backends behind one interface: ``analyse(sentence) -> dict`` plus a name recorded in every row."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Callable, Optional
 
-BACKENDS = ("rules",)
+BACKENDS = ("rules", "radgraph")
 
 
 def make_backend(name: str = "rules", model_dir: Optional[Path] = None) -> tuple[Callable[[str], dict], str]:
@@ -14,4 +13,8 @@ def make_backend(name: str = "rules", model_dir: Optional[Path] = None) -> tuple
             raise ValueError("the rules backend takes no model folder")
         from linking.rules import analyse, backend_name
         return analyse, backend_name()
-    raise ValueError(f"unknown finding backend {name!r}: this build has {', '.join(BACKENDS)}")
+    if name == "radgraph":
+        from linking.radgraph_backend import RadGraphBackend
+        rg = RadGraphBackend(model_dir)
+        return rg.analyse, rg.name
+    raise ValueError(f"unknown finding backend {name!r}: use one of {', '.join(BACKENDS)}")

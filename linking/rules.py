@@ -11,6 +11,8 @@ from functools import lru_cache
 
 import spacy
 
+from linking.radgraph_schema import summarise
+
 OBSERVATIONS = [
     "lymphadenopathy", "metastasis", "metastases", "metastatic disease", "hypodensity", "hyperdensity", "lesion",
     "lesions", "nodule", "nodules", "mass", "masses", "cyst", "cysts", "tumor", "tumour", "node", "nodes",
@@ -30,8 +32,6 @@ NEGATION = re.compile(r"\b(no|without|negative for|free of|absence of|not seen|n
 UNCERTAIN = re.compile(r"\b(possible|possibly|likely|probable|probably|may|might|suspicious for|cannot be excluded|"
                        r"indeterminate|too small to characteri[sz]e|questionable|equivocal|suggestive of|concerning for)\b",
                        re.IGNORECASE)
-HISTORY = re.compile(r"\b(known|again seen|history of|previously (?:seen|noted|described)|stable|unchanged)\b", re.IGNORECASE)
-LATERALITY = re.compile(r"\b(left|right|bilateral|bilaterally)\b", re.IGNORECASE)
 CLAUSE_BREAK = re.compile(r"[;,]|\bbut\b|\bhowever\b", re.IGNORECASE)
 
 
@@ -87,24 +87,4 @@ def analyse(text: str) -> dict:
         if obs:
             target = min(obs, key=lambda o: abs(o.start - d.start))
             ents[d]["relations"].append(["modify", ids[target]])
-    main = obs[0] if obs else None
-    located = None
-    if main is not None:
-        rel = ents[main]["relations"]
-        located = next((a for a in anat if ids[a] == rel[0][1]), None) if rel else None
-    lat = LATERALITY.findall(located.text if located is not None else "") or LATERALITY.findall(text)
-    laterality = None
-    if lat:
-        words = {w.lower().replace("bilaterally", "bilateral") for w in lat}
-        laterality = "bilateral" if "bilateral" in words or {"left", "right"} <= words else words.pop()
-    return {
-        "radgraph": {"text": " ".join(t.text for t in doc),
-                     "entities": {ids[e]: v for e, v in ents.items()}},
-        "observation": " ".join([d.text for d in desc if obs and ents[d]["relations"] and ents[d]["relations"][0][1] == ids[main]]
-                                + [main.text]) if main is not None else None,
-        "anatomy": located.text if located is not None else (anat[0].text if anat else None),
-        "laterality": laterality,
-        "negated": bool(main is not None and ents[main]["label"] == "OBS-DA"),
-        "uncertain": bool(main is not None and ents[main]["label"] == "OBS-U"),
-        "history": bool(HISTORY.search(text)),
-    }
+    return summarise(" ".join(t.text for t in doc), {ids[e]: v for e, v in ents.items()})

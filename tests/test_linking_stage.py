@@ -68,11 +68,13 @@ def test_bad_reports_are_recorded_not_dropped(demo_out, tmp_path):
     extra = [dataclasses.replace(base, report_id="empty", text="", n_chars=0),
              dataclasses.replace(base, report_id="noheader", text="Liver lesion measures 2.3 cm (series 3, image 20)."),
              dataclasses.replace(base, report_id="orphan", study_uid="1.2.3.999", text="FINDINGS: 1 cm liver lesion.")]
-    write_records(out, ReportRecord, reports + extra)
+    dropped = next(r for r in reports if r.study_uid and r.study_uid != base.study_uid)  # its study keeps its marks
+    write_records(out, ReportRecord, [r for r in reports if r is not dropped] + extra)
     run_link(out)
     q = {(x.reason, x.entity_id) for x in read_records(out, QuarantineRecord) if x.stage == "link"}
     assert ("empty_report", "empty") in q and ("no_findings_header", "noheader") in q
     assert ("report_without_annotations", "1.2.3.999") in q
+    assert ("annotations_without_report", dropped.study_uid) in q
     findings = read_records(out, FindingRecord)
     assert any(f.report_id == "noheader" and f.sizes_mm == [[23.0]] for f in findings)
     assert not any(f.report_id == "empty" for f in findings)
