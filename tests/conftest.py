@@ -6,8 +6,7 @@ import pytest
 from curation.demo import generate_archive
 from curation.extract import extract
 
-DATA = Path(__file__).parent / "data"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "dicom-samples"
+from opseg_testdata import DATA, SHARED  # noqa: F401  (re-exported for older imports)
 
 
 @pytest.fixture(scope="session")

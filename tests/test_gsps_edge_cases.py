@@ -7,7 +7,7 @@ from pydicom.sequence import Sequence
 from curation.gsps import extract_gsps
 from curation.index import read_instance
 from curation.lookup import ImageLookup
-from tests.conftest import DATA
+from opseg_testdata import DATA
 
 CT = sorted((DATA / "dcmqi_ct_3slice").glob("*.dcm"))
 

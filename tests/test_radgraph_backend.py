@@ -1,7 +1,5 @@
 """The RadGraph backend through the radgraph package's real loading code, with a tiny model the test builds."""
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +10,7 @@ from linking.stage import run_link
 from schemas import FindingRecord
 
 pytest.importorskip("radgraph", reason="install with `make install-radgraph`")
-sys.path.insert(0, str(Path(__file__).parent))
-from radgraph_tiny import build_tiny_radgraph  # noqa: E402
+from radgraph_tiny import build_tiny_radgraph  # noqa: E402  (tests/ is on sys.path under pytest)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 
 from curation.extract import extract
 from curation.volume import load_volume
-from tests.conftest import DATA, SHARED
+from opseg_testdata import DATA, SHARED
 
 
 @pytest.fixture(scope="module")

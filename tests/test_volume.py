@@ -58,7 +58,7 @@ def test_demo_series_loads_with_truth_hu(demo_dir, demo_out, truth):
 
 
 def test_missing_slice_in_a_real_series_is_reported(tmp_path):
-    from tests.conftest import DATA
+    from opseg_testdata import DATA
     files = sorted((DATA / "dcmqi_ct_3slice").glob("*.dcm"))
     for i, f in enumerate(files):
         ds = pydicom.dcmread(f)
