@@ -6,8 +6,6 @@ import pytest
 from curation.demo import generate_archive
 from curation.extract import extract
 
-from opseg_testdata import DATA, SHARED  # noqa: F401  (re-exported for older imports)
-
 
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory) -> Path:
