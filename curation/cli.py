@@ -176,5 +176,35 @@ def link(out: Path = typer.Argument(..., exists=True, file_okay=False, help="Out
         console.print(to_markdown(evaluate_links(out, truth)))
 
 
+@app.command()
+def qc(out: Path = typer.Argument(..., exists=True, file_okay=False, help="Output folder with masks (and links)"),
+       threshold: Optional[List[str]] = typer.Option(None, "--threshold", "-t",
+                                                     help="NAME=VALUE, e.g. max_recist_error_pct=15 (repeatable)")):
+    """QC metrics per mask into OUT/qc (long format) with a pass/fail verdict and its reasons."""
+    from curation.qc import QCThresholds, run_qc
+
+    with _progress() as factory:
+        res = run_qc(out, QCThresholds.from_pairs(threshold or []), progress=factory)
+    console.print(f"qc: {res['passed']}/{res['masks']} masks pass -> {out / 'qc'}")
+
+
+@app.command()
+def query(out: Path = typer.Argument(..., exists=True, file_okay=False, help="An opseg output folder"),
+          sql: str = typer.Argument(..., help="SQL over the views studies, series, instances, annotations, reports, "
+                                              "findings, masks, links, qc, quarantine"),
+          limit: int = typer.Option(50, help="Rows to print")):
+    """Run DuckDB SQL over the output tables (one view per table)."""
+    from curation.query import connect
+
+    rel = connect(out).sql(sql)
+    if rel is None:
+        return
+    rows = rel.limit(limit).fetchall()
+    table = Table(*rel.columns)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v)[:80] for v in row))
+    console.print(table)
+
+
 def main():  # pragma: no cover - console script entry
     app()
