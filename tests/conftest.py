@@ -26,3 +26,20 @@ def truth(demo_dir) -> dict:
     def rows(name):
         return [json.loads(line) for line in (demo_dir / "truth" / name).read_text().splitlines()]
     return {"annotations": rows("annotations.jsonl"), "lesions": rows("lesions.jsonl"), "reports": rows("reports.jsonl")}
+
+
+@pytest.fixture(scope="session")
+def processed_out(demo_out, tmp_path_factory) -> Path:
+    """The demo output after segment, link and qc (a copy: demo_out stays extract-only). Treat as read-only."""
+    import shutil
+
+    from curation.qc import run_qc
+    from linking.stage import run_link
+    from segmentation.stage import run_segment
+
+    out = tmp_path_factory.mktemp("processed") / "out"
+    shutil.copytree(demo_out, out)
+    run_segment(out)
+    run_link(out)
+    run_qc(out)
+    return out

@@ -10,16 +10,11 @@ from curation.tables import read_records, write_records
 from linking.evaluate import evaluate_links
 from linking.stage import run_link
 from schemas import FindingRecord, LinkRecord, QuarantineRecord, ReportRecord
-from segmentation.stage import run_segment
 
 
-@pytest.fixture(scope="module")
-def linked(demo_out, tmp_path_factory):
-    out = tmp_path_factory.mktemp("link") / "out"
-    shutil.copytree(demo_out, out)
-    run_segment(out)
-    run_link(out)
-    return out
+@pytest.fixture()
+def linked(processed_out):
+    return processed_out
 
 
 def test_links_on_demo_truth_meet_the_aims(linked, demo_dir):
