@@ -36,6 +36,8 @@ demo: install
 	$(VENV)/bin/opseg segment $(DEMO_DIR)/out
 	$(VENV)/bin/opseg eval $(DEMO_DIR)/out --truth $(DEMO_DIR) --report $(DEMO_DIR)/out/eval/segmentation.json
 	$(VENV)/bin/opseg link $(DEMO_DIR)/out --truth $(DEMO_DIR)
+	$(VENV)/bin/opseg qc $(DEMO_DIR)/out
+	$(VENV)/bin/opseg export-seg $(DEMO_DIR)/out $(DEMO_DIR)/seg
 
 test: install install-radgraph
 	$(PY) -m pytest -q

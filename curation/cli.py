@@ -188,6 +188,16 @@ def qc(out: Path = typer.Argument(..., exists=True, file_okay=False, help="Outpu
     console.print(f"qc: {res['passed']}/{res['masks']} masks pass -> {out / 'qc'}")
 
 
+@app.command("export-seg")
+def export_seg_cmd(out: Path = typer.Argument(..., exists=True, file_okay=False, help="Output folder with masks"),
+                   target: Path = typer.Argument(..., help="Folder for the DICOM SEG files")):
+    """One BINARY DICOM SEG per CT series (one segment per mask), for a PACS or a viewer."""
+    from curation.seg_export import export_seg
+
+    files = export_seg(out, target)
+    console.print(f"{len(files)} DICOM SEG file(s) -> {target}")
+
+
 @app.command()
 def query(out: Path = typer.Argument(..., exists=True, file_okay=False, help="An opseg output folder"),
           sql: str = typer.Argument(..., help="SQL over the views studies, series, instances, annotations, reports, "

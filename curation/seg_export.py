@@ -1,0 +1,59 @@
+"""Masks back to PACS: one BINARY DICOM SEG per CT series, one segment per mask, written with highdicom."""
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import highdicom as hd
+import numpy as np
+from pydicom.sr.codedict import codes
+
+from curation import __version__
+from curation.ct_series import sorted_series_datasets
+from curation.tables import read_records
+from schemas import AnnotationRecord, InstanceRecord, MaskRecord
+from segmentation.mask_io import paste
+
+LESION_CATEGORY = codes.SCT.MorphologicallyAbnormalStructure
+LESION_TYPE = codes.SCT.Lesion
+SEG_SERIES_NUMBER = 900
+
+
+def export_seg(out: Path, target: Path) -> list[Path]:
+    out, target = Path(out), Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    masks = [m for m in read_records(out, MaskRecord) if m.error is None]
+    anns = {a.annotation_id: a for a in read_records(out, AnnotationRecord)}
+    paths = defaultdict(list)
+    for inst in read_records(out, InstanceRecord):
+        if inst.category == "ct_image":
+            paths[inst.series_uid].append(inst.path)
+    by_series = defaultdict(list)
+    for m in masks:
+        by_series[m.series_uid].append(m)
+    written = []
+    for series_uid, ms in sorted(by_series.items()):
+        ms = sorted(ms, key=lambda m: m.mask_id)
+        datasets = sorted_series_datasets(paths[series_uid])
+        shape = (len(datasets), int(datasets[0].Rows), int(datasets[0].Columns))
+        stack = np.stack([paste(m.mask, m.bbox, shape) for m in ms], axis=-1).astype(np.uint8)
+        descriptions = []
+        for i, m in enumerate(ms, start=1):
+            a = anns.get(m.annotation_id)
+            algorithm = hd.AlgorithmIdentificationSequence(
+                name=m.backend.split(" (")[0], version=__version__, family=codes.cid7162.ArtificialIntelligence,
+                parameters={"checkpoint": m.checkpoint or "none", "prompt": a.kind if a else "?"})
+            descriptions.append(hd.seg.SegmentDescription(
+                segment_number=i, segment_label=f"lesion {i} ({a.kind if a else 'mask'})"[:64],
+                segmented_property_category=LESION_CATEGORY, segmented_property_type=LESION_TYPE,
+                algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC, algorithm_identification=algorithm,
+                tracking_uid=hd.UID(), tracking_id=m.mask_id))
+        seg = hd.seg.Segmentation(
+            source_images=datasets, pixel_array=stack, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+            segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=SEG_SERIES_NUMBER,
+            sop_instance_uid=hd.UID(), instance_number=1, manufacturer="opseg", manufacturer_model_name="opseg",
+            software_versions=__version__, device_serial_number="0", content_label="LESIONS", omit_empty_frames=True)
+        path = target / f"seg_{series_uid}.dcm"
+        seg.save_as(path)
+        written.append(path)
+    return written

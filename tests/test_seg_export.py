@@ -1,0 +1,38 @@
+"""DICOM SEG export read back with highdicom and compared voxel for voxel with the masks table."""
+from collections import defaultdict
+
+import highdicom as hd
+import numpy as np
+
+from curation.ct_series import sorted_series_datasets
+from curation.seg_export import export_seg
+from curation.tables import read_records
+from schemas import InstanceRecord, MaskRecord
+from segmentation.mask_io import paste
+
+
+def test_seg_round_trip(processed_out, tmp_path):
+    files = export_seg(processed_out, tmp_path / "seg")
+    masks = defaultdict(list)
+    for m in read_records(processed_out, MaskRecord):
+        if m.error is None:
+            masks[m.series_uid].append(m)
+    assert len(files) == len(masks)
+    for path in files:
+        seg = hd.seg.segread(path)
+        assert seg.SegmentationType == "BINARY"
+        series_uid = path.stem.removeprefix("seg_")
+        ms = sorted(masks[series_uid], key=lambda m: m.mask_id)
+        assert [d.tracking_id for d in (seg.get_segment_description(i) for i in seg.get_segment_numbers())] == \
+               [m.mask_id for m in ms]
+        desc = seg.get_segment_description(1)
+        assert desc.segmented_property_type.value == "52988006"  # SNOMED lesion
+        sources = [uid for _, _, uid in seg.get_source_image_uids()]
+        paths = [i.path for i in read_records(processed_out, InstanceRecord) if i.series_uid == series_uid]
+        ordered = [str(ds.SOPInstanceUID) for ds in sorted_series_datasets(paths)]
+        assert set(sources) <= set(ordered)
+        pixels = seg.get_pixels_by_source_instance(source_sop_instance_uids=ordered, segment_numbers=list(range(1, len(ms) + 1)),
+                                                  assert_missing_frames_are_empty=True)
+        shape = pixels.shape[:3]
+        for k, m in enumerate(ms):
+            assert np.array_equal(pixels[..., k] > 0, paste(m.mask, m.bbox, shape))
