@@ -81,7 +81,7 @@ def main():
                 pass
         t = best_of(args.repeat, parse)
         rows.append((f"opseg GSPS read + extract (marks, sizes, slices), {workers} process(es)", total / t, t_read / t))
-    print(f"\n| measurement | per second | ratio to plain loop |\n|---|---|---|")
+    print("\n| measurement | per second | ratio to plain loop |\n|---|---|---|")
     for name, rate, ratio in rows:
         print(f"| {name} | {rate:,.0f} | {ratio:.2f} |")
     print(f"\nGSPS objects: {len(gsps)} distinct, {total} parses; lookup over {len(lookup.images)} images")

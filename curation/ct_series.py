@@ -17,3 +17,17 @@ def sorted_series_datasets(paths: list[str]) -> list[pydicom.Dataset]:
         "columns": int(ds.Columns), "pixel_spacing": [float(v) for v in ds.PixelSpacing]} for ds in datasets])
     order = {s.sop_uid: i for i, s in enumerate(build_geometry(refs).slices)}
     return sorted(datasets, key=lambda ds: order[str(ds.SOPInstanceUID)])
+
+
+def ct_series_paths(out) -> dict[str, list[str]]:
+    """Series UID -> file paths of its CT images, from an output folder's catalog."""
+    from collections import defaultdict
+
+    from curation.tables import read_records
+    from schemas import InstanceRecord
+
+    paths: dict[str, list[str]] = defaultdict(list)
+    for inst in read_records(out, InstanceRecord):
+        if inst.category == "ct_image":
+            paths[inst.series_uid].append(inst.path)
+    return paths

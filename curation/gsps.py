@@ -1,7 +1,6 @@
 """GSPS reader: Graphic Annotation Sequence -> AnnotationRecords (highdicom writes GSPS but cannot read it)."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Optional
 

@@ -10,9 +10,10 @@ from typing import Callable, Optional
 import numpy as np
 from scipy import ndimage
 
+from curation.ct_series import ct_series_paths
 from curation.tables import read_records, write_records
 from curation.volume import VolumeError, load_volume
-from schemas import AnnotationRecord, InstanceRecord, LinkRecord, MaskRecord, QCRecord, SeriesRecord
+from schemas import AnnotationRecord, LinkRecord, MaskRecord, QCRecord, SeriesRecord
 
 
 @dataclass
@@ -99,10 +100,7 @@ def run_qc(out: Path, thresholds: Optional[QCThresholds] = None,
     links = defaultdict(list)
     for link in read_records(out, LinkRecord):
         links[link.annotation_id].append(link)
-    paths = defaultdict(list)
-    for inst in read_records(out, InstanceRecord):
-        if inst.category == "ct_image":
-            paths[inst.series_uid].append(inst.path)
+    paths = ct_series_paths(out)
     by_series = defaultdict(list)
     for m in masks:
         by_series[m.series_uid].append(m)

@@ -9,9 +9,9 @@ import numpy as np
 from pydicom.sr.codedict import codes
 
 from curation import __version__
-from curation.ct_series import sorted_series_datasets
+from curation.ct_series import ct_series_paths, sorted_series_datasets
 from curation.tables import read_records
-from schemas import AnnotationRecord, InstanceRecord, MaskRecord
+from schemas import AnnotationRecord, MaskRecord
 from segmentation.mask_io import paste
 
 LESION_CATEGORY = codes.SCT.MorphologicallyAbnormalStructure
@@ -24,10 +24,7 @@ def export_seg(out: Path, target: Path) -> list[Path]:
     target.mkdir(parents=True, exist_ok=True)
     masks = [m for m in read_records(out, MaskRecord) if m.error is None]
     anns = {a.annotation_id: a for a in read_records(out, AnnotationRecord)}
-    paths = defaultdict(list)
-    for inst in read_records(out, InstanceRecord):
-        if inst.category == "ct_image":
-            paths[inst.series_uid].append(inst.path)
+    paths = ct_series_paths(out)
     by_series = defaultdict(list)
     for m in masks:
         by_series[m.series_uid].append(m)

@@ -140,7 +140,7 @@ def extract_sr(ds, path: str, lookup: ImageLookup) -> tuple[list[AnnotationRecor
         nums: list[Num] = []
         region: list[Scoord] = []
         for child in group.get("ContentSequence", []):
-            vt, (code, meaning) = child.get("ValueType"), _code(child)
+            vt, (code, _) = child.get("ValueType"), _code(child)
             if code == TRACKING_ID:
                 tracking = str(child.get("TextValue", ""))
             elif code == TRACKING_UID:

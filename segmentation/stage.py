@@ -10,9 +10,10 @@ from typing import Callable, Optional
 import numpy as np
 
 from curation.annotation_builder import stable_id
+from curation.ct_series import ct_series_paths
 from curation.tables import read_records, write_records
 from curation.volume import VolumeError, load_volume
-from schemas import AnnotationRecord, InstanceRecord, MaskRecord, QuarantineRecord
+from schemas import AnnotationRecord, MaskRecord, QuarantineRecord
 from segmentation.classical import ClassicalSegmenter
 from segmentation.mask_io import encode
 from segmentation.prompts import SEGMENTABLE, PromptError, from_annotation
@@ -99,10 +100,7 @@ def run_segment(out: Path, backend: str = "classical", checkpoint: Optional[Path
         write_records(out, QuarantineRecord, [QuarantineRecord(stage="segment", path=str(checkpoint), reason=exc.reason,
                                                                detail=exc.detail)], part="segment")
         return SegmentSummary(errors=Counter({exc.reason: len(rows)}), seconds=time.perf_counter() - t0)
-    paths = defaultdict(list)
-    for inst in read_records(out, InstanceRecord):
-        if inst.category == "ct_image":
-            paths[inst.series_uid].append(inst.path)
+    paths = ct_series_paths(out)
     by_series = defaultdict(list)
     rows, bad = [], []
     for a in annotations:

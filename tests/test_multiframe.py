@@ -1,6 +1,5 @@
 """Enhanced (multi-frame) CT: frames sorted by their functional-group positions, GSPS frame references resolved."""
 import numpy as np
-import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from curation.tables import read_records
-from curation.volume import SeriesGeometry, SliceRef, Volume, build_geometry
+from curation.volume import SliceRef, Volume, build_geometry
 from schemas import AnnotationRecord, MaskRecord, QuarantineRecord
 from segmentation.classical import ClassicalSegmenter
 from segmentation.evaluate import evaluate_demo
