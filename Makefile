@@ -31,12 +31,9 @@ $(VENV)/.radgraph: $(VENV)/.installed
 install-radgraph: $(VENV)/.radgraph
 
 demo: install
-	$(VENV)/bin/opseg demo-archive $(DEMO_DIR)
-	$(VENV)/bin/opseg extract $(DEMO_DIR)/dicom --reports $(DEMO_DIR)/reports.jsonl --out $(DEMO_DIR)/out
-	$(VENV)/bin/opseg segment $(DEMO_DIR)/out
+	$(VENV)/bin/opseg demo $(DEMO_DIR)
 	$(VENV)/bin/opseg eval $(DEMO_DIR)/out --truth $(DEMO_DIR) --report $(DEMO_DIR)/out/eval/segmentation.json
 	$(VENV)/bin/opseg link $(DEMO_DIR)/out --truth $(DEMO_DIR)
-	$(VENV)/bin/opseg qc $(DEMO_DIR)/out
 	$(VENV)/bin/opseg export-seg $(DEMO_DIR)/out $(DEMO_DIR)/seg
 
 test: install install-radgraph

@@ -46,6 +46,58 @@ def extract(source: Path = typer.Argument(..., exists=True, file_okay=False, hel
     console.print(table)
 
 
+def _print_run(reports, out: Path) -> None:
+    from curation.query import connect
+
+    table = Table(title=f"opseg run -> {out}")
+    for col in ("stage", "shards run", "shards resumed", "seconds"):
+        table.add_column(col)
+    for r in reports:
+        table.add_row(r.name, str(r.shards_run), str(r.shards_skipped), f"{r.seconds:.1f}")
+    console.print(table)
+    con = connect(out)
+    counts = Table(title="tables", show_header=False)
+    for name in ("studies", "annotations", "reports", "masks", "findings", "links", "qc", "quarantine"):
+        counts.add_row(name, str(con.sql(f"select count(*) from {name}").fetchall()[0][0]))
+    tiers = con.sql("select tier, count(*) from links group by 1 order by 1").fetchall()
+    counts.add_row("links by tier", ", ".join(f"{t} {n}" for t, n in tiers) or "-")
+    passed = con.sql("select count(*) filter (where passed), count(*) from qc where metric = 'qc_pass'").fetchall()[0]
+    counts.add_row("qc pass", f"{passed[0]}/{passed[1]}")
+    console.print(counts)
+
+
+@app.command()
+def run(source: Path = typer.Argument(..., exists=True, file_okay=False, help="Archive folder of DICOM files"),
+        out: Path = typer.Argument(..., help="Output folder"),
+        reports: Optional[List[Path]] = typer.Option(None, "--reports", "-r", exists=True, dir_okay=False),
+        shards: int = typer.Option(4, help="Studies are split into this many shards (resume unit)"),
+        backend: str = typer.Option("classical"), checkpoint: Optional[Path] = typer.Option(None, exists=True, dir_okay=False),
+        image_size: int = typer.Option(1024), mcm: bool = typer.Option(True, "--mcm/--no-mcm")):
+    """extract -> segment -> link -> qc with completion markers: a rerun skips finished shards, a killed run resumes."""
+    from curation.run import run_pipeline
+
+    with _progress() as factory:
+        reps = run_pipeline(source, out, reports=reports, shards=shards, progress=factory, backend=backend,
+                            checkpoint=checkpoint, image_size=image_size, mcm=mcm)
+    _print_run(reps, out)
+
+
+@app.command()
+def demo(folder: Path = typer.Argument(Path("demo"), help="Where the demo archive and its outputs go"),
+         studies: int = typer.Option(3), seed: int = typer.Option(0), shards: int = typer.Option(3)):
+    """Generate the demo archive (once) and run the whole pipeline on it: the README's main job."""
+    from curation.demo import generate_archive
+    from curation.run import run_pipeline
+
+    if not (folder / "truth" / "annotations.jsonl").exists():
+        with _progress() as factory:
+            generate_archive(folder, seed=seed, n_studies=studies, progress=factory)
+    with _progress() as factory:
+        reps = run_pipeline(folder / "dicom", folder / "out", reports=[folder / "reports.jsonl"], shards=shards,
+                            progress=factory)
+    _print_run(reps, folder / "out")
+
+
 @app.command("demo-archive")
 def demo_archive(out_dir: Path = typer.Argument(..., help="Folder to write the synthetic archive into"),
                  seed: int = typer.Option(0, help="Random seed (same seed, same archive)"),

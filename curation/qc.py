@@ -11,6 +11,7 @@ import numpy as np
 from scipy import ndimage
 
 from curation.ct_series import ct_series_paths
+from curation.shards import ALL, Shard
 from curation.tables import read_records, write_records
 from curation.volume import VolumeError, load_volume
 from schemas import AnnotationRecord, LinkRecord, MaskRecord, QCRecord, SeriesRecord
@@ -89,13 +90,14 @@ def mask_metrics(mask: np.ndarray, hu: Optional[np.ndarray], a: AnnotationRecord
 
 
 def run_qc(out: Path, thresholds: Optional[QCThresholds] = None,
-           progress: Optional[Callable[[str, int], Callable[[int], None]]] = None) -> dict:
+           progress: Optional[Callable[[str, int], Callable[[int], None]]] = None, shard: Shard = ALL) -> dict:
     from segmentation.mask_io import paste
 
     th = thresholds or QCThresholds()
     out = Path(out)
     anns = {a.annotation_id: a for a in read_records(out, AnnotationRecord)}
-    masks = [m for m in read_records(out, MaskRecord) if m.error is None]
+    masks = [m for m in read_records(out, MaskRecord)
+             if m.error is None and m.annotation_id in anns and shard.contains(anns[m.annotation_id].study_uid)]
     series = {s.series_uid: s for s in read_records(out, SeriesRecord)}
     links = defaultdict(list)
     for link in read_records(out, LinkRecord):
@@ -127,6 +129,6 @@ def run_qc(out: Path, thresholds: Optional[QCThresholds] = None,
                               detail=d) for name, v, t, ok, d in metrics]
         if tick:
             tick(1)
-    write_records(out, QCRecord, rows)
+    write_records(out, QCRecord, rows, part=shard.part)
     verdicts = [r for r in rows if r.metric == "qc_pass"]
     return {"masks": len(verdicts), "passed": sum(1 for r in verdicts if r.passed), "thresholds": asdict(th)}

@@ -11,6 +11,7 @@ import numpy as np
 
 from curation.annotation_builder import stable_id
 from curation.lookup import ImageLookup
+from curation.shards import ALL, Shard
 from curation.tables import read_records, write_records
 from linking.findings import report_findings
 from linking.match import Mark, finding_view, match_study
@@ -55,14 +56,15 @@ def _laterality(a: AnnotationRecord, affine: Optional[list], columns: Optional[i
 
 
 def run_link(out: Path, backend: str = "rules", model_dir: Optional[Path] = None,
-             progress: Optional[Callable[[str, int], Callable[[int], None]]] = None) -> LinkSummary:
+             progress: Optional[Callable[[str, int], Callable[[int], None]]] = None, shard: Shard = ALL) -> LinkSummary:
     from linking.backends import make_backend
 
     t0 = time.perf_counter()
     out = Path(out)
     analyse, backend_name = make_backend(backend, model_dir)
-    reports = read_records(out, ReportRecord)
-    annotations = [a for a in read_records(out, AnnotationRecord) if a.kind in LINKABLE and a.slice_index is not None and a.points_px]
+    reports = [r for r in read_records(out, ReportRecord) if shard.contains(r.study_uid)]
+    annotations = [a for a in read_records(out, AnnotationRecord)
+                   if a.kind in LINKABLE and a.slice_index is not None and a.points_px and shard.contains(a.study_uid)]
     masks = {m.annotation_id: m for m in read_records(out, MaskRecord) if m.error is None}
     series = {s.series_uid: s for s in read_records(out, SeriesRecord)}
     instances = read_records(out, InstanceRecord)
@@ -115,9 +117,9 @@ def run_link(out: Path, backend: str = "rules", model_dir: Optional[Path] = None
                                         evidence=evidence, backend=f"opseg-link ({backend_name})"))
     findings.sort(key=lambda f: (f.study_uid or "", f.report_id, f.char_start))
     links.sort(key=lambda x: x.link_id)
-    write_records(out, FindingRecord, findings)
-    write_records(out, LinkRecord, links)
-    write_records(out, QuarantineRecord, quarantine, part="link")
+    write_records(out, FindingRecord, findings, part=shard.part)
+    write_records(out, LinkRecord, links, part=shard.part)
+    write_records(out, QuarantineRecord, quarantine, part=shard.quarantine_part("link"))
     return LinkSummary(len(reports), len(findings), Counter(x.tier for x in links), time.perf_counter() - t0)
 
 

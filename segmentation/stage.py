@@ -11,6 +11,7 @@ import numpy as np
 
 from curation.annotation_builder import stable_id
 from curation.ct_series import ct_series_paths
+from curation.shards import ALL, Shard
 from curation.tables import read_records, write_records
 from curation.volume import VolumeError, load_volume
 from schemas import AnnotationRecord, MaskRecord, QuarantineRecord
@@ -87,18 +88,19 @@ def make_segmenter(backend: str = "classical", checkpoint: Optional[Path] = None
 
 
 def run_segment(out: Path, backend: str = "classical", checkpoint: Optional[Path] = None, image_size: int = 1024,
-                mcm: bool = True, memory_policy: str = "sam2", progress: Optional[Callable[[str, int], Callable[[int], None]]] = None) -> SegmentSummary:
+                mcm: bool = True, memory_policy: str = "sam2", progress: Optional[Callable[[str, int], Callable[[int], None]]] = None,
+                shard: Shard = ALL, segmenter=None) -> SegmentSummary:
     out = Path(out)
     t0 = time.perf_counter()
-    annotations = [a for a in read_records(out, AnnotationRecord) if a.kind in SEGMENTABLE]
+    annotations = [a for a in read_records(out, AnnotationRecord) if a.kind in SEGMENTABLE and shard.contains(a.study_uid)]
     try:
-        segmenter = make_segmenter(backend, checkpoint, image_size, mcm, memory_policy)
+        segmenter = segmenter or make_segmenter(backend, checkpoint, image_size, mcm, memory_policy)
     except CheckpointError as exc:  # recorded against every annotation; nothing already written is touched
         name = f"{backend} (unloadable checkpoint)"
         rows = sorted((_error_row(a, name, str(checkpoint), exc.reason, exc.detail) for a in annotations), key=lambda m: m.mask_id)
-        write_records(out, MaskRecord, rows)
+        write_records(out, MaskRecord, rows, part=shard.part)
         write_records(out, QuarantineRecord, [QuarantineRecord(stage="segment", path=str(checkpoint), reason=exc.reason,
-                                                               detail=exc.detail)], part="segment")
+                                                               detail=exc.detail)], part=shard.quarantine_part("segment"))
         return SegmentSummary(errors=Counter({exc.reason: len(rows)}), seconds=time.perf_counter() - t0)
     paths = ct_series_paths(out)
     by_series = defaultdict(list)
@@ -123,8 +125,8 @@ def run_segment(out: Path, backend: str = "classical", checkpoint: Optional[Path
         if tick:
             tick(1)
     rows.sort(key=lambda m: m.mask_id)
-    write_records(out, MaskRecord, rows)
-    write_records(out, QuarantineRecord, bad, part="segment")
+    write_records(out, MaskRecord, rows, part=shard.part)
+    write_records(out, QuarantineRecord, bad, part=shard.quarantine_part("segment"))
     ok = [m for m in rows if m.error is None]
     kinds = {a.annotation_id: a.kind for a in annotations}
     return SegmentSummary(n_masks=len(ok), errors=Counter(m.error.split(":")[0] for m in rows if m.error),
