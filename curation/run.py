@@ -26,7 +26,8 @@ def build_stages(source: Path, reports: Optional[list[Path]] = None, backend: st
 
     def do_segment(out, shard, ctx):
         s = run_segment(out, backend=backend, checkpoint=checkpoint, shard=shard, segmenter=ctx.get("segmenter"))
-        return {"masks": s.n_masks, "errors": dict(s.errors)}
+        t = s.mask_seconds
+        return {"masks": s.n_masks, "errors": dict(s.errors), "seconds_per_mask": sum(t) / len(t) if t else None}
 
     def do_link(out, shard, ctx):
         s = run_link(out, shard=shard)

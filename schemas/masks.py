@@ -29,5 +29,4 @@ class MaskRecord(Record):
     stop_reason_superior: Optional[str] = col(pa.string(), "Why propagation stopped going up", None)
     stop_reason_inferior: Optional[str] = col(pa.string(), "Why propagation stopped going down", None)
     score: Optional[float] = col(pa.float64(), "Model confidence where the backend gives one", None)
-    seconds: Optional[float] = col(pa.float64(), "Wall time for this mask", None)
     error: Optional[str] = col(pa.string(), "Why no mask was produced", None)

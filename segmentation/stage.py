@@ -28,6 +28,7 @@ class SegmentSummary:
     errors: Counter = field(default_factory=Counter)
     by_kind: Counter = field(default_factory=Counter)
     seconds: float = 0.0
+    mask_seconds: list = field(default_factory=list)  # wall time per mask: run stats, not table data (tables stay identical across reruns)
 
 
 def _error_row(a: AnnotationRecord, backend: str, checkpoint: Optional[str], reason: str, detail: str) -> MaskRecord:
@@ -35,7 +36,7 @@ def _error_row(a: AnnotationRecord, backend: str, checkpoint: Optional[str], rea
                       series_uid=a.series_uid or "", backend=backend, checkpoint=checkpoint, error=f"{reason}: {detail}")
 
 
-def segment_series(volume, annotations: list[AnnotationRecord], segmenter):
+def segment_series(volume, annotations: list[AnnotationRecord], segmenter, timings: Optional[list] = None):
     """Masks for all prompts on one loaded volume: the volume is read once and the backend sees every
     prompt of the series together (SAM2CT encodes each slice once for all of them)."""
     geo = volume.geometry
@@ -69,8 +70,9 @@ def segment_series(volume, annotations: list[AnnotationRecord], segmenter):
             series_uid=volume.series_uid, backend=segmenter.name, checkpoint=checkpoint, mask=data, bbox=bbox,
             affine=[float(v) for v in geo.affine.ravel()], volume_ml=float(res.mask.sum()) * voxel_ml,
             n_slices=int(len(zs)), slice_range=[int(zs[0]), int(zs[-1])], recist_long_mm=long, recist_short_mm=short,
-            stop_reason_superior=res.stop_superior, stop_reason_inferior=res.stop_inferior, score=res.score,
-            seconds=round(res.seconds, 4)))
+            stop_reason_superior=res.stop_superior, stop_reason_inferior=res.stop_inferior, score=res.score))
+        if timings is not None:
+            timings.append(res.seconds)
     return rows, bad
 
 
@@ -104,7 +106,7 @@ def run_segment(out: Path, backend: str = "classical", checkpoint: Optional[Path
         return SegmentSummary(errors=Counter({exc.reason: len(rows)}), seconds=time.perf_counter() - t0)
     paths = ct_series_paths(out)
     by_series = defaultdict(list)
-    rows, bad = [], []
+    rows, bad, timings = [], [], []
     for a in annotations:
         if a.series_uid in paths and a.slice_index is not None:
             by_series[a.series_uid].append(a)
@@ -119,7 +121,7 @@ def run_segment(out: Path, backend: str = "classical", checkpoint: Optional[Path
             rows += [_error_row(a, segmenter.name, segmenter.checkpoint, exc.reason, exc.detail) for a in anns]
             bad.append(QuarantineRecord(stage="segment", entity_id=series_uid, reason=exc.reason, detail=exc.detail))
         else:
-            r, b = segment_series(volume, anns, segmenter)
+            r, b = segment_series(volume, anns, segmenter, timings)
             rows += r
             bad += b
         if tick:
@@ -130,4 +132,5 @@ def run_segment(out: Path, backend: str = "classical", checkpoint: Optional[Path
     ok = [m for m in rows if m.error is None]
     kinds = {a.annotation_id: a.kind for a in annotations}
     return SegmentSummary(n_masks=len(ok), errors=Counter(m.error.split(":")[0] for m in rows if m.error),
-                          by_kind=Counter(kinds[m.annotation_id] for m in ok), seconds=time.perf_counter() - t0)
+                          by_kind=Counter(kinds[m.annotation_id] for m in ok), seconds=time.perf_counter() - t0,
+                          mask_seconds=timings)
