@@ -91,7 +91,7 @@ def mask_metrics(mask: np.ndarray, hu: Optional[np.ndarray], a: AnnotationRecord
 
 def run_qc(out: Path, thresholds: Optional[QCThresholds] = None,
            progress: Optional[Callable[[str, int], Callable[[int], None]]] = None, shard: Shard = ALL) -> dict:
-    from segmentation.mask_io import paste
+    from schemas.mask_nifti import paste
 
     th = thresholds or QCThresholds()
     out = Path(out)

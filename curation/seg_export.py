@@ -12,7 +12,7 @@ from curation import __version__
 from curation.ct_series import ct_series_paths, sorted_series_datasets
 from curation.tables import read_records
 from schemas import AnnotationRecord, MaskRecord
-from segmentation.mask_io import paste
+from schemas.mask_nifti import paste
 
 LESION_CATEGORY = codes.SCT.MorphologicallyAbnormalStructure
 LESION_TYPE = codes.SCT.Lesion

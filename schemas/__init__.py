@@ -6,6 +6,7 @@ from schemas.reports import ReportRecord, FindingRecord
 from schemas.masks import MaskRecord
 from schemas.links import LinkRecord
 from schemas.qc import QCRecord, QuarantineRecord
+from schemas.grounded import GroundedRecord
 
 ALL_TABLES: dict[str, type[Record]] = {
     cls.TABLE: cls
@@ -14,9 +15,11 @@ ALL_TABLES: dict[str, type[Record]] = {
         FindingRecord, MaskRecord, LinkRecord, QCRecord, QuarantineRecord,
     )
 }
+PUBLISHED_TABLES: dict[str, type[Record]] = {GroundedRecord.TABLE: GroundedRecord}  # written by publish, not under OUT
 
 __all__ = [
     "SCHEMA_VERSION", "METADATA_KEY", "Record", "col", "ALL_TABLES", "ANNOTATION_KINDS",
     "StudyRecord", "SeriesRecord", "InstanceRecord", "AnnotationRecord", "ReportRecord",
-    "FindingRecord", "MaskRecord", "LinkRecord", "QCRecord", "QuarantineRecord",
+    "FindingRecord", "MaskRecord", "LinkRecord", "QCRecord", "QuarantineRecord", "GroundedRecord",
+    "PUBLISHED_TABLES",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from schemas import ALL_TABLES, SCHEMA_VERSION
+from schemas import ALL_TABLES, PUBLISHED_TABLES, SCHEMA_VERSION
 
 
 def render() -> str:
@@ -17,7 +17,7 @@ def render() -> str:
         "a test fails when this page and the code disagree.",
         "",
     ]
-    for name, cls in ALL_TABLES.items():
+    for name, cls in {**ALL_TABLES, **PUBLISHED_TABLES}.items():
         lines += [f"## {name}", "", cls.DOC, "", "| column | type | meaning |", "|---|---|---|"]
         lines += [f"| `{col}` | `{typ}` | {doc} |" for col, typ, doc in cls.describe()]
         lines.append("")

@@ -15,7 +15,7 @@ import numpy as np
 from curation.demo.truth import load_truth, truth_mark
 from curation.tables import read_records
 from schemas import AnnotationRecord, MaskRecord
-from segmentation.mask_io import paste
+from schemas.mask_nifti import paste
 
 BOOTSTRAP = 2000
 

@@ -16,7 +16,7 @@ from curation.tables import read_records, write_records
 from curation.volume import VolumeError, load_volume
 from schemas import AnnotationRecord, MaskRecord, QuarantineRecord
 from segmentation.classical import ClassicalSegmenter
-from segmentation.mask_io import encode
+from schemas.mask_nifti import encode
 from segmentation.prompts import SEGMENTABLE, PromptError, from_annotation
 from segmentation.recist import recist_axes
 from segmentation.sam2ct.build import CheckpointError

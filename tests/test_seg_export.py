@@ -8,7 +8,7 @@ from curation.ct_series import sorted_series_datasets
 from curation.seg_export import export_seg
 from curation.tables import read_records
 from schemas import InstanceRecord, MaskRecord
-from segmentation.mask_io import paste
+from schemas.mask_nifti import paste
 
 
 def test_seg_round_trip(processed_out, tmp_path):

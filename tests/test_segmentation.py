@@ -11,7 +11,7 @@ from curation.volume import SliceRef, Volume, build_geometry
 from schemas import AnnotationRecord, MaskRecord, QuarantineRecord
 from segmentation.classical import ClassicalSegmenter
 from segmentation.evaluate import evaluate_demo
-from segmentation.mask_io import decode, encode, paste
+from schemas.mask_nifti import decode, encode, paste
 from segmentation.recist import recist_axes
 from segmentation.stage import run_segment, segment_series
 

@@ -1,4 +1,4 @@
-"""Masks as bbox-cropped NIfTI bytes that paste back into the full volume.
+"""The masks table's `mask` column: bbox-cropped NIfTI bytes that paste back into the full volume (part of the contract).
 
 The NIfTI affine is the full volume's affine moved to the crop's first voxel and converted to RAS (NIfTI's
 convention); the row also keeps the bbox in voxel indices and the full LPS affine, so no header parsing is
@@ -7,7 +7,6 @@ needed to put a mask back.
 from __future__ import annotations
 
 import gzip
-import io
 
 import nibabel as nib
 import numpy as np
@@ -21,17 +20,19 @@ def bbox_of(mask: np.ndarray) -> list[int]:
     return [int(cs[0]), int(rs[0]), int(zs[0]), int(cs[-1]) + 1, int(rs[-1]) + 1, int(zs[-1]) + 1]
 
 
+def nifti_gz(array_srq: np.ndarray, affine_lps: np.ndarray, level: int = 6) -> bytes:
+    """A (slice, row, column) array on an LPS voxel->mm affine as gzipped NIfTI-1 (RAS), byte-stable (mtime 0)."""
+    img = nib.Nifti1Image(np.ascontiguousarray(array_srq.transpose(2, 1, 0)), LPS_TO_RAS @ affine_lps)
+    img.header.set_xyzt_units("mm")
+    return gzip.compress(img.to_bytes(), compresslevel=level, mtime=0)
+
+
 def encode(mask: np.ndarray, affine_lps: np.ndarray) -> tuple[bytes, list[int]]:
     bbox = bbox_of(mask)
     c0, r0, s0, c1, r1, s1 = bbox
-    crop = mask[s0:s1, r0:r1, c0:c1].transpose(2, 1, 0).astype(np.uint8)  # NIfTI order (column, row, slice)
     shifted = affine_lps.copy()
     shifted[:3, 3] = (affine_lps @ np.array([c0, r0, s0, 1.0]))[:3]
-    img = nib.Nifti1Image(crop, LPS_TO_RAS @ shifted)
-    img.header.set_xyzt_units("mm")
-    raw = io.BytesIO()
-    raw.write(img.to_bytes())
-    return gzip.compress(raw.getvalue(), compresslevel=6, mtime=0), bbox
+    return nifti_gz(mask[s0:s1, r0:r1, c0:c1].astype(np.uint8), shifted), bbox
 
 
 def decode(data: bytes) -> nib.Nifti1Image:

@@ -1,0 +1,237 @@
+"""Publish an output folder as a Hugging Face dataset folder: ``datasets.load_dataset(DIR, config)`` works on it.
+
+Layout: ``README.md`` (the card, YAML configs), ``data/<config>/<split>-00000-of-00001.parquet`` for every
+table plus the denormalised ``grounded`` config, ``volumes/<series>.nii.gz`` for the CT volumes the grounded
+rows reference (files, not embedded arrays, as CT-RATE and AbdomenAtlas do). Splits are drawn by patient with a
+stable hash, so adding patients later never moves an existing one to another split.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curation.ct_series import ct_series_paths
+from curation.errors import ReasonedError
+from curation.query import connect
+from curation.volume import VolumeError, load_volume
+from schemas import ALL_TABLES, GroundedRecord
+from schemas.base import METADATA_KEY, SCHEMA_VERSION
+from schemas.mask_nifti import nifti_gz
+
+SPLITS = ("train", "validation", "test")
+TABLE_CONFIGS = ("studies", "series", "annotations", "reports", "findings", "masks", "links", "qc", "quarantine")
+TIERS = ("A", "B", "C")
+DEID_MANIFEST = "_deid/manifest.json"  # written by the de-identification step; its absence means identifiable data
+
+
+class PublishError(ReasonedError):
+    pass
+
+
+@dataclass
+class PublishSummary:
+    folder: Path
+    rows: dict = field(default_factory=dict)            # config -> split -> rows
+    volumes_written: int = 0
+    volumes_reused: int = 0
+    volume_errors: dict = field(default_factory=dict)   # series -> reason
+    deidentified: bool = False
+
+
+def split_of(patient_key: str, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)) -> str:
+    """A patient's split from a hash of its key: stable across runs and archive growth."""
+    u = int(hashlib.sha256(patient_key.encode()).hexdigest()[:12], 16) / float(1 << 48)
+    return SPLITS[0] if u < fractions[0] else SPLITS[1] if u < fractions[0] + fractions[1] else SPLITS[2]
+
+
+def deidentification_status(out: Path) -> Optional[dict]:
+    path = Path(out) / DEID_MANIFEST
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+# Each table's rows with the study they belong to (qc rows reach it through their mask's annotation), in a
+# fixed order: joins run in parallel, and a republish must write the same bytes.
+_STUDY_OF = {
+    "studies": "select t.*, t.study_uid as _study from studies t order by study_uid",
+    "series": "select t.*, t.study_uid as _study from series t order by study_uid, series_uid",
+    "annotations": "select t.*, t.study_uid as _study from annotations t order by annotation_id",
+    "reports": "select t.*, t.study_uid as _study from reports t order by report_id",
+    "findings": "select t.*, t.study_uid as _study from findings t order by finding_id",
+    "masks": ("select t.*, a.study_uid as _study from masks t left join annotations a using (annotation_id) "
+              "order by t.mask_id"),
+    "links": "select t.*, t.study_uid as _study from links t order by link_id",
+    "qc": ("select t.*, a.study_uid as _study from qc t left join masks m on t.entity_id = m.mask_id "
+           "left join annotations a on m.annotation_id = a.annotation_id order by t.entity_kind, t.entity_id, t.metric"),
+}
+
+_GROUNDED_SQL = """
+select l.link_id as lesion_id, a.study_uid, m.series_uid, l.annotation_id, m.mask_id, l.finding_id,
+       m.mask as mask_bytes, m.bbox as mask_bbox, m.affine as affine_lps,
+       a.kind as prompt_kind, a.source_kind as prompt_source, a.slice_index as prompt_slice,
+       a.points_px as prompt_points_px, a.points_patient as prompt_points_lps,
+       a.length_mm as prompt_length_mm, a.short_mm as prompt_short_mm,
+       f.text as finding_text, f.section, r.text as report_text, f.char_start, f.char_end,
+       f.observation, f.anatomy, f.laterality, f.sizes_mm as reported_sizes_mm,
+       m.recist_long_mm as mask_long_mm, m.recist_short_mm as mask_short_mm, m.volume_ml as mask_volume_ml,
+       l.tier as link_tier, l.score as link_score, l.evidence as link_evidence,
+       q.passed as qc_passed, q.detail as qc_detail,
+       m.backend as segmentation_backend, m.checkpoint, f.backend as finding_backend, l.backend as linker
+from links l
+join masks m on m.mask_id = l.mask_id and m.error is null
+join annotations a on a.annotation_id = l.annotation_id
+join findings f on f.finding_id = l.finding_id
+join reports r on r.report_id = f.report_id
+left join qc q on q.entity_id = m.mask_id and q.metric = 'qc_pass'
+where l.tier in ({tiers})
+order by l.link_id
+"""
+
+
+def _write_parquet(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, compression="zstd", row_group_size=100_000)
+    os.replace(tmp, path)
+
+
+def _with_opseg_metadata(schema: pa.Schema, config: str) -> pa.Schema:
+    meta = dict(schema.metadata or {})
+    meta.update({METADATA_KEY: SCHEMA_VERSION.encode(), b"opseg.table": config.encode()})
+    return schema.with_metadata(meta)
+
+
+def _hf_schema(config: str) -> pa.Schema:
+    """The Arrow schema with datasets' feature metadata, so `mask` decodes as a Nifti image."""
+    import datasets
+
+    cls = GroundedRecord if config == "grounded" else ALL_TABLES[config]
+    features = datasets.Features.from_arrow_schema(pa.schema([pa.field(n, t) for n, t, _ in cls.describe()]))
+    if config == "grounded":
+        features["mask"] = datasets.Nifti()
+    return _with_opseg_metadata(features.arrow_schema, config)
+
+
+def _patient_splits(con, fractions) -> dict[str, tuple[str, str]]:
+    """study -> (patient key, split). A study without a Patient ID is its own patient."""
+    rows = con.sql("select study_uid, patient_id from studies").fetchall()
+    return {s: (p or s, split_of(p or s, fractions)) for s, p in rows}
+
+
+def _export_volume(series_uid: str, paths: list[str], target: Path) -> tuple[Optional[list[int]], bool]:
+    """Write the CT volume as int16 HU NIfTI once; reruns reuse the file. Returns (shape, written)."""
+    import nibabel as nib
+
+    if target.exists():
+        return list(nib.load(target).shape), False
+    vol = load_volume(sorted(paths), series_uid)
+    hu = vol.hu.round().clip(-32768, 32767).astype("int16")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_bytes(nifti_gz(hu, vol.affine, level=1))
+    os.replace(tmp, target)
+    return [hu.shape[2], hu.shape[1], hu.shape[0]], True
+
+
+def volume_file(series_uid: str) -> str:
+    return f"volumes/{hashlib.sha256(series_uid.encode()).hexdigest()[:24]}.nii.gz"
+
+
+def publish(out: Path, hf_dir: Path, min_tier: str = "B", fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+            volumes: bool = True, progress: Optional[Callable[[str, int], Callable[[int], None]]] = None) -> PublishSummary:
+    from curation.dataset_card import write_card
+
+    out, hf_dir = Path(out), Path(hf_dir)
+    if min_tier not in TIERS:
+        raise PublishError("bad_tier", f"min tier must be one of {TIERS}, not {min_tier!r}")
+    if not (out / "studies").is_dir():
+        raise PublishError("not_an_output", f"{out} has no studies table: run `opseg run` (or extract) first")
+    con = connect(out)
+    study_split = _patient_splits(con, fractions)
+    summary = PublishSummary(hf_dir, deidentified=deidentification_status(out) is not None)
+    data = hf_dir / "data"
+    for config in TABLE_CONFIGS:  # a republish replaces every data file (no stale split left behind)
+        for old in (data / config).glob("*.parquet") if (data / config).is_dir() else []:
+            old.unlink()
+    tick = progress("publish tables", len(TABLE_CONFIGS) + 1) if progress else None
+    for config in TABLE_CONFIGS:
+        schema = _hf_schema(config)
+        if config == "quarantine":  # an audit trail, not patient data to split
+            parts = {"audit": con.sql("select * from quarantine order by stage, reason, path, entity_id").to_arrow_table()}
+        else:
+            rel = con.sql(_STUDY_OF[config]).to_arrow_table()
+            studies = rel.column("_study").to_pylist()
+            split = pa.array([study_split.get(s, (None, split_of(s or "")))[1] for s in studies], pa.string())
+            rel = rel.drop(["_study"])
+            parts = {name: rel.filter(pa.compute.equal(split, name)) for name in SPLITS}
+        summary.rows[config] = {}
+        for name, part in parts.items():
+            if part.num_rows:
+                _write_parquet(part.select(schema.names).cast(schema), data / config / f"{name}-00000-of-00001.parquet")
+                summary.rows[config][name] = part.num_rows
+        if tick:
+            tick(1)
+    rows = con.sql(_GROUNDED_SQL.format(tiers=", ".join(f"'{t}'" for t in TIERS[:TIERS.index(min_tier) + 1]))).fetchall()
+    cols = [d[0] for d in con.sql(_GROUNDED_SQL.format(tiers="'A'")).description]
+    records = [dict(zip(cols, r)) for r in rows]
+    ct_paths = ct_series_paths(out) if volumes else {}
+    shapes: dict[str, Optional[list[int]]] = {}
+    vtick = progress("publish volumes", len({r["series_uid"] for r in records})) if progress and volumes else None
+    for series_uid in sorted({r["series_uid"] for r in records}) if volumes else []:
+        try:
+            shapes[series_uid], written = _export_volume(series_uid, ct_paths.get(series_uid, []),
+                                                         hf_dir / volume_file(series_uid))
+            summary.volumes_written += written
+            summary.volumes_reused += not written
+        except VolumeError as exc:
+            shapes[series_uid] = None
+            summary.volume_errors[series_uid] = f"{exc.reason}: {exc.detail}"
+        if vtick:
+            vtick(1)
+    grounded = []
+    for r in records:
+        patient, split = study_split.get(r["study_uid"], (r["study_uid"], split_of(r["study_uid"])))
+        detail = r.pop("qc_detail")
+        exported = shapes.get(r["series_uid"]) is not None
+        grounded.append(GroundedRecord(
+            split=split, patient_key=patient, mask={"bytes": r.pop("mask_bytes"), "path": f"{r['mask_id']}.nii.gz"},
+            ct_file=volume_file(r["series_uid"]) if exported else None, ct_shape=shapes.get(r["series_uid"]),
+            qc_failed=[] if r["qc_passed"] in (True, None) or not detail else [x.strip() for x in detail.split(",")],
+            link_evidence=list(r.pop("link_evidence") or []), **r))
+    schema = _hf_schema("grounded")
+    table = pa.Table.from_pylist([g.to_row() for g in grounded], schema=schema)
+    summary.rows["grounded"] = {}
+    for name in SPLITS:
+        part = table.filter(pa.compute.equal(table.column("split"), name))
+        if part.num_rows:
+            _write_parquet(part, data / "grounded" / f"{name}-00000-of-00001.parquet")
+            summary.rows["grounded"][name] = part.num_rows
+    if tick:
+        tick(1)
+    write_card(hf_dir, out, con, summary, min_tier=min_tier, fractions=fractions,
+               qc=Counter((g.prompt_kind, g.qc_passed) for g in grounded))
+    return summary
+
+
+def push_to_hub(out: Path, hf_dir: Path, repo_id: str, private: bool = True, token: Optional[str] = None) -> str:
+    """Upload a published folder, only when its tables were de-identified."""
+    status = deidentification_status(out)
+    if status is None:
+        raise PublishError("not_deidentified",
+                           f"refusing to push {hf_dir} to {repo_id}: the tables in {out} were produced without "
+                           f"de-identification (no {out / DEID_MANIFEST}), so they carry UIDs, patient IDs, accession "
+                           f"numbers and report text as found in the archive. Publish de-identified output only.")
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    info = api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(hf_dir),
+                             commit_message="opseg publish")
+    return str(info)

@@ -1,0 +1,139 @@
+"""The published Hugging Face folder: load_dataset decodes masks on the right grid, splits keep patients apart,
+every table has a config, pushing identifiable output is refused."""
+import shutil
+
+import nibabel as nib
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from curation.publish import PublishError, publish, push_to_hub, split_of
+from curation.query import connect
+from schemas.mask_nifti import paste
+
+
+@pytest.fixture(scope="module")
+def published(processed_out, tmp_path_factory, monkeypatch_module):
+    hf = tmp_path_factory.mktemp("hf") / "dataset"
+    return processed_out, hf, publish(processed_out, hf)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HF_DATASETS_CACHE", str(tmp_path_factory.mktemp("hf_cache")))
+    mp.setenv("HF_HUB_OFFLINE", "1")
+    yield mp
+    mp.undo()
+
+
+def test_grounded_mask_decodes_with_its_shape_and_affine(published):
+    import datasets
+
+    out, hf, summary = published
+    ds = datasets.load_dataset(str(hf), "grounded")
+    assert set(ds) == set(summary.rows["grounded"])
+    con = connect(out)
+    masks = {r[0]: r for r in con.sql("select mask_id, mask, bbox, affine from masks where error is null").fetchall()}
+    n = 0
+    for split in ds.values():
+        for row in split:
+            assert row["split"] == split.split
+            _, data, bbox, _ = masks[row["mask_id"]]
+            c0, r0, s0, c1, r1, s1 = row["mask_bbox"]
+            img = row["mask"]
+            assert img.shape == (c1 - c0, r1 - r0, s1 - s0)
+            ct = nib.load(hf / row["ct_file"])
+            assert list(ct.shape) == row["ct_shape"]
+            # the crop's affine is the CT's, moved to the bbox corner: the mask lands on the same voxels
+            assert np.allclose(img.affine[:3, :3], ct.affine[:3, :3])
+            assert np.allclose(img.affine[:, 3], ct.affine @ np.array([c0, r0, s0, 1.0]))
+            full = np.zeros(ct.shape, bool)
+            full[c0:c1, r0:r1, s0:s1] = np.asarray(img.dataobj) > 0
+            assert np.array_equal(full.transpose(2, 1, 0), paste(data, bbox, ct.shape[::-1]))
+            assert row["report_text"][row["char_start"]:row["char_end"]] == row["finding_text"]
+            assert row["link_tier"] in ("A", "B")
+            n += 1
+    assert n == con.sql("select count(*) from links l join masks m using (mask_id) "
+                        "where m.error is null and l.tier in ('A', 'B')").fetchall()[0][0] > 0
+    # the CT really is the archive's HU volume: the mask mean HU equals the qc table's
+    row = ds[next(iter(ds))][0]
+    ct = np.asarray(nib.load(hf / row["ct_file"]).dataobj)
+    c0, r0, s0, c1, r1, s1 = row["mask_bbox"]
+    hu = ct[c0:c1, r0:r1, s0:s1][np.asarray(row["mask"].dataobj) > 0].mean()
+    qc_hu = con.sql(f"select value from qc where entity_id = '{row['mask_id']}' and metric = 'hu_mean'").fetchall()[0][0]
+    assert abs(hu - qc_hu) < 1.0
+
+
+def test_every_table_is_a_config_and_splits_keep_patients_apart(published):
+    import datasets
+
+    out, hf, summary = published
+    con = connect(out)
+    for config in ("studies", "series", "annotations", "reports", "findings", "masks", "links", "qc", "quarantine"):
+        ds = datasets.load_dataset(str(hf), config)
+        total = sum(len(s) for s in ds.values())
+        assert total == con.sql(f"select count(*) from {config}").fetchall()[0][0], config
+    assert set(summary.rows["quarantine"]) == {"audit"}
+    # one split per patient across every table
+    patient_split = {}
+    for split, rows in ((s, datasets.load_dataset(str(hf), "studies")[s]) for s in summary.rows["studies"]):
+        for r in rows:
+            assert patient_split.setdefault(r["patient_id"], split) == split
+    study_split = {r["study_uid"]: s for s in summary.rows["studies"]
+                   for r in datasets.load_dataset(str(hf), "studies")[s]}
+    for config in ("annotations", "findings", "links", "grounded"):
+        ds = datasets.load_dataset(str(hf), config)
+        for split, rows in ds.items():
+            assert {study_split.get(r["study_uid"], split) for r in rows} <= {split}, config
+
+
+def test_split_is_stable_and_roughly_proportional():
+    keys = [f"patient-{i}" for i in range(4000)]
+    splits = [split_of(k) for k in keys]
+    assert splits == [split_of(k) for k in keys]
+    share = {s: splits.count(s) / len(keys) for s in ("train", "validation", "test")}
+    assert abs(share["train"] - 0.8) < 0.03 and abs(share["validation"] - 0.1) < 0.02
+
+
+def test_card_documents_configs_backends_and_the_identifiable_status(published):
+    import yaml
+
+    out, hf, _ = published
+    text = (hf / "README.md").read_text()
+    header = yaml.safe_load(text.split("---")[1])
+    assert {c["config_name"] for c in header["configs"]} >= {"grounded", "masks", "qc", "quarantine"}
+    assert "NOT DE-IDENTIFIED" in text
+    backend = connect(out).sql("select distinct backend from masks where error is null").fetchall()[0][0]
+    assert backend in text and "## Intended use and limits" in text
+
+
+def test_republish_gives_identical_files_and_reuses_volumes(published, tmp_path):
+    out, hf, _ = published
+    again = tmp_path / "again"
+    shutil.copytree(hf, again)
+    summary = publish(out, again)
+    assert summary.volumes_written == 0 and summary.volumes_reused > 0
+    for f in sorted(hf.rglob("*.parquet")):
+        assert pq.read_table(f).equals(pq.read_table(again / f.relative_to(hf))), f
+        assert f.read_bytes() == (again / f.relative_to(hf)).read_bytes()
+    assert (hf / "README.md").read_text() == (again / "README.md").read_text()
+
+
+def test_push_is_refused_without_deidentification(published):
+    out, hf, _ = published
+    with pytest.raises(PublishError) as err:
+        push_to_hub(out, hf, "someone/dataset")
+    assert err.value.reason == "not_deidentified" and str(out) in err.value.detail
+
+
+def test_cli_publish_refuses_push_with_a_clear_message(published, tmp_path):
+    from typer.testing import CliRunner
+
+    from curation.cli import app
+
+    out, _, _ = published
+    res = CliRunner().invoke(app, ["publish", str(out), "--hf", str(tmp_path / "hf"), "--no-volumes",
+                                   "--push-to-hub", "someone/dataset"])
+    assert res.exit_code == 2 and "not_deidentified" in res.output
+    assert (tmp_path / "hf" / "README.md").exists()  # the local folder is still written
