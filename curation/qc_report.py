@@ -1,0 +1,303 @@
+"""``opseg report OUT``: a static HTML QC report that opens from disk.
+
+index.html holds the summary (counts, QC pass rates by prompt kind, RECIST-error and, with an evaluation file,
+Dice histograms, quarantine reasons) and links to pages of masks; each mask shows axial/coronal/sagittal
+overlays of the mask and the radiologist's mark, its QC metrics and the linked report sentence highlighted.
+Pictures are named by a hash of what they show, so a rerun only draws what changed.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from curation.ct_series import ct_series_paths
+from curation.query import connect
+from curation.volume import VolumeError, load_volume
+from schemas.mask_nifti import paste
+
+VIEWS = ("axial", "coronal", "sagittal")
+PAGE_SIZE = 50
+PICTURE_STYLE = "2"  # bump when the drawing changes, so cached pictures are redrawn
+
+_MASKS_SQL = """
+select m.mask_id, m.series_uid, m.mask, m.bbox, m.error, m.backend, m.recist_long_mm, m.recist_short_mm,
+       m.volume_ml, a.annotation_id, a.kind, a.slice_index, a.points_px, a.tip_px, a.length_mm, a.study_uid,
+       a.text as mark_text, q.passed as qc_passed, q.detail as qc_detail
+from masks m join annotations a using (annotation_id)
+left join qc q on q.entity_id = m.mask_id and q.metric = 'qc_pass'
+order by a.study_uid, m.series_uid, m.mask_id
+"""
+_LINKS_SQL = """
+select l.annotation_id, l.tier, l.score, l.evidence, f.text, f.section, f.char_start, f.char_end, r.text as report_text
+from links l join findings f using (finding_id) join reports r on r.report_id = f.report_id
+order by l.annotation_id, l.tier, l.score desc, l.link_id
+"""
+
+CSS = """
+body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:1200px}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.5em}
+table{border-collapse:collapse;font-size:.85em}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}
+.lesion{border:1px solid #bbb;border-radius:6px;padding:.6em;margin:1em 0}
+.views img{margin-right:6px;border:1px solid #444;background:#000}
+.pass{color:#080;font-weight:bold}.fail{color:#b00;font-weight:bold}.na{color:#777}
+mark{background:#ffe066}.report{white-space:pre-wrap;font-size:.85em;background:#f6f6f6;padding:.5em}
+blockquote{border-left:4px solid #ffcc00;margin:.5em 0;padding:.2em .8em;background:#fffbe6}
+.legend span{display:inline-block;width:1em;height:.7em;margin:0 .3em}
+"""
+# Lets a headless browser (and a person) see at once whether every picture loaded.
+IMAGE_CHECK = ("<script>window.addEventListener('load',function(){var i=Array.prototype.slice.call(document.images),"
+               "ok=i.filter(function(x){return x.complete&&x.naturalWidth>0}).length;"
+               "document.body.setAttribute('data-images-ok',ok);"
+               "document.body.setAttribute('data-images-broken',i.length-ok);});</script>")
+
+
+def _page(title: str, body: list[str]) -> str:
+    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
+            + "\n".join(body) + IMAGE_CHECK + "</body></html>\n")
+
+
+def _verdict(passed: Optional[bool]) -> str:
+    if passed is None:
+        return "<span class='na'>no QC</span>"
+    return "<span class='pass'>QC pass</span>" if passed else "<span class='fail'>QC fail</span>"
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
+    return html.escape(str(v))
+
+
+def _picture_key(row: dict) -> str:
+    h = hashlib.sha1(PICTURE_STYLE.encode() + (row["mask"] or b""))
+    h.update(json.dumps([row["slice_index"], row["points_px"], row["tip_px"], row["kind"], row["bbox"]]).encode())
+    return h.hexdigest()[:20]
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _draw_series(series_uid: str, rows: list[dict], paths: list[str], img_dir: Path) -> Optional[str]:
+    """Pictures for every mask of one series (the volume is read once). Returns an error text or None."""
+    import io
+
+    from curation.qc_pictures import overlays
+
+    todo = [r for r in rows if not all((img_dir / f"{r['picture']}_{v}.png").exists() for v in VIEWS)]
+    if not todo:
+        return None
+    try:
+        vol = load_volume(sorted(paths), series_uid)
+    except VolumeError as exc:
+        return f"{exc.reason}: {exc.detail}"
+    geo = vol.geometry
+    spacing = (geo.slice_spacing, *geo.pixel_spacing)
+    for r in todo:
+        mask = paste(r["mask"], r["bbox"], vol.hu.shape)
+        pics = overlays(vol.hu, mask, spacing, r["slice_index"], r["kind"], r["points_px"], r["tip_px"],
+                        higher_slice_is_superior=geo.affine[2, 2] > 0)
+        for view, img in pics.items():
+            buf = io.BytesIO()
+            img.save(buf, format="PNG", optimize=True)
+            _write_atomic(img_dir / f"{r['picture']}_{view}.png", buf.getvalue())
+    return None
+
+
+def _plots(con, masks: list[dict], dice: dict, plot_dir: Path) -> list[tuple[str, str]]:
+    """Summary plots as PNG files: [(file name, caption)]."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = []
+
+    def save(fig, name, caption):
+        fig.tight_layout()
+        fig.savefig(plot_dir / name, dpi=90, metadata={"Software": None})  # no version stamp: stable bytes
+        plt.close(fig)
+        made.append((name, caption))
+
+    kinds = sorted({m["kind"] for m in masks if m["error"] is None})
+    if kinds:
+        passed = [sum(1 for m in masks if m["kind"] == k and m["error"] is None and m["qc_passed"]) for k in kinds]
+        total = [sum(1 for m in masks if m["kind"] == k and m["error"] is None) for k in kinds]
+        fig, ax = plt.subplots(figsize=(5, 3))
+        ax.bar(kinds, total, color="#e88", label="fail / no QC")
+        ax.bar(kinds, passed, color="#6b6", label="pass")
+        ax.set_ylabel("masks")
+        ax.set_title("QC pass by prompt kind")
+        ax.legend()
+        save(fig, "qc_pass_by_kind.png", "QC verdict per prompt kind (green: pass)")
+    rec = con.sql("select value, threshold from qc where metric = 'recist_error_pct' and value is not null").fetchall()
+    if rec:
+        fig, ax = plt.subplots(figsize=(5, 3))
+        ax.hist([v for v, _ in rec], bins=20, color="#58a")
+        if rec[0][1] is not None:
+            ax.axvline(rec[0][1], color="#b00", linestyle="--", label=f"threshold {rec[0][1]:g}%")
+            ax.legend()
+        ax.set_xlabel("RECIST long-axis error vs the drawn line (%)")
+        ax.set_ylabel("masks")
+        save(fig, "recist_error.png", "RECIST long axis of the mask vs the radiologist's line (the paper's RECIST error)")
+    if dice:
+        fig, ax = plt.subplots(figsize=(5, 3))
+        ax.hist(list(dice.values()), bins=20, range=(0, 1), color="#a6c")
+        ax.set_xlabel("Dice vs ground truth")
+        ax.set_ylabel("masks")
+        save(fig, "dice.png", "Dice against the evaluation file's ground truth")
+    fails = con.sql("select unnest(string_split(detail, ', ')) as why, count(*) from qc "
+                    "where metric = 'qc_pass' and not passed group by 1 order by 2 desc, 1").fetchall()
+    if fails:
+        fig, ax = plt.subplots(figsize=(5, 0.6 + 0.35 * len(fails)))
+        ax.barh([w for w, _ in fails][::-1], [n for _, n in fails][::-1], color="#d77")
+        ax.set_xlabel("masks failing the check")
+        save(fig, "qc_failures.png", "Why masks fail QC")
+    return made
+
+
+def _lesion_html(m: dict, link: Optional[dict], metrics: list, dice: Optional[float]) -> str:
+    head = (f"<section class='lesion' id='{m['mask_id']}'><h3>{html.escape(m['kind'])} · {_verdict(m['qc_passed'])}"
+            f" · <code>{m['mask_id'][:16]}</code></h3>")
+    facts = (f"<p>study <code>{html.escape(m['study_uid'] or '')}</code>, slice {_fmt(m['slice_index'])}; drawn "
+             f"{_fmt(m['length_mm'])} mm; mask long/short axis {_fmt(m['recist_long_mm'])}/{_fmt(m['recist_short_mm'])}"
+             f" mm, {_fmt(m['volume_ml'])} ml" + (f"; Dice {dice:.3f}" if dice is not None else "") +
+             f"; backend {html.escape(m['backend'])}</p>")
+    if m["qc_passed"] is False:
+        facts += f"<p class='fail'>failed: {html.escape(m['qc_detail'] or '')}</p>"
+    views = "<div class='views'>" + "".join(
+        f"<img src='img/{m['picture']}_{v}.png' alt='{v} view of {m['mask_id'][:16]}' title='{v}'>" for v in VIEWS) + "</div>"
+    if link:
+        text, a, b = link["report_text"], link["char_start"], link["char_end"]
+        report = (html.escape(text[:a]) + "<mark>" + html.escape(text[a:b]) + "</mark>" + html.escape(text[b:]))
+        linked = (f"<p>linked sentence (tier {link['tier']}, score {link['score']:.2f}, "
+                  f"{html.escape(', '.join(link['evidence'] or []))}; section {html.escape(link['section'] or '-')}):</p>"
+                  f"<blockquote>{html.escape(link['text'])}</blockquote>"
+                  f"<details><summary>report</summary><div class='report'>{report}</div></details>")
+    else:
+        linked = "<p class='na'>no linked sentence</p>"
+    rows = "".join(f"<tr><td>{html.escape(n)}</td><td>{_fmt(v)}</td><td>{_fmt(t)}</td>"
+                   f"<td>{'' if p is None else ('✔' if p else '✘')}</td><td>{html.escape(d or '')}</td></tr>"
+                   for n, v, t, p, d in metrics)
+    table = ("<details><summary>QC metrics</summary><table><tr><th>metric</th><th>value</th><th>threshold</th>"
+             f"<th>pass</th><th>detail</th></tr>{rows}</table></details>")
+    return head + facts + views + linked + table + "</section>"
+
+
+def write_report(out: Path, target: Optional[Path] = None, evaluation: Optional[Path] = None, page_size: int = PAGE_SIZE,
+                 progress: Optional[Callable[[str, int], Callable[[int], None]]] = None) -> Path:
+    out = Path(out)
+    target = Path(target) if target else out / "report"
+    img_dir, plot_dir = target / "img", target / "plots"
+    img_dir.mkdir(parents=True, exist_ok=True)
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    con = connect(out)
+    cols = [d[0] for d in con.sql(_MASKS_SQL).description]
+    masks = [dict(zip(cols, r)) for r in con.sql(_MASKS_SQL).fetchall()]
+    lcols = [d[0] for d in con.sql(_LINKS_SQL).description]
+    links: dict[str, dict] = {}
+    for r in con.sql(_LINKS_SQL).fetchall():
+        links.setdefault(r[0], dict(zip(lcols, r)))  # best tier, then best score
+    metrics = defaultdict(list)
+    for e, *rest in con.sql("select entity_id, metric, value, threshold, passed, detail from qc "
+                            "where entity_kind = 'mask'").fetchall():
+        metrics[e].append(rest)
+    dice = {}
+    if evaluation and Path(evaluation).exists():
+        dice = {r["annotation_id"]: r["dice"] for r in json.loads(Path(evaluation).read_text()).get("rows", [])
+                if r.get("dice") is not None}
+    ok = [m for m in masks if m["error"] is None]
+    for m in ok:
+        m["picture"] = _picture_key(m)
+    paths = ct_series_paths(out)
+    by_series = defaultdict(list)
+    for m in ok:
+        by_series[m["series_uid"]].append(m)
+    tick = progress("report pictures (series)", len(by_series)) if progress else None
+    series_errors = {}
+    for series_uid, rows in by_series.items():
+        err = _draw_series(series_uid, rows, paths.get(series_uid, []), img_dir)
+        if err:
+            series_errors[series_uid] = err
+        if tick:
+            tick(1)
+    drawn = [m for m in ok if m["series_uid"] not in series_errors]
+    keep = {f"{m['picture']}_{v}.png" for m in drawn for v in VIEWS}
+    for stale in img_dir.glob("*.png"):
+        if stale.name not in keep:
+            stale.unlink()
+    for old in target.glob("masks-*.html"):
+        old.unlink()
+    pages = [drawn[i:i + page_size] for i in range(0, len(drawn), page_size)]
+    names = [f"masks-{i + 1:04d}.html" for i in range(len(pages))]
+    page_of = {m["mask_id"]: names[i] for i, page in enumerate(pages) for m in page}
+    for i, page in enumerate(pages):
+        nav = " ".join(f"<a href='{n}'>{j + 1}</a>" if j != i else f"<b>{j + 1}</b>" for j, n in enumerate(names))
+        body = [f"<h1>opseg QC · masks page {i + 1} of {len(pages)}</h1>", f"<p><a href='index.html'>summary</a> · {nav}</p>",
+                "<p class='legend'>mask outline<span style='background:#ff4040'></span> radiologist's mark"
+                "<span style='background:#ffdc00'></span></p>"]
+        body += [_lesion_html(m, links.get(m["annotation_id"]), metrics.get(m["mask_id"], []),
+                              dice.get(m["annotation_id"])) for m in page]
+        (target / names[i]).write_text(_page(f"opseg QC masks {i + 1}", body))
+    plots = _plots(con, masks, dice, plot_dir)
+    body = _summary(con, out, masks, links, dice, plots, page_of, series_errors)
+    index = target / "index.html"
+    index.write_text(_page("opseg QC report", body))
+    return index
+
+
+def _summary(con, out, masks, links, dice, plots, page_of, series_errors) -> list[str]:
+    ok = [m for m in masks if m["error"] is None]
+    n_pass = sum(1 for m in ok if m["qc_passed"])
+    linked = sum(1 for m in ok if m["annotation_id"] in links)
+    body = ["<h1>opseg QC report</h1>", f"<p>output folder <code>{html.escape(str(out))}</code></p>",
+            f"<p>{len(masks)} prompts, {len(ok)} masks, <span class='pass'>{n_pass} pass QC</span>, "
+            f"{len(ok) - n_pass} fail or unchecked; {linked} linked to a report sentence"
+            + (f"; mean Dice {np.mean(list(dice.values())):.3f} over {len(dice)} masks with truth" if dice else "")
+            + ".</p>"]
+    tiers = con.sql("select tier, count(*) from links group by 1 order by 1").fetchall()
+    body.append("<p>links by tier: " + (", ".join(f"{t}: {n}" for t, n in tiers) or "none") + "</p>")
+    body += ["<h2>Summary plots</h2>"] + [f"<figure style='display:inline-block'><img src='plots/{f}' alt='{html.escape(c)}'>"
+                                        f"<figcaption>{html.escape(c)}</figcaption></figure>" for f, c in plots]
+    body += ["<h2>Masks</h2>", "<table><tr><th>mask</th><th>kind</th><th>study</th><th>QC</th><th>link tier</th>"
+             "<th>Dice</th></tr>"]
+    for m in ok:
+        page = page_of.get(m["mask_id"])
+        name = f"<a href='{page}#{m['mask_id']}'>{m['mask_id'][:16]}</a>" if page else m["mask_id"][:16]
+        link = links.get(m["annotation_id"])
+        d = dice.get(m["annotation_id"])
+        body.append(f"<tr><td>{name}</td><td>{html.escape(m['kind'])}</td><td>{html.escape((m['study_uid'] or '')[-12:])}"
+                    f"</td><td>{_verdict(m['qc_passed'])}</td><td>{link['tier'] if link else '—'}</td>"
+                    f"<td>{'' if d is None else f'{d:.3f}'}</td></tr>")
+    body.append("</table>")
+    failed = [m for m in masks if m["error"] is not None]
+    if failed or series_errors:
+        body += ["<h2>Prompts without a mask</h2>", "<table><tr><th>annotation</th><th>kind</th><th>why</th></tr>"]
+        body += [f"<tr><td>{m['annotation_id'][:16]}</td><td>{html.escape(m['kind'])}</td><td>{html.escape(m['error'])}</td></tr>"
+                 for m in failed]
+        body += [f"<tr><td colspan=2>series {html.escape(s)}</td><td>pictures not drawn: {html.escape(e)}</td></tr>"
+                 for s, e in series_errors.items()]
+        body.append("</table>")
+    quarantine = con.sql("select stage, reason, count(*), min(coalesce(path, entity_id)), min(detail) "
+                         "from quarantine group by 1, 2 order by 3 desc, 1, 2").fetchall()
+    body += ["<h2>Quarantine</h2>"]
+    if quarantine:
+        body += ["<table><tr><th>stage</th><th>reason</th><th>count</th><th>example</th><th>detail</th></tr>"]
+        body += [f"<tr><td>{s}</td><td>{html.escape(r)}</td><td>{n}</td><td>{html.escape(str(p or ''))}</td>"
+                 f"<td>{html.escape((d or '')[:200])}</td></tr>" for s, r, n, p, d in quarantine]
+        body.append("</table>")
+    else:
+        body.append("<p>nothing quarantined</p>")
+    return body

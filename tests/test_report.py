@@ -1,0 +1,123 @@
+"""The HTML QC report: pictures show the mask and the mark, the linked sentence is highlighted, and the page
+renders in headless Chromium with every picture loaded."""
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from curation.qc_pictures import MASK_RGB, PROMPT_RGB, overlays, prompt_segments
+from curation.qc_report import VIEWS, write_report
+from curation.query import connect
+
+
+@pytest.fixture(scope="module")
+def report(processed_out, tmp_path_factory):
+    target = tmp_path_factory.mktemp("report")
+    return processed_out, target, write_report(processed_out, target, page_size=6)
+
+
+def _colour_pixels(path, rgb):
+    a = np.asarray(Image.open(path).convert("RGB")).reshape(-1, 3)
+    return int((np.abs(a.astype(int) - rgb).sum(axis=1) < 30).sum())
+
+
+def test_every_mask_has_three_views_with_mask_and_mark(report):
+    out, target, index = report
+    con = connect(out)
+    ids = [r[0] for r in con.sql("select mask_id from masks where error is null").fetchall()]
+    pages = sorted(target.glob("masks-*.html"))
+    assert len(pages) == -(-len(ids) // 6)
+    html = "".join(p.read_text() for p in pages)
+    pictures = re.findall(r"src='img/([0-9a-f]+)_(axial|coronal|sagittal)\.png'", html)
+    assert len(pictures) == 3 * len(ids)
+    assert all(f"id='{i}'" in html for i in ids)
+    for key, view in pictures:
+        png = target / "img" / f"{key}_{view}.png"
+        assert png.exists()
+        assert _colour_pixels(png, MASK_RGB) > 0, png  # the mask outline is drawn on every view
+        if view == "axial":
+            assert _colour_pixels(png, PROMPT_RGB) > 0, png  # and the radiologist's mark on its slice
+
+
+def test_linked_sentence_is_highlighted_in_the_report_text(report):
+    out, target, _ = report
+    html = "".join(p.read_text() for p in target.glob("masks-*.html"))
+    con = connect(out)
+    sentence = con.sql("select f.text from links l join findings f using (finding_id) where l.tier = 'A' "
+                       "order by l.link_id limit 1").fetchall()[0][0]
+    import html as h
+    assert f"<mark>{h.escape(sentence)}</mark>" in html
+
+
+def test_summary_has_plots_and_quarantine(report):
+    out, target, index = report
+    text = index.read_text()
+    for plot in ("qc_pass_by_kind.png", "recist_error.png"):
+        assert (target / "plots" / plot).exists() and f"plots/{plot}" in text
+    reasons = [r[0] for r in connect(out).sql("select distinct reason from quarantine").fetchall()]
+    assert reasons and all(r in text for r in reasons)
+
+
+def test_rerun_redraws_nothing_and_keeps_the_pages(report):
+    out, target, _ = report
+    before = {p.name: p.stat().st_mtime_ns for p in (target / "img").glob("*.png")}
+    pages = {p.name: p.read_text() for p in target.glob("*.html")}
+    write_report(out, target, page_size=6)
+    assert {p.name: p.stat().st_mtime_ns for p in (target / "img").glob("*.png")} == before
+    assert {p.name: p.read_text() for p in target.glob("*.html")} == pages
+
+
+def test_dice_histogram_with_an_evaluation_file(processed_out, demo_dir, tmp_path):
+    import json
+
+    from segmentation.evaluate import evaluate_demo
+
+    ev = tmp_path / "segmentation.json"
+    ev.write_text(json.dumps(evaluate_demo(processed_out, demo_dir)))
+    index = write_report(processed_out, tmp_path / "r", evaluation=ev)
+    assert (tmp_path / "r" / "plots" / "dice.png").exists() and "mean Dice" in index.read_text()
+
+
+def test_overlay_geometry_on_a_known_lesion():
+    hu = np.full((20, 64, 64), 40.0)
+    mask = np.zeros(hu.shape, bool)
+    mask[8:13, 20:30, 30:44] = True
+    pics = overlays(hu, mask, (2.0, 1.0, 1.0), 10, "line", [[30.5, 25.0], [43.5, 25.0]], None)
+    assert set(pics) == set(VIEWS)
+    ax = np.asarray(pics["axial"])
+    assert ax.shape[1] > ax.shape[0]  # the crop follows the lesion (wider than tall)
+    # coronal: 5 slices of 2 mm against 14 columns of 1 mm: the mask outline is wider than tall on screen
+    red = np.argwhere((np.abs(np.asarray(pics["coronal"]).astype(int) - MASK_RGB).sum(axis=2) < 30))
+    height, width = np.ptp(red[:, 0]), np.ptp(red[:, 1])
+    assert 0.5 < height / width * 14 / 10 < 1.0
+    assert prompt_segments("bidimensional", [[0, 0], [4, 0], [2, -1], [2, 1]], None) == [[(0, 0), (4, 0)], [(2, -1), (2, 1)]]
+
+
+def _chromium():
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def test_report_renders_in_headless_chromium(report, tmp_path):
+    browser = _chromium()
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI installs chromium (see .ci/run) so the report is checked in a real browser")
+        pytest.skip("no chromium on this machine")
+    _, target, index = report
+    for page in [index] + sorted(target.glob("masks-*.html")):
+        cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+               f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()]
+        dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+        ok = re.search(r'data-images-ok="(\d+)"', dom)
+        broken = re.search(r'data-images-broken="(\d+)"', dom)
+        assert ok and broken, f"{page.name}: the page's load script did not run"
+        assert int(broken.group(1)) == 0 and int(ok.group(1)) > 0, page.name
+    shot = tmp_path / "shot.png"
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1000,1400",
+                    f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", index.as_uri()],
+                   capture_output=True, timeout=120)
+    assert np.asarray(Image.open(shot).convert("L")).std() > 10  # something was drawn, not a blank page
