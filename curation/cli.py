@@ -46,7 +46,9 @@ def extract(source: Path = typer.Argument(..., exists=True, file_okay=False, hel
     console.print(table)
 
 
-def _print_run(reports, out: Path) -> None:
+def _print_run(reports, out: Path, hf: Path) -> None:
+    import json
+
     from curation.query import connect
 
     table = Table(title=f"opseg run -> {out}")
@@ -54,15 +56,28 @@ def _print_run(reports, out: Path) -> None:
         table.add_column(col)
     for r in reports:
         table.add_row(r.name, str(r.shards_run), str(r.shards_skipped), f"{r.seconds:.1f}")
+    table.add_row("total", "", "", f"{sum(r.seconds for r in reports):.1f}")
     console.print(table)
     con = connect(out)
-    counts = Table(title="tables", show_header=False)
+    counts = Table(title="results", show_header=False)
     for name in ("studies", "annotations", "reports", "masks", "findings", "links", "qc", "quarantine"):
         counts.add_row(name, str(con.sql(f"select count(*) from {name}").fetchall()[0][0]))
     tiers = con.sql("select tier, count(*) from links group by 1 order by 1").fetchall()
     counts.add_row("links by tier", ", ".join(f"{t} {n}" for t, n in tiers) or "-")
     passed = con.sql("select count(*) filter (where passed), count(*) from qc where metric = 'qc_pass'").fetchall()[0]
     counts.add_row("qc pass", f"{passed[0]}/{passed[1]}")
+    reasons = con.sql("select reason, count(*) from quarantine group by 1 order by 2 desc, 1").fetchall()
+    counts.add_row("quarantined", ", ".join(f"{r} {n}" for r, n in reasons) or "-")
+    seg_eval = out / "eval" / "segmentation.json"
+    if seg_eval.exists():
+        summary = json.loads(seg_eval.read_text())["summary"]
+        counts.add_row("Dice vs truth", ", ".join(f"{k} {v['dice_mean']:.3f}" for k, v in summary.items()))
+    link_eval = out / "eval" / "links.json"
+    if link_eval.exists():
+        le = json.loads(link_eval.read_text())
+        counts.add_row("links vs truth", ", ".join(f"{k} {v:.3f}" for k, v in le.items() if isinstance(v, float)))
+    counts.add_row("dataset", f"{hf}  (datasets.load_dataset('{hf}', 'grounded'))")
+    counts.add_row("QC report", str(out / "report" / "index.html"))
     console.print(counts)
 
 
@@ -72,20 +87,26 @@ def run(source: Path = typer.Argument(..., exists=True, file_okay=False, help="A
         reports: Optional[List[Path]] = typer.Option(None, "--reports", "-r", exists=True, dir_okay=False),
         shards: int = typer.Option(4, help="Studies are split into this many shards (resume unit)"),
         backend: str = typer.Option("classical"), checkpoint: Optional[Path] = typer.Option(None, exists=True, dir_okay=False),
-        image_size: int = typer.Option(1024), mcm: bool = typer.Option(True, "--mcm/--no-mcm")):
-    """extract -> segment -> link -> qc with completion markers: a rerun skips finished shards, a killed run resumes."""
+        image_size: int = typer.Option(1024), mcm: bool = typer.Option(True, "--mcm/--no-mcm"),
+        hf: Optional[Path] = typer.Option(None, "--hf", help="Hugging Face dataset folder (default OUT/hf)"),
+        seg: Optional[Path] = typer.Option(None, "--seg", help="Also write DICOM SEG files into this folder"),
+        truth: Optional[Path] = typer.Option(None, "--truth", exists=True, file_okay=False,
+                                             help="A demo archive folder: score masks and links against its truth")):
+    """extract -> segment -> link -> qc -> publish -> report with completion markers: a rerun skips finished
+    work, a killed run resumes."""
     from curation.run import run_pipeline
 
     with _progress() as factory:
         reps = run_pipeline(source, out, reports=reports, shards=shards, progress=factory, backend=backend,
-                            checkpoint=checkpoint, image_size=image_size, mcm=mcm)
-    _print_run(reps, out)
+                            checkpoint=checkpoint, image_size=image_size, mcm=mcm, hf_dir=hf, truth=truth, seg_dir=seg)
+    _print_run(reps, out, hf or out / "hf")
 
 
 @app.command()
 def demo(folder: Path = typer.Argument(Path("demo"), help="Where the demo archive and its outputs go"),
          studies: int = typer.Option(3), seed: int = typer.Option(0), shards: int = typer.Option(3)):
-    """Generate the demo archive (once) and run the whole pipeline on it: the README's main job."""
+    """Generate the demo archive (once) and run the whole pipeline on it, scored against its truth: the README's
+    main job. Writes DIR/out (tables, report/index.html), DIR/out/hf (dataset) and DIR/seg (DICOM SEG)."""
     from curation.demo import generate_archive
     from curation.run import run_pipeline
 
@@ -94,8 +115,8 @@ def demo(folder: Path = typer.Argument(Path("demo"), help="Where the demo archiv
             generate_archive(folder, seed=seed, n_studies=studies, progress=factory)
     with _progress() as factory:
         reps = run_pipeline(folder / "dicom", folder / "out", reports=[folder / "reports.jsonl"], shards=shards,
-                            progress=factory)
-    _print_run(reps, folder / "out")
+                            progress=factory, truth=folder, seg_dir=folder / "seg")
+    _print_run(reps, folder / "out", folder / "out" / "hf")
 
 
 @app.command("demo-archive")
@@ -248,6 +269,49 @@ def export_seg_cmd(out: Path = typer.Argument(..., exists=True, file_okay=False,
 
     files = export_seg(out, target)
     console.print(f"{len(files)} DICOM SEG file(s) -> {target}")
+
+
+@app.command()
+def publish(out: Path = typer.Argument(..., exists=True, file_okay=False, help="An opseg output folder"),
+            hf: Optional[Path] = typer.Option(None, "--hf", help="Dataset folder to write (default OUT/hf)"),
+            push_to_hub: Optional[str] = typer.Option(None, "--push-to-hub", metavar="REPO",
+                                                      help="Upload to this Hub dataset repo (de-identified output only)"),
+            min_tier: str = typer.Option("B", help="Lowest link tier in the grounded config (A, B or C)"),
+            volumes: bool = typer.Option(True, "--volumes/--no-volumes", help="Write the CT volumes as NIfTI files"),
+            public: bool = typer.Option(False, "--public", help="Create the Hub repo public (default private)")):
+    """A Hugging Face dataset folder (configs per table + `grounded`, splits by patient, card) from OUT."""
+    from curation.publish import PublishError, publish as run_publish, push_to_hub as push
+
+    hf = hf or out / "hf"
+    try:
+        with _progress() as factory:
+            summary = run_publish(out, hf, min_tier=min_tier, volumes=volumes, progress=factory)
+        table = Table(title=f"published -> {hf}")
+        for col in ("config", "train", "validation", "test", "audit"):
+            table.add_column(col)
+        for config, splits in summary.rows.items():
+            table.add_row(config, *(str(splits.get(s, 0)) for s in ("train", "validation", "test", "audit")))
+        console.print(table)
+        console.print(f"CT volumes: {summary.volumes_written} written, {summary.volumes_reused} reused, "
+                      f"{len(summary.volume_errors)} failed; de-identified: {summary.deidentified}")
+        if push_to_hub:
+            console.print(push(out, hf, push_to_hub, private=not public))
+    except PublishError as exc:
+        console.print(f"[red]publish: {exc.reason}: {exc.detail}")
+        raise typer.Exit(2)
+
+
+@app.command()
+def report(out: Path = typer.Argument(..., exists=True, file_okay=False, help="An opseg output folder"),
+           target: Optional[Path] = typer.Option(None, "--out", help="Report folder (default OUT/report)"),
+           evaluation: Optional[Path] = typer.Option(None, "--eval", help="segmentation.json of `opseg eval --report` "
+                                                                          "(default OUT/eval/segmentation.json)")):
+    """Static HTML QC report: per-mask axial/coronal/sagittal overlays with the GSPS mark, metrics, linked sentence."""
+    from curation.qc_report import write_report
+
+    with _progress() as factory:
+        index = write_report(out, target, evaluation or out / "eval" / "segmentation.json", progress=factory)
+    console.print(f"QC report -> {index}")
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""The opseg pipeline: extract -> segment -> link -> qc, on the local executor."""
+"""The opseg pipeline: extract -> segment -> link -> qc [-> evaluate] -> publish -> report [-> DICOM SEG],
+on the local executor. Evaluation runs only with a demo truth folder; SEG export only when asked for."""
 from __future__ import annotations
 
 import hashlib
@@ -10,7 +11,8 @@ from curation.pipeline import SOURCE, LocalExecutor, Resources, Stage
 
 
 def build_stages(source: Path, reports: Optional[list[Path]] = None, backend: str = "classical",
-                 checkpoint: Optional[Path] = None, image_size: int = 1024, mcm: bool = True) -> list[Stage]:
+                 checkpoint: Optional[Path] = None, image_size: int = 1024, mcm: bool = True,
+                 hf_dir: Optional[Path] = None, truth: Optional[Path] = None, seg_dir: Optional[Path] = None) -> list[Stage]:
     from curation.extract import extract
     from curation.index import walk_files
     from curation.qc import run_qc
@@ -43,8 +45,36 @@ def build_stages(source: Path, reports: Optional[list[Path]] = None, backend: st
             h.update(f"{f}|{st.st_size}|{st.st_mtime_ns}".encode())
         return h.hexdigest()
 
+    def do_evaluate(out, shard, ctx):
+        import json
+
+        from linking.evaluate import evaluate_links
+        from segmentation.evaluate import evaluate_demo
+
+        (out / "eval").mkdir(exist_ok=True)
+        seg, links = evaluate_demo(out, truth), evaluate_links(out, truth)
+        (out / "eval" / "segmentation.json").write_text(json.dumps(seg, indent=1))
+        (out / "eval" / "links.json").write_text(json.dumps(links, indent=1, default=str))
+        return {"segmentation": seg["summary"], "links": {k: v for k, v in links.items() if not isinstance(v, (list, dict))}}
+
+    def do_publish(out, shard, ctx):
+        from curation.publish import publish
+
+        s = publish(out, hf_dir or out / "hf")
+        return {"rows": s.rows, "volumes": s.volumes_written + s.volumes_reused, "volume_errors": s.volume_errors}
+
+    def do_report(out, shard, ctx):
+        from curation.qc_report import write_report
+
+        return {"index": str(write_report(out, evaluation=out / "eval" / "segmentation.json"))}
+
+    def do_export_seg(out, shard, ctx):
+        from curation.seg_export import export_seg
+
+        return {"files": len(export_seg(out, seg_dir))}
+
     gpu = Resources(cpus=1, gpus=1 if backend == "sam2ct" else 0)
-    return [
+    stages = [
         Stage("extract", (SOURCE,), ("instances", "series", "studies", "annotations", "reports", "quarantine"),
               do_extract, sharded=False, resources=Resources(cpus=os.cpu_count() or 1),
               source_fingerprint=archive_fingerprint),
@@ -54,6 +84,17 @@ def build_stages(source: Path, reports: Optional[list[Path]] = None, backend: st
               do_link, quarantine_prefix="link"),
         Stage("qc", ("masks", "annotations", "links", "series", "instances"), ("qc",), do_qc),
     ]
+    if truth is not None:
+        stages.append(Stage("evaluate", ("masks", "annotations", "links", "findings"), ("eval",), do_evaluate,
+                            sharded=False, source_fingerprint=lambda: str(truth)))
+    tables = ("studies", "series", "annotations", "reports", "findings", "masks", "links", "qc", "quarantine")
+    stages.append(Stage("publish", tables, ("hf",), do_publish, sharded=False,
+                        source_fingerprint=lambda: str(hf_dir or "")))
+    stages.append(Stage("report", tables + (("eval",) if truth is not None else ()), ("report",), do_report, sharded=False))
+    if seg_dir is not None:
+        stages.append(Stage("export-seg", ("masks", "annotations", "instances"), ("seg",), do_export_seg, sharded=False,
+                            source_fingerprint=lambda: str(seg_dir)))
+    return stages
 
 
 def run_pipeline(source: Path, out: Path, reports: Optional[list[Path]] = None, shards: int = 4, progress=None,

@@ -20,7 +20,9 @@ def snapshot(out):
 
 
 def part_files(out):
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.glob("*/*.parquet"))}
+    """Tables and the published dataset's files, byte for byte."""
+    files = sorted(out.glob("*/*.parquet")) + sorted((out / "hf").rglob("*.parquet")) + [out / "hf" / "README.md"]
+    return {str(p.relative_to(out)): p.read_bytes() for p in files}
 
 
 @pytest.fixture(scope="module")
