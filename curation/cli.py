@@ -104,7 +104,8 @@ def run(source: Path = typer.Argument(..., exists=True, file_okay=False, help="A
 
 @app.command()
 def demo(folder: Path = typer.Argument(Path("demo"), help="Where the demo archive and its outputs go"),
-         studies: int = typer.Option(3), seed: int = typer.Option(0), shards: int = typer.Option(3)):
+         studies: int = typer.Option(3), seed: int = typer.Option(0), shards: int = typer.Option(3),
+         bad_input: bool = typer.Option(True, "--bad-input/--clean", help="Plant broken files (they end in quarantine)")):
     """Generate the demo archive (once) and run the whole pipeline on it, scored against its truth: the README's
     main job. Writes DIR/out (tables, report/index.html), DIR/out/hf (dataset) and DIR/seg (DICOM SEG)."""
     from curation.demo import generate_archive
@@ -112,7 +113,7 @@ def demo(folder: Path = typer.Argument(Path("demo"), help="Where the demo archiv
 
     if not (folder / "truth" / "annotations.jsonl").exists():
         with _progress() as factory:
-            generate_archive(folder, seed=seed, n_studies=studies, progress=factory)
+            generate_archive(folder, seed=seed, n_studies=studies, bad_input=bad_input, progress=factory)
     with _progress() as factory:
         reps = run_pipeline(folder / "dicom", folder / "out", reports=[folder / "reports.jsonl"], shards=shards,
                             progress=factory, truth=folder, seg_dir=folder / "seg")

@@ -95,11 +95,26 @@ order by l.link_id
 """
 
 
-def _write_parquet(table: pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd", row_group_size=100_000)
-    os.replace(tmp, path)
+MAX_FILE_BYTES = 256 << 20      # datasets/DuckDB read files of 100-500 MB best; masks and grounded carry bytes
+MAX_ROW_GROUP_BYTES = 64 << 20
+MAX_ROW_GROUP_ROWS = 100_000
+
+
+def _write_split(table: pa.Table, folder: Path, split: str, max_file_bytes: int = MAX_FILE_BYTES) -> list[Path]:
+    """One split of a config as ``<split>-0000i-of-0000n.parquet`` files of bounded size, zstd, atomic."""
+    folder.mkdir(parents=True, exist_ok=True)
+    row_bytes = max(1, table.nbytes // max(1, table.num_rows))
+    n_files = max(1, -(-table.nbytes // max_file_bytes))
+    per_file = -(-table.num_rows // n_files)
+    group = max(1, min(MAX_ROW_GROUP_ROWS, MAX_ROW_GROUP_BYTES // row_bytes))
+    paths = []
+    for i in range(n_files):
+        path = folder / f"{split}-{i:05d}-of-{n_files:05d}.parquet"
+        tmp = path.with_name(f".{path.name}.tmp")
+        pq.write_table(table.slice(i * per_file, per_file), tmp, compression="zstd", row_group_size=group)
+        os.replace(tmp, path)
+        paths.append(path)
+    return paths
 
 
 def _with_opseg_metadata(schema: pa.Schema, config: str) -> pa.Schema:
@@ -157,7 +172,7 @@ def publish(out: Path, hf_dir: Path, min_tier: str = "B", fractions: tuple[float
     study_split = _patient_splits(con, fractions)
     summary = PublishSummary(hf_dir, deidentified=deidentification_status(out) is not None)
     data = hf_dir / "data"
-    for config in TABLE_CONFIGS:  # a republish replaces every data file (no stale split left behind)
+    for config in TABLE_CONFIGS + ("grounded",):  # a republish replaces every data file (no stale split left behind)
         for old in (data / config).glob("*.parquet") if (data / config).is_dir() else []:
             old.unlink()
     tick = progress("publish tables", len(TABLE_CONFIGS) + 1) if progress else None
@@ -174,7 +189,7 @@ def publish(out: Path, hf_dir: Path, min_tier: str = "B", fractions: tuple[float
         summary.rows[config] = {}
         for name, part in parts.items():
             if part.num_rows:
-                _write_parquet(part.select(schema.names).cast(schema), data / config / f"{name}-00000-of-00001.parquet")
+                _write_split(part.select(schema.names).cast(schema), data / config, name)
                 summary.rows[config][name] = part.num_rows
         if tick:
             tick(1)
@@ -211,7 +226,7 @@ def publish(out: Path, hf_dir: Path, min_tier: str = "B", fractions: tuple[float
     for name in SPLITS:
         part = table.filter(pa.compute.equal(table.column("split"), name))
         if part.num_rows:
-            _write_parquet(part, data / "grounded" / f"{name}-00000-of-00001.parquet")
+            _write_split(part, data / "grounded", name)
             summary.rows["grounded"][name] = part.num_rows
     if tick:
         tick(1)

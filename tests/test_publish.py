@@ -137,3 +137,18 @@ def test_cli_publish_refuses_push_with_a_clear_message(published, tmp_path):
                                    "--push-to-hub", "someone/dataset"])
     assert res.exit_code == 2 and "not_deidentified" in res.output
     assert (tmp_path / "hf" / "README.md").exists()  # the local folder is still written
+
+
+def test_big_splits_are_written_as_bounded_files_that_load_as_one(published, tmp_path):
+    import datasets
+
+    from curation.publish import _write_split
+
+    out, _, _ = published
+    table = connect(out).sql("select * from masks order by mask_id").to_arrow_table()
+    files = _write_split(table, tmp_path / "data" / "masks", "train", max_file_bytes=table.nbytes // 3 + 1)
+    assert [f.name for f in files] == [f"train-{i:05d}-of-00003.parquet" for i in range(3)]
+    (tmp_path / "README.md").write_text("---\nconfigs:\n- config_name: masks\n  data_files:\n  - split: train\n"
+                                        "    path: data/masks/train-*.parquet\n---\n")
+    ds = datasets.load_dataset(str(tmp_path), "masks")["train"]
+    assert ds["mask_id"] == table.column("mask_id").to_pylist()
