@@ -91,14 +91,19 @@ def run(source: Path = typer.Argument(..., exists=True, file_okay=False, help="A
         hf: Optional[Path] = typer.Option(None, "--hf", help="Hugging Face dataset folder (default OUT/hf)"),
         seg: Optional[Path] = typer.Option(None, "--seg", help="Also write DICOM SEG files into this folder"),
         truth: Optional[Path] = typer.Option(None, "--truth", exists=True, file_okay=False,
-                                             help="A demo archive folder: score masks and links against its truth")):
+                                             help="A demo archive folder: score masks and links against its truth"),
+        deid: bool = typer.Option(True, "--deid/--no-deid", help="Publish and report from a de-identified copy"),
+        secret_file: Optional[Path] = typer.Option(None, "--secret-file", exists=True, dir_okay=False,
+                                                   help="Project secret for pseudonyms (default $OPSEG_DEID_SECRET, "
+                                                        "else one created at OUT/_secret/deid.key)")):
     """extract -> segment -> link -> qc -> publish -> report with completion markers: a rerun skips finished
     work, a killed run resumes."""
     from curation.run import run_pipeline
 
     with _progress() as factory:
         reps = run_pipeline(source, out, reports=reports, shards=shards, progress=factory, backend=backend,
-                            checkpoint=checkpoint, image_size=image_size, mcm=mcm, hf_dir=hf, truth=truth, seg_dir=seg)
+                            checkpoint=checkpoint, image_size=image_size, mcm=mcm, hf_dir=hf, truth=truth, seg_dir=seg,
+                            deid=deid, secret_file=secret_file)
     _print_run(reps, out, hf or out / "hf")
 
 
@@ -279,14 +284,26 @@ def publish(out: Path = typer.Argument(..., exists=True, file_okay=False, help="
                                                       help="Upload to this Hub dataset repo (de-identified output only)"),
             min_tier: str = typer.Option("B", help="Lowest link tier in the grounded config (A, B or C)"),
             volumes: bool = typer.Option(True, "--volumes/--no-volumes", help="Write the CT volumes as NIfTI files"),
-            public: bool = typer.Option(False, "--public", help="Create the Hub repo public (default private)")):
+            public: bool = typer.Option(False, "--public", help="Create the Hub repo public (default private)"),
+            deid: bool = typer.Option(True, "--deid/--no-deid", help="Publish a de-identified copy (OUT/deid)"),
+            secret_file: Optional[Path] = typer.Option(None, "--secret-file", exists=True, dir_okay=False,
+                                                       help="Project secret (default $OPSEG_DEID_SECRET, else "
+                                                            "OUT/_secret/deid.key, created once)")):
     """A Hugging Face dataset folder (configs per table + `grounded`, splits by patient, card) from OUT."""
-    from curation.publish import PublishError, publish as run_publish, push_to_hub as push
+    from curation.publish import PublishError, deidentification_status, publish as run_publish, push_to_hub as push
 
     hf = hf or out / "hf"
+    source = out
     try:
         with _progress() as factory:
-            summary = run_publish(out, hf, min_tier=min_tier, volumes=volumes, progress=factory)
+            if deid and deidentification_status(out) is None:
+                from curation.deid.secret import ProjectSecret
+                from curation.deid.tables import deidentify
+
+                secret = ProjectSecret.load(secret_file, create_at=out / "_secret" / "deid.key")
+                source = out / "deid"
+                deidentify(out, source, secret, progress=factory)
+            summary = run_publish(source, hf, min_tier=min_tier, volumes=volumes, progress=factory)
         table = Table(title=f"published -> {hf}")
         for col in ("config", "train", "validation", "test", "audit"):
             table.add_column(col)
@@ -296,10 +313,24 @@ def publish(out: Path = typer.Argument(..., exists=True, file_okay=False, help="
         console.print(f"CT volumes: {summary.volumes_written} written, {summary.volumes_reused} reused, "
                       f"{len(summary.volume_errors)} failed; de-identified: {summary.deidentified}")
         if push_to_hub:
-            console.print(push(out, hf, push_to_hub, private=not public))
+            console.print(push(source, hf, push_to_hub, private=not public))
     except PublishError as exc:
         console.print(f"[red]publish: {exc.reason}: {exc.detail}")
         raise typer.Exit(2)
+
+
+@app.command()
+def deid(out: Path = typer.Argument(..., exists=True, file_okay=False, help="An opseg output folder"),
+         target: Optional[Path] = typer.Argument(None, help="Where the de-identified tables go (default OUT/deid)"),
+         secret_file: Optional[Path] = typer.Option(None, "--secret-file", exists=True, dir_okay=False)):
+    """A de-identified copy of the tables: HMAC keys, dicognito for DICOM fields, scrubbed text, shifted dates."""
+    from curation.deid.secret import ProjectSecret
+    from curation.deid.tables import deidentify
+
+    secret = ProjectSecret.load(secret_file, create_at=out / "_secret" / "deid.key")
+    with _progress() as factory:
+        manifest = deidentify(out, target or out / "deid", secret, progress=factory)
+    console.print(f"de-identified -> {target or out / 'deid'}: replacements {manifest['replacements']}")
 
 
 @app.command()

@@ -20,12 +20,20 @@ def sorted_series_datasets(paths: list[str]) -> list[pydicom.Dataset]:
 
 
 def ct_series_paths(out) -> dict[str, list[str]]:
-    """Series UID -> file paths of its CT images, from an output folder's catalog."""
+    """Series UID -> file paths of its CT images, from an output folder's catalog (or, in a de-identified copy,
+    from its private path table, which maps pseudonymous series UIDs and is never published)."""
     from collections import defaultdict
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
 
     from curation.tables import read_records
     from schemas import InstanceRecord
 
+    private = Path(out) / "_private" / "ct_paths.parquet"
+    if not (Path(out) / "instances").is_dir() and private.exists():
+        t = pq.read_table(private).to_pydict()
+        return defaultdict(list, zip(t["series_uid"], t["paths"]))
     paths: dict[str, list[str]] = defaultdict(list)
     for inst in read_records(out, InstanceRecord):
         if inst.category == "ct_image":

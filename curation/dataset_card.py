@@ -45,7 +45,14 @@ def write_card(hf_dir: Path, out: Path, con, summary, min_tier: str, fractions, 
     rows = summary.rows
     lines = [_yaml_header(rows), "# opseg grounded CT lesions", ""]
     if summary.deidentified:
-        lines += ["De-identified by opseg before publishing (keys are keyed hashes; report text scrubbed).", ""]
+        from curation.publish import deidentification_status
+
+        methods = (deidentification_status(out) or {}).get("methods", {})
+        lines += ["De-identified by opseg before publishing: " + "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in
+                                                                       sorted(methods.items())) + ".",
+                  "Pseudonyms are stable within the project (one secret); dates are shifted per patient, so intervals "
+                  "hold but calendar dates are not real. Automated scrubbing can miss identifiers: keep the licence "
+                  "terms and do not attempt re-identification.", ""]
     else:
         lines += ["> **NOT DE-IDENTIFIED.** These tables carry DICOM UIDs, patient IDs, accession numbers and report text",
                   "> exactly as found in the source archive. Keep this folder inside the environment that holds the",

@@ -65,9 +65,9 @@ def fingerprint(out: Path, tables: tuple[str, ...]) -> str:
     for t in sorted(tables):
         if t == SOURCE:
             continue
-        files = [p for p in (out / t).iterdir() if p.suffix in (".parquet", ".json")] if (out / t).is_dir() else []
+        files = [p for p in (out / t).rglob("*") if p.suffix in (".parquet", ".json")] if (out / t).is_dir() else []
         for p in sorted(files):
-            h.update(p.name.encode())
+            h.update(str(p.relative_to(out)).encode())
             h.update(p.read_bytes())
     return h.hexdigest()
 

@@ -12,7 +12,9 @@ from curation.pipeline import SOURCE, LocalExecutor, Resources, Stage
 
 def build_stages(source: Path, reports: Optional[list[Path]] = None, backend: str = "classical",
                  checkpoint: Optional[Path] = None, image_size: int = 1024, mcm: bool = True,
-                 hf_dir: Optional[Path] = None, truth: Optional[Path] = None, seg_dir: Optional[Path] = None) -> list[Stage]:
+                 hf_dir: Optional[Path] = None, truth: Optional[Path] = None, seg_dir: Optional[Path] = None,
+                 deid: bool = True, secret=None) -> list[Stage]:
+    """secret: a curation.deid.secret.ProjectSecret (required when deid is on)."""
     from curation.extract import extract
     from curation.index import walk_files
     from curation.qc import run_qc
@@ -57,16 +59,25 @@ def build_stages(source: Path, reports: Optional[list[Path]] = None, backend: st
         (out / "eval" / "links.json").write_text(json.dumps(links, indent=1, default=str))
         return {"segmentation": seg["summary"], "links": {k: v for k, v in links.items() if not isinstance(v, (list, dict))}}
 
+    def do_deid(out, shard, ctx):
+        from curation.deid.tables import deidentify
+
+        m = deidentify(out, out / "deid", secret)
+        return {"rows": m["rows"], "replacements": m["replacements"]}
+
+    shared = (lambda out: out / "deid") if deid else (lambda out: out)  # what publish and report read
+
     def do_publish(out, shard, ctx):
         from curation.publish import publish
 
-        s = publish(out, hf_dir or out / "hf")
+        s = publish(shared(out), hf_dir or out / "hf")
         return {"rows": s.rows, "volumes": s.volumes_written + s.volumes_reused, "volume_errors": s.volume_errors}
 
     def do_report(out, shard, ctx):
         from curation.qc_report import write_report
 
-        return {"index": str(write_report(out, evaluation=out / "eval" / "segmentation.json"))}
+        src = shared(out)
+        return {"index": str(write_report(src, out / "report", evaluation=src / "eval" / "segmentation.json"))}
 
     def do_export_seg(out, shard, ctx):
         from curation.seg_export import export_seg
@@ -88,9 +99,16 @@ def build_stages(source: Path, reports: Optional[list[Path]] = None, backend: st
         stages.append(Stage("evaluate", ("masks", "annotations", "links", "findings"), ("eval",), do_evaluate,
                             sharded=False, source_fingerprint=lambda: str(truth)))
     tables = ("studies", "series", "annotations", "reports", "findings", "masks", "links", "qc", "quarantine")
-    stages.append(Stage("publish", tables, ("hf",), do_publish, sharded=False,
+    evaluated = ("eval",) if truth is not None else ()
+    if deid:
+        if secret is None:
+            raise ValueError("de-identification needs the project secret")
+        stages.append(Stage("deid", tables + ("instances",) + evaluated, ("deid",), do_deid, sharded=False,
+                            source_fingerprint=lambda: secret.fingerprint))
+    published = ("deid",) if deid else tables
+    stages.append(Stage("publish", published, ("hf",), do_publish, sharded=False,
                         source_fingerprint=lambda: str(hf_dir or "")))
-    stages.append(Stage("report", tables + (("eval",) if truth is not None else ()), ("report",), do_report, sharded=False))
+    stages.append(Stage("report", published + evaluated, ("report",), do_report, sharded=False))
     if seg_dir is not None:
         stages.append(Stage("export-seg", ("masks", "annotations", "instances"), ("seg",), do_export_seg, sharded=False,
                             source_fingerprint=lambda: str(seg_dir)))
@@ -98,7 +116,14 @@ def build_stages(source: Path, reports: Optional[list[Path]] = None, backend: st
 
 
 def run_pipeline(source: Path, out: Path, reports: Optional[list[Path]] = None, shards: int = 4, progress=None,
-                 **segment_options):
-    stages = build_stages(Path(source), reports, **segment_options)
+                 deid: bool = True, secret_file: Optional[Path] = None, **options):
+    """The whole pipeline. With deid (the default) publish and report read the de-identified copy OUT/deid; the
+    secret comes from secret_file, else $OPSEG_DEID_SECRET, else one created once at OUT/_secret/deid.key."""
+    secret = None
+    if deid:
+        from curation.deid.secret import ProjectSecret
+
+        secret = ProjectSecret.load(secret_file, create_at=Path(out) / "_secret" / "deid.key")
+    stages = build_stages(Path(source), reports, deid=deid, secret=secret, **options)
     return LocalExecutor(out, shards=shards, progress=progress).run(stages)
 

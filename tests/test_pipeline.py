@@ -21,7 +21,8 @@ def snapshot(out):
 
 def part_files(out):
     """Tables and the published dataset's files, byte for byte."""
-    files = sorted(out.glob("*/*.parquet")) + sorted((out / "hf").rglob("*.parquet")) + [out / "hf" / "README.md"]
+    files = (sorted(out.glob("*/*.parquet")) + sorted((out / "deid").rglob("*.parquet"))
+             + sorted((out / "hf").rglob("*.parquet")) + [out / "hf" / "README.md"])
     return {str(p.relative_to(out)): p.read_bytes() for p in files}
 
 
@@ -32,7 +33,8 @@ def archive(tmp_path_factory):
     return d
 
 
-def test_killed_run_resumes_to_the_same_tables(archive, tmp_path):
+def test_killed_run_resumes_to_the_same_tables(archive, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPSEG_DEID_SECRET", "one-project-secret-for-both-runs")  # the killed child inherits it
     reports = [archive / "reports.jsonl"]
     reference = tmp_path / "reference"
     run_pipeline(archive / "dicom", reference, reports=reports, shards=3)

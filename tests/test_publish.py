@@ -133,7 +133,7 @@ def test_cli_publish_refuses_push_with_a_clear_message(published, tmp_path):
     from curation.cli import app
 
     out, _, _ = published
-    res = CliRunner().invoke(app, ["publish", str(out), "--hf", str(tmp_path / "hf"), "--no-volumes",
+    res = CliRunner().invoke(app, ["publish", str(out), "--hf", str(tmp_path / "hf"), "--no-volumes", "--no-deid",
                                    "--push-to-hub", "someone/dataset"])
     assert res.exit_code == 2 and "not_deidentified" in res.output
     assert (tmp_path / "hf" / "README.md").exists()  # the local folder is still written
