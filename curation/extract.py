@@ -10,6 +10,7 @@ from typing import Callable, Optional
 
 import pydicom
 
+from curation import limits
 from curation.annotation_builder import stable_id
 from curation.gsps import extract_gsps
 from curation.index import index_archive
@@ -81,28 +82,47 @@ def extract(source: Path, out: Path, reports: Optional[list[Path]] = None, worke
 
 
 def parse_object(inst: InstanceRecord, lookup: ImageLookup):
-    """One GSPS/SR object -> (annotations, quarantine rows, report from its text or None); never raises."""
+    """One GSPS/SR object -> (annotations, quarantine rows, report from its text or None); never raises, and
+    is bounded in size and time (curation.limits)."""
     report = None
+    size = os.path.getsize(inst.path) if os.path.exists(inst.path) else 0
+    if size > limits.MAX_OBJECT_BYTES:
+        return [], [QuarantineRecord(stage=inst.category, path=inst.path, entity_id=inst.sop_uid, reason="object_too_large",
+                                     detail=f"{inst.path}: {size} bytes, over the {limits.MAX_OBJECT_BYTES} byte limit "
+                                            "for a GSPS/SR object")], None
     try:
-        ds = pydicom.dcmread(inst.path)
-        if inst.category == "gsps":
-            recs, bad = extract_gsps(ds, inst.path, lookup)
-        else:
-            recs, bad = extract_sr(ds, inst.path, lookup)
-            text = sr_report_text(ds)
-            if text:
-                report = ReportRecord(
-                    report_id=stable_id("sr", inst.sop_uid), study_uid=inst.study_uid,
-                    accession_number=inst.accession_number, source="sr", source_ref=inst.sop_uid,
-                    report_date=ds.get("ContentDate") or inst.study_date, text=text, n_chars=len(text))
+        with limits.time_limit(limits.OBJECT_SECONDS):
+            recs, bad, report = _parse(inst, lookup)
+    except limits.ObjectTimeout as exc:
+        recs, bad = [], [QuarantineRecord(stage=inst.category, path=inst.path, entity_id=inst.sop_uid,
+                                          reason="parse_timeout", detail=f"{inst.path}: {exc}")]
     except Exception as exc:  # one bad object never stops the run
         recs, bad = [], [QuarantineRecord(stage=inst.category, path=inst.path, entity_id=inst.sop_uid,
                                           reason="unparseable", detail=f"{inst.path}: {type(exc).__name__}: {exc}")]
     for r in recs:
+        if r.text and len(r.text) > limits.MAX_TEXT_CHARS:
+            r.text = r.text[:limits.MAX_TEXT_CHARS]
+            r.flags = [*r.flags, "text_truncated"]
         if "image_not_in_archive" in r.flags and r.referenced_sop_uid:
             bad.append(QuarantineRecord(
                 stage=inst.category, path=inst.path, entity_id=r.annotation_id, reason="referenced_image_missing",
                 detail=f"{inst.path}: mark refers to image {r.referenced_sop_uid} which is not in the archive (kept, flagged)"))
+    return recs, bad, report
+
+
+def _parse(inst: InstanceRecord, lookup: ImageLookup):
+    ds = pydicom.dcmread(inst.path)
+    if inst.category == "gsps":
+        recs, bad = extract_gsps(ds, inst.path, lookup)
+        return recs, bad, None
+    recs, bad = extract_sr(ds, inst.path, lookup)
+    text = sr_report_text(ds)
+    report = None
+    if text:
+        report = ReportRecord(
+            report_id=stable_id("sr", inst.sop_uid), study_uid=inst.study_uid,
+            accession_number=inst.accession_number, source="sr", source_ref=inst.sop_uid,
+            report_date=ds.get("ContentDate") or inst.study_date, text=text, n_chars=len(text))
     return recs, bad, report
 
 

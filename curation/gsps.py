@@ -9,6 +9,7 @@ import numpy as np
 from curation.annotation_builder import build_record
 from curation.dicom_fast import value as fv
 from curation.display_area import DisplayedArea
+from curation.limits import MAX_POINTS_PER_GRAPHIC
 from curation.lookup import ImageLookup
 from curation.marks import Mark, Primitive, TextItem, build_marks
 from schemas import AnnotationRecord, QuarantineRecord
@@ -45,7 +46,9 @@ def _points(obj, data_tag: str = "GraphicData") -> np.ndarray:
     data = fv(obj, data_tag)
     if data is None:
         return np.zeros((0, 2))
-    vals = list(data) if hasattr(data, "__iter__") else [data]
+    vals = list(data) if hasattr(data, "__iter__") and not isinstance(data, (str, bytes)) else [data]
+    if len(vals) > 2 * MAX_POINTS_PER_GRAPHIC:
+        raise MalformedGraphic(f"{len(vals) // 2} graphic points, over the limit of {MAX_POINTS_PER_GRAPHIC}")
     if len(vals) % 2:
         raise MalformedGraphic(f"odd number of Graphic Data values ({len(vals)})")
     arr = np.asarray(vals, dtype=float).reshape(-1, 2)
