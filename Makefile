@@ -30,11 +30,15 @@ $(VENV)/.radgraph: $(VENV)/.installed
 
 install-radgraph: $(VENV)/.radgraph
 
-# Headless Chromium renders the HTML QC report in a test; installed from Debian when missing (needs root).
+# Test-only system packages from Debian, installed when missing (needs root): headless Chromium renders the
+# HTML QC report; Orthanc + its DICOMweb plugin is the real PACS the DICOMweb/DIMSE sources are tested against.
+SYSTEM_PACKAGES := chromium orthanc orthanc-dicomweb
 system-deps:
-	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } || \
-		echo "chromium not installed: the report-rendering test will be skipped (install chromium to run it)"
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+		else echo "not installed:$$missing (the tests that need them are skipped outside CI)"; fi; fi
 
 demo: install
 	$(VENV)/bin/opseg demo $(DEMO_DIR)

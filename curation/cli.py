@@ -82,7 +82,8 @@ def _print_run(reports, out: Path, hf: Path) -> None:
 
 
 @app.command()
-def run(source: Path = typer.Argument(..., exists=True, file_okay=False, help="Archive folder of DICOM files"),
+def run(source: str = typer.Argument(..., help="Archive folder, dicomweb+http://host:port/dicom-web or "
+                                               "dimse://AET@host:port?calling=OPSEG&store_port=11113"),
         out: Path = typer.Argument(..., help="Output folder"),
         reports: Optional[List[Path]] = typer.Option(None, "--reports", "-r", exists=True, dir_okay=False),
         shards: int = typer.Option(4, help="Studies are split into this many shards (resume unit)"),

@@ -39,6 +39,7 @@ class Stage:
     teardown: Optional[Callable[[dict], None]] = None
     quarantine_prefix: Optional[str] = None             # the quarantine parts this stage owns
     source_fingerprint: Optional[Callable[[], str]] = None  # for stages that read outside OUT (the archive)
+    always_run: bool = False  # e.g. fetching from a PACS: new studies may have arrived since the last run
 
 
 @dataclass
@@ -109,7 +110,7 @@ class LocalExecutor:
                 self._reset(stage)  # new inputs or another shard count: earlier parts cannot be trusted
                 folder.mkdir(parents=True, exist_ok=True)
                 plan_file.write_text(json.dumps(plan))
-            todo = [s for s in shards if not (folder / f"{s.part}.json").exists()]
+            todo = [s for s in shards if stage.always_run or not (folder / f"{s.part}.json").exists()]
             rep.shards_skipped = len(shards) - len(todo)
             if todo and stage.setup:
                 stage.setup(ctx)

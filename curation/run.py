@@ -13,8 +13,9 @@ from curation.pipeline import SOURCE, LocalExecutor, Resources, Stage
 def build_stages(source: Path, reports: Optional[list[Path]] = None, backend: str = "classical",
                  checkpoint: Optional[Path] = None, image_size: int = 1024, mcm: bool = True,
                  hf_dir: Optional[Path] = None, truth: Optional[Path] = None, seg_dir: Optional[Path] = None,
-                 deid: bool = True, secret=None) -> list[Stage]:
-    """secret: a curation.deid.secret.ProjectSecret (required when deid is on)."""
+                 deid: bool = True, secret=None, fetcher=None) -> list[Stage]:
+    """secret: a curation.deid.secret.ProjectSecret (required when deid is on); fetcher: a callable that fills the
+    folder `source` from a PACS before extract (and returns its FetchStats)."""
     from curation.extract import extract
     from curation.index import walk_files
     from curation.qc import run_qc
@@ -85,7 +86,13 @@ def build_stages(source: Path, reports: Optional[list[Path]] = None, backend: st
         return {"files": len(export_seg(out, seg_dir))}
 
     gpu = Resources(cpus=1, gpus=1 if backend == "sam2ct" else 0)
-    stages = [
+    stages = []
+    if fetcher is not None:  # a PACS: query it and fetch what is new into the local cache the extract stage reads
+        def do_fetch(out, shard, ctx):
+            return fetcher().to_dict()
+        stages.append(Stage("fetch", (SOURCE,), ("cache",), do_fetch, sharded=False, always_run=True,
+                            resources=Resources(cpus=1)))
+    stages += [
         Stage("extract", (SOURCE,), ("instances", "series", "studies", "annotations", "reports", "quarantine"),
               do_extract, sharded=False, resources=Resources(cpus=os.cpu_count() or 1),
               source_fingerprint=archive_fingerprint),
@@ -115,15 +122,27 @@ def build_stages(source: Path, reports: Optional[list[Path]] = None, backend: st
     return stages
 
 
-def run_pipeline(source: Path, out: Path, reports: Optional[list[Path]] = None, shards: int = 4, progress=None,
+def run_pipeline(source, out: Path, reports: Optional[list[Path]] = None, shards: int = 4, progress=None,
                  deid: bool = True, secret_file: Optional[Path] = None, **options):
-    """The whole pipeline. With deid (the default) publish and report read the de-identified copy OUT/deid; the
+    """The whole pipeline on a folder or a PACS (see curation.sources.open_source). With deid (the default) publish and report read the de-identified copy OUT/deid; the
     secret comes from secret_file, else $OPSEG_DEID_SECRET, else one created once at OUT/_secret/deid.key."""
     secret = None
     if deid:
         from curation.deid.secret import ProjectSecret
 
         secret = ProjectSecret.load(secret_file, create_at=Path(out) / "_secret" / "deid.key")
-    stages = build_stages(Path(source), reports, deid=deid, secret=secret, **options)
+    from curation.sources import open_source
+    from curation.sources.base import FolderSource
+
+    src = open_source(str(source))
+    if isinstance(src, FolderSource):
+        folder, fetcher = src.path, None
+    else:
+        from curation.sources.base import SeriesCache
+
+        cache = SeriesCache(Path(out) / "_cache" / src.name)
+        folder, fetcher = cache.dicom, (lambda: src.fetch(cache.root))
+        folder.mkdir(parents=True, exist_ok=True)
+    stages = build_stages(folder, reports, deid=deid, secret=secret, fetcher=fetcher, **options)
     return LocalExecutor(out, shards=shards, progress=progress).run(stages)
 
