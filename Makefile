@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 DEMO_DIR ?= demo
 
-.PHONY: install install-radgraph system-deps demo test bench clean
+.PHONY: install install-radgraph install-ray system-deps demo test bench clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
@@ -30,6 +30,14 @@ $(VENV)/.radgraph: $(VENV)/.installed
 
 install-radgraph: $(VENV)/.radgraph
 
+# The Ray executor's extra (ray[data]); CPU wheels, nothing here pulls CUDA.
+$(VENV)/.ray: $(VENV)/.installed
+	$(PIP) install -q -e ".[test,ray]"
+	$(PY) -c "import ray; print('ray ok', ray.__version__)"
+	touch $@
+
+install-ray: $(VENV)/.ray
+
 # Test-only system packages from Debian, installed when missing (needs root): headless Chromium renders the
 # HTML QC report; Orthanc + its DICOMweb plugin is the real PACS the DICOMweb/DIMSE sources are tested against.
 SYSTEM_PACKAGES := chromium orthanc orthanc-dicomweb
@@ -43,7 +51,7 @@ system-deps:
 demo: install
 	$(VENV)/bin/opseg demo $(DEMO_DIR)
 
-test: install install-radgraph system-deps
+test: install install-radgraph install-ray system-deps
 	$(PY) -m pytest -q
 
 bench: install

@@ -96,7 +96,11 @@ def run(source: str = typer.Argument(..., help="Archive folder, dicomweb+http://
         deid: bool = typer.Option(True, "--deid/--no-deid", help="Publish and report from a de-identified copy"),
         secret_file: Optional[Path] = typer.Option(None, "--secret-file", exists=True, dir_okay=False,
                                                    help="Project secret for pseudonyms (default $OPSEG_DEID_SECRET, "
-                                                        "else one created at OUT/_secret/deid.key)")):
+                                                        "else one created at OUT/_secret/deid.key)"),
+        executor: str = typer.Option("local", help="local | ray"),
+        address: Optional[str] = typer.Option(None, help="Ray cluster address (default: start a local Ray)"),
+        actors: int = typer.Option(1, help="Ray: segmentation actors (one model copy each, num_gpus per actor)"),
+        batch_size: int = typer.Option(1, help="Ray: shards per call")):
     """extract -> segment -> link -> qc -> publish -> report with completion markers: a rerun skips finished
     work, a killed run resumes."""
     from curation.run import run_pipeline
@@ -104,8 +108,15 @@ def run(source: str = typer.Argument(..., help="Archive folder, dicomweb+http://
     with _progress() as factory:
         reps = run_pipeline(source, out, reports=reports, shards=shards, progress=factory, backend=backend,
                             checkpoint=checkpoint, image_size=image_size, mcm=mcm, hf_dir=hf, truth=truth, seg_dir=seg,
-                            deid=deid, secret_file=secret_file)
+                            deid=deid, secret_file=secret_file, executor=executor,
+                            ray_config=_ray_config(address, actors, batch_size) if executor == "ray" else None)
     _print_run(reps, out, hf or out / "hf")
+
+
+def _ray_config(address, actors, batch_size):
+    from curation.ray_executor import RayConfig
+
+    return RayConfig(address=address, actors=actors, batch_size=batch_size)
 
 
 @app.command()

@@ -101,33 +101,49 @@ class LocalExecutor:
         for stage in stages:
             t0 = time.perf_counter()
             rep = StageReport(stage.name)
-            shards = [Shard(i, self.n_shards) for i in range(self.n_shards)] if stage.sharded and self.n_shards > 1 else [ALL]
-            inputs_fp = fingerprint(self.out, stage.inputs) + (stage.source_fingerprint() if stage.source_fingerprint else "")
-            plan = {"shards": len(shards), "inputs": inputs_fp}
-            folder = self._markers(stage)
-            plan_file = folder / "plan.json"
-            if not plan_file.exists() or json.loads(plan_file.read_text()) != plan:
-                self._reset(stage)  # new inputs or another shard count: earlier parts cannot be trusted
-                folder.mkdir(parents=True, exist_ok=True)
-                plan_file.write_text(json.dumps(plan))
-            todo = [s for s in shards if stage.always_run or not (folder / f"{s.part}.json").exists()]
+            shards, todo = self._plan(stage)
             rep.shards_skipped = len(shards) - len(todo)
-            if todo and stage.setup:
-                stage.setup(ctx)
             tick = self.progress(f"{stage.name} ({len(todo)}/{len(shards)} shards)", len(todo)) if self.progress and todo else None
-            try:
-                for shard in todo:
-                    stats = stage.run(self.out, shard, ctx)
-                    tmp = folder / f".{shard.part}.json.tmp"
-                    tmp.write_text(json.dumps({"shard": shard.part, "stats": stats, "finished": time.time()}, default=str))
-                    os.replace(tmp, folder / f"{shard.part}.json")  # the marker only after the part is written
-                    rep.shards_run += 1
-                    rep.stats.append(stats)
-                    if tick:
-                        tick(1)
-            finally:
-                if todo and stage.teardown:
-                    stage.teardown(ctx)
+            if todo:
+                rep.stats = self._run_shards(stage, todo, ctx, tick)
+                rep.shards_run = len(rep.stats)
             rep.seconds = time.perf_counter() - t0
             reports.append(rep)
         return reports
+
+    def _plan(self, stage: Stage) -> tuple[list[Shard], list[Shard]]:
+        """All shards of a stage and those still to run; resets the stage when its inputs changed."""
+        shards = [Shard(i, self.n_shards) for i in range(self.n_shards)] if stage.sharded and self.n_shards > 1 else [ALL]
+        inputs_fp = fingerprint(self.out, stage.inputs) + (stage.source_fingerprint() if stage.source_fingerprint else "")
+        plan = {"shards": len(shards), "inputs": inputs_fp}
+        folder = self._markers(stage)
+        plan_file = folder / "plan.json"
+        if not plan_file.exists() or json.loads(plan_file.read_text()) != plan:
+            self._reset(stage)  # new inputs or another shard count: earlier parts cannot be trusted
+            folder.mkdir(parents=True, exist_ok=True)
+            plan_file.write_text(json.dumps(plan))
+        return shards, [s for s in shards if stage.always_run or not (folder / f"{s.part}.json").exists()]
+
+    def _run_shards(self, stage: Stage, todo: list[Shard], ctx: dict, tick) -> list:
+        if stage.setup:
+            stage.setup(ctx)
+        done = []
+        try:
+            for shard in todo:
+                done.append(run_shard(stage, self.out, shard, ctx))
+                if tick:
+                    tick(1)
+        finally:
+            if stage.teardown:
+                stage.teardown(ctx)
+        return done
+
+
+def run_shard(stage: Stage, out: Path, shard: Shard, ctx: dict) -> dict:
+    """Run one shard and write its completion marker, only after the stage has written its part files."""
+    stats = stage.run(out, shard, ctx)
+    folder = Path(out) / "_markers" / stage.name
+    tmp = folder / f".{shard.part}.json.tmp"
+    tmp.write_text(json.dumps({"shard": shard.part, "stats": stats, "finished": time.time()}, default=str))
+    os.replace(tmp, folder / f"{shard.part}.json")
+    return stats

@@ -123,7 +123,8 @@ def build_stages(source: Path, reports: Optional[list[Path]] = None, backend: st
 
 
 def run_pipeline(source, out: Path, reports: Optional[list[Path]] = None, shards: int = 4, progress=None,
-                 deid: bool = True, secret_file: Optional[Path] = None, **options):
+                 deid: bool = True, secret_file: Optional[Path] = None, executor: str = "local", ray_config=None,
+                 **options):
     """The whole pipeline on a folder or a PACS (see curation.sources.open_source). With deid (the default) publish and report read the de-identified copy OUT/deid; the
     secret comes from secret_file, else $OPSEG_DEID_SECRET, else one created once at OUT/_secret/deid.key."""
     secret = None
@@ -144,5 +145,15 @@ def run_pipeline(source, out: Path, reports: Optional[list[Path]] = None, shards
         folder, fetcher = cache.dicom, (lambda: src.fetch(cache.root))
         folder.mkdir(parents=True, exist_ok=True)
     stages = build_stages(folder, reports, deid=deid, secret=secret, fetcher=fetcher, **options)
-    return LocalExecutor(out, shards=shards, progress=progress).run(stages)
+    if executor == "local":
+        return LocalExecutor(out, shards=shards, progress=progress).run(stages)
+    if executor != "ray":
+        raise ValueError(f"unknown executor {executor!r}: local or ray")
+    from curation.ray_executor import RayExecutor
+
+    ray_executor = RayExecutor(out, shards=shards, progress=progress, config=ray_config)
+    try:
+        return ray_executor.run(stages)
+    finally:
+        ray_executor.shutdown()
 

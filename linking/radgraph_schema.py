@@ -37,7 +37,8 @@ def summarise(text: str, entities: dict) -> dict:
     if lat:
         words = {w.lower().replace("bilaterally", "bilateral") for w in lat}
         laterality = "bilateral" if "bilateral" in words or {"left", "right"} <= words else words.pop()
-    described = [ents[k]["tokens"] for k in modifiers if main and any(r == ["modify", main] for r in ents[k]["relations"])]
+    in_text_order = sorted(modifiers, key=lambda k: (ents[k].get("start_ix", 0), k))  # not set order: that varies per process
+    described = [ents[k]["tokens"] for k in in_text_order if main and any(r == ["modify", main] for r in ents[k]["relations"])]
     return {
         "radgraph": {"text": text, "entities": ents},
         "observation": " ".join(described + [ents[main]["tokens"]]) if main else None,
