@@ -92,3 +92,21 @@ def test_only_referenced_series_are_fetched_and_reruns_use_the_cache(mined):
     assert result["dicomweb_rerun"]["requests"] == 2
     assert result["run"]["fetch"][0]["series_fetched"] == result["dicomweb"]["series_fetched"]
     assert result["run"]["extract"][0]["annotations"] > 0
+
+
+def test_source_specs_parse_into_the_right_source(tmp_path):
+    from curation.sources import open_source
+    from curation.sources.base import FolderSource
+    from curation.sources.dicomweb import DICOMwebSource
+    from curation.sources.dimse import DIMSESource
+
+    assert isinstance(open_source(str(tmp_path)), FolderSource)
+    web = open_source("dicomweb+https://pacs.example.org:8443/dicom-web?from=20240101&to=20241231&modalities=pr")
+    assert isinstance(web, DICOMwebSource) and web.url == "https://pacs.example.org:8443/dicom-web"
+    assert web.dates == ("20240101", "20241231") and web.modalities == ("PR",)
+    dimse = open_source("dimse://PACS@10.0.0.5:11112?calling=MINER&store_port=4000")
+    assert isinstance(dimse, DIMSESource) and (dimse.host, dimse.port, dimse.called, dimse.calling, dimse.store_port) == (
+        "10.0.0.5", 11112, "PACS", "MINER", 4000)
+    assert dimse.modalities == ("PR", "SR")
+    with pytest.raises(ValueError, match="unknown source"):
+        open_source("ftp://x")

@@ -108,21 +108,23 @@ class FolderSource:
 
 
 def open_source(spec: str):
-    """A folder path, `dicomweb+http://host:port/dicom-web[?from=YYYYMMDD&to=YYYYMMDD]`, or
-    `dimse://CALLED_AET@host:port?calling=OPSEG&store_port=11113[&from=..&to=..]`."""
+    """A folder path, `dicomweb+http://host:port/dicom-web[?from=YYYYMMDD&to=YYYYMMDD&modalities=PR,SR]`, or
+    `dimse://CALLED_AET@host:port?calling=OPSEG&store_port=11113[&from=..&to=..&modalities=PR]`."""
     if "://" not in str(spec):
         return FolderSource(Path(spec))
     url = urlparse(str(spec))
     q = {k: v[0] for k, v in parse_qs(url.query).items()}
     dates = (q.get("from"), q.get("to"))
+    modalities = tuple(m.strip().upper() for m in q.get("modalities", ",".join(ANNOTATION_MODALITIES)).split(",") if m.strip())
     if url.scheme.startswith("dicomweb+"):
         from curation.sources.dicomweb import DICOMwebSource
 
         base = f"{url.scheme.split('+', 1)[1]}://{url.netloc}{url.path}"
-        return DICOMwebSource(base, dates=dates)
+        return DICOMwebSource(base, dates=dates, modalities=modalities)
     if url.scheme == "dimse":
         from curation.sources.dimse import DIMSESource
 
         return DIMSESource(url.hostname, url.port or 104, called_ae=url.username or "ANY-SCP",
-                           calling_ae=q.get("calling", "OPSEG"), store_port=int(q.get("store_port", 11113)), dates=dates)
+                           calling_ae=q.get("calling", "OPSEG"), store_port=int(q.get("store_port", 11113)), dates=dates,
+                           modalities=modalities)
     raise ValueError(f"unknown source {spec!r}: a folder, dicomweb+http(s)://... or dimse://AET@host:port")
