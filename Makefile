@@ -42,7 +42,8 @@ install-ray: $(VENV)/.ray
 # HTML QC report; Orthanc + its DICOMweb plugin is the real PACS the DICOMweb/DIMSE sources are tested against.
 SYSTEM_PACKAGES := chromium orthanc orthanc-dicomweb
 system-deps:
-	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
