@@ -193,9 +193,8 @@ def publish(out: Path, hf_dir: Path, min_tier: str = "B", fractions: tuple[float
                 summary.rows[config][name] = part.num_rows
         if tick:
             tick(1)
-    rows = con.sql(_GROUNDED_SQL.format(tiers=", ".join(f"'{t}'" for t in TIERS[:TIERS.index(min_tier) + 1]))).fetchall()
-    cols = [d[0] for d in con.sql(_GROUNDED_SQL.format(tiers="'A'")).description]
-    records = [dict(zip(cols, r)) for r in rows]
+    rel = con.sql(_GROUNDED_SQL.format(tiers=", ".join(f"'{t}'" for t in TIERS[:TIERS.index(min_tier) + 1])))
+    records = [dict(zip(rel.columns, r)) for r in rel.fetchall()]
     ct_paths = ct_series_paths(out) if volumes else {}
     shapes: dict[str, Optional[list[int]]] = {}
     vtick = progress("publish volumes", len({r["series_uid"] for r in records})) if progress and volumes else None

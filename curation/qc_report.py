@@ -204,12 +204,12 @@ def write_report(out: Path, target: Optional[Path] = None, evaluation: Optional[
     img_dir.mkdir(parents=True, exist_ok=True)
     plot_dir.mkdir(parents=True, exist_ok=True)
     con = connect(out)
-    cols = [d[0] for d in con.sql(_MASKS_SQL).description]
-    masks = [dict(zip(cols, r)) for r in con.sql(_MASKS_SQL).fetchall()]
-    lcols = [d[0] for d in con.sql(_LINKS_SQL).description]
+    rel = con.sql(_MASKS_SQL)
+    masks = [dict(zip(rel.columns, r)) for r in rel.fetchall()]
+    rel = con.sql(_LINKS_SQL)
     links: dict[str, dict] = {}
-    for r in con.sql(_LINKS_SQL).fetchall():
-        links.setdefault(r[0], dict(zip(lcols, r)))  # best tier, then best score
+    for r in rel.fetchall():
+        links.setdefault(r[0], dict(zip(rel.columns, r)))  # best tier, then best score
     metrics = defaultdict(list)
     for e, *rest in con.sql("select entity_id, metric, value, threshold, passed, detail from qc "
                             "where entity_kind = 'mask'").fetchall():
