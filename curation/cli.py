@@ -312,7 +312,7 @@ def publish(out: Path = typer.Argument(..., exists=True, file_okay=False, help="
                 from curation.deid.secret import ProjectSecret
                 from curation.deid.tables import deidentify
 
-                secret = ProjectSecret.load(secret_file, create_at=out / "_secret" / "deid.key")
+                secret = ProjectSecret.for_output(out, secret_file)
                 source = out / "deid"
                 deidentify(out, source, secret, progress=factory)
             summary = run_publish(source, hf, min_tier=min_tier, volumes=volumes, progress=factory)
@@ -339,7 +339,7 @@ def deid(out: Path = typer.Argument(..., exists=True, file_okay=False, help="An 
     from curation.deid.secret import ProjectSecret
     from curation.deid.tables import deidentify
 
-    secret = ProjectSecret.load(secret_file, create_at=out / "_secret" / "deid.key")
+    secret = ProjectSecret.for_output(out, secret_file)
     with _progress() as factory:
         manifest = deidentify(out, target or out / "deid", secret, progress=factory)
     console.print(f"de-identified -> {target or out / 'deid'}: replacements {manifest['replacements']}")

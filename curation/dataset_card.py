@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from curation import __version__
+from curation.qc import failure_counts
 from schemas import ALL_TABLES, GroundedRecord
 
 CONFIG_ORDER = ("grounded", "studies", "series", "annotations", "reports", "findings", "masks", "links", "qc",
@@ -121,8 +122,7 @@ def write_card(hf_dir: Path, out: Path, con, summary, min_tier: str, fractions, 
     for kind in sorted({k for k, _ in qc}):
         total = sum(n for (k, _), n in qc.items() if k == kind)
         lines.append(f"| {kind} | {total} | {qc.get((kind, True), 0)} |")
-    failures = con.sql("select unnest(string_split(detail, ', ')) as why, count(*) from qc "
-                       "where metric = 'qc_pass' and not passed group by 1 order by 2 desc, 1").fetchall()
+    failures = failure_counts(con)
     lines += ["", "Failed checks over all masks: " + (", ".join(f"{w} ({n})" for w, n in failures) or "none") + "."]
     quarantine = con.sql("select stage, reason, count(*) from quarantine group by 1, 2 order by 3 desc, 1, 2").fetchall()
     lines += ["", "Quarantined inputs: " + (", ".join(f"{s}/{r} ({n})" for s, r, n in quarantine) or "none") + ".", ""]

@@ -78,7 +78,7 @@ class LocalExecutor:
         self.out, self.n_shards, self.progress = Path(out), max(1, shards), progress
 
     def _markers(self, stage: Stage) -> Path:
-        return self.out / "_markers" / stage.name
+        return markers_dir(self.out, stage)
 
     def _reset(self, stage: Stage) -> None:
         """Forget a stage's results: markers and the part files it owns."""
@@ -139,10 +139,14 @@ class LocalExecutor:
         return done
 
 
+def markers_dir(out: Path, stage: Stage) -> Path:
+    return Path(out) / "_markers" / stage.name
+
+
 def run_shard(stage: Stage, out: Path, shard: Shard, ctx: dict) -> dict:
     """Run one shard and write its completion marker, only after the stage has written its part files."""
     stats = stage.run(out, shard, ctx)
-    folder = Path(out) / "_markers" / stage.name
+    folder = markers_dir(out, stage)
     tmp = folder / f".{shard.part}.json.tmp"
     tmp.write_text(json.dumps({"shard": shard.part, "stats": stats, "finished": time.time()}, default=str))
     os.replace(tmp, folder / f"{shard.part}.json")

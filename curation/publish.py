@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from curation.ct_series import ct_series_paths
 from curation.errors import ReasonedError
 from curation.query import connect
+from curation.tables import write_parquet
 from curation.volume import VolumeError, load_volume
 from schemas import ALL_TABLES, GroundedRecord
 from schemas.base import METADATA_KEY, SCHEMA_VERSION
@@ -102,19 +102,12 @@ MAX_ROW_GROUP_ROWS = 100_000
 
 def _write_split(table: pa.Table, folder: Path, split: str, max_file_bytes: int = MAX_FILE_BYTES) -> list[Path]:
     """One split of a config as ``<split>-0000i-of-0000n.parquet`` files of bounded size, zstd, atomic."""
-    folder.mkdir(parents=True, exist_ok=True)
     row_bytes = max(1, table.nbytes // max(1, table.num_rows))
     n_files = max(1, -(-table.nbytes // max_file_bytes))
     per_file = -(-table.num_rows // n_files)
     group = max(1, min(MAX_ROW_GROUP_ROWS, MAX_ROW_GROUP_BYTES // row_bytes))
-    paths = []
-    for i in range(n_files):
-        path = folder / f"{split}-{i:05d}-of-{n_files:05d}.parquet"
-        tmp = path.with_name(f".{path.name}.tmp")
-        pq.write_table(table.slice(i * per_file, per_file), tmp, compression="zstd", row_group_size=group)
-        os.replace(tmp, path)
-        paths.append(path)
-    return paths
+    return [write_parquet(table.slice(i * per_file, per_file), folder / f"{split}-{i:05d}-of-{n_files:05d}.parquet",
+                          row_group_size=group) for i in range(n_files)]
 
 
 def _with_opseg_metadata(schema: pa.Schema, config: str) -> pa.Schema:

@@ -89,6 +89,12 @@ def mask_metrics(mask: np.ndarray, hu: Optional[np.ndarray], a: AnnotationRecord
     return out
 
 
+def failure_counts(con) -> list[tuple[str, int]]:
+    """(failed check, masks) over the qc table, most frequent first, from a DuckDB connection (curation.query)."""
+    return con.sql("select unnest(string_split(detail, ', ')) as why, count(*) from qc "
+                   "where metric = 'qc_pass' and not passed group by 1 order by 2 desc, 1").fetchall()
+
+
 def run_qc(out: Path, thresholds: Optional[QCThresholds] = None,
            progress: Optional[Callable[[str, int], Callable[[int], None]]] = None, shard: Shard = ALL) -> dict:
     from schemas.mask_nifti import paste

@@ -18,6 +18,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from curation.ct_series import ct_series_paths
+from curation.qc import failure_counts
 from curation.query import connect
 from curation.volume import VolumeError, load_volume
 from schemas.mask_nifti import paste
@@ -158,8 +159,7 @@ def _plots(con, masks: list[dict], dice: dict, plot_dir: Path) -> list[tuple[str
         ax.set_xlabel("Dice vs ground truth")
         ax.set_ylabel("masks")
         save(fig, "dice.png", "Dice against the evaluation file's ground truth")
-    fails = con.sql("select unnest(string_split(detail, ', ')) as why, count(*) from qc "
-                    "where metric = 'qc_pass' and not passed group by 1 order by 2 desc, 1").fetchall()
+    fails = failure_counts(con)
     if fails:
         fig, ax = plt.subplots(figsize=(5, 0.6 + 0.35 * len(fails)))
         ax.barh([w for w, _ in fails][::-1], [n for _, n in fails][::-1], color="#d77")

@@ -131,7 +131,7 @@ def run_pipeline(source, out: Path, reports: Optional[list[Path]] = None, shards
     if deid:
         from curation.deid.secret import ProjectSecret
 
-        secret = ProjectSecret.load(secret_file, create_at=Path(out) / "_secret" / "deid.key")
+        secret = ProjectSecret.for_output(out, secret_file)
     from curation.sources import open_source
     from curation.sources.base import FolderSource
 

@@ -23,14 +23,18 @@ def write_records(out: Path, cls: type[Record], records: Iterable[Record], part:
 
 
 def write_table(out: Path, cls: type[Record], table: pa.Table, part: str = "part-00000") -> Path:
-    folder = table_dir(out, cls)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{part}.parquet"
-    tmp = folder / f".{part}.parquet.tmp"
     table = table.cast(cls.arrow_schema()) if table.schema != cls.arrow_schema() else table
-    pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS)
-    os.replace(tmp, target)
-    return target
+    return write_parquet(table, table_dir(out, cls) / f"{part}.parquet")
+
+
+def write_parquet(table: pa.Table, path: Path, row_group_size: int = ROW_GROUP_ROWS) -> Path:
+    """zstd Parquet written to a temporary name and renamed: a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, compression="zstd", row_group_size=row_group_size)
+    os.replace(tmp, path)
+    return path
 
 
 def read_table(out: Path, cls: type[Record]) -> pa.Table:

@@ -35,6 +35,11 @@ class ProjectSecret:
                 f.write(secrets.token_hex(32).encode())
         return cls(create_at.read_bytes().strip())
 
+    @classmethod
+    def for_output(cls, out: Path, path: Optional[Path] = None) -> "ProjectSecret":
+        """The secret for an output folder: the file given, $OPSEG_DEID_SECRET, or OUT/_secret/deid.key."""
+        return cls.load(path, create_at=Path(out) / "_secret" / "deid.key")
+
     def token(self, kind: str, value: str, n: int = 24) -> str:
         """Hex pseudonym of a value within a namespace (kind), e.g. token('annotation', id)."""
         return hmac.new(self._key, f"{kind}\x00{value}".encode(), hashlib.sha256).hexdigest()[:n]

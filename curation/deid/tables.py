@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pydicom
 
 from curation.deid.dicom_fields import DicomPseudonyms
 from curation.deid.secret import ProjectSecret
 from curation.deid.text import TextScrubber, identifier_variants
-from curation.tables import read_records, write_records
+from curation.tables import read_records, write_parquet, write_records
 from schemas import (AnnotationRecord, FindingRecord, InstanceRecord, LinkRecord, MaskRecord, QCRecord,
                      QuarantineRecord, ReportRecord, SeriesRecord, StudyRecord)
 
@@ -273,8 +272,7 @@ class Deidentifier:
             if i.category == "ct_image":
                 paths[self.uid(i.series_uid, i.study_uid)].append(i.path)
         table = pa.table({"series_uid": sorted(paths), "paths": [sorted(paths[s]) for s in sorted(paths)]})
-        (target / "_private").mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, target / PRIVATE_CT_PATHS, compression="zstd")
+        write_parquet(table, target / PRIVATE_CT_PATHS)
         return len(paths)
 
 
