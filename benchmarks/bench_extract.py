@@ -17,9 +17,9 @@ from pathlib import Path
 import pydicom
 
 from curation.demo import generate_archive
-from curation.extract import parse_objects
-from curation.index import index_archive, walk_files
-from curation.lookup import ImageLookup
+from curation.extract.stage import parse_objects
+from curation.extract.index import index_archive, walk_files
+from curation.dicom.lookup import ImageLookup
 
 
 def best_of(repeat, fn):

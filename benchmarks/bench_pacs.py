@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from curation.demo import generate_archive  # noqa: E402
-from curation.extract import extract  # noqa: E402
+from curation.extract.stage import extract  # noqa: E402
 
 
 def timed_extract(folder: Path, out: Path) -> float:

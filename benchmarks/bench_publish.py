@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from curation.ct_series import ct_series_paths
+from curation.dicom.ct_series import ct_series_paths
 from curation.demo import generate_archive
-from curation.query import connect
-from curation.run import run_pipeline
-from curation.volume import load_volume
+from curation.io.query import connect
+from curation.pipeline.run import run_pipeline
+from curation.dicom.volume import load_volume
 from schemas.mask_nifti import nifti_gz, paste
 
 

@@ -33,7 +33,7 @@ def extract(source: Path = typer.Argument(..., exists=True, file_okay=False, hel
                                                          help="Sidecar report table(s): CSV, JSONL or Parquet"),
             workers: Optional[int] = typer.Option(None, help="Header-reading processes (default: all cores)")):
     """Index the archive and extract annotations, series geometry and reports into OUT/<table>/."""
-    from curation.extract import extract as run_extract
+    from curation.extract.stage import extract as run_extract
 
     with _progress() as factory:
         summary = run_extract(source, out, reports=reports, workers=workers, progress=factory)
@@ -49,7 +49,7 @@ def extract(source: Path = typer.Argument(..., exists=True, file_okay=False, hel
 def _print_run(reports, out: Path, hf: Path) -> None:
     import json
 
-    from curation.query import connect
+    from curation.io.query import connect
 
     table = Table(title=f"opseg run -> {out}")
     for col in ("stage", "shards run", "shards resumed", "seconds"):
@@ -103,7 +103,7 @@ def run(source: str = typer.Argument(..., help="Archive folder, dicomweb+http://
         batch_size: int = typer.Option(1, help="Ray: shards per call")):
     """extract -> segment -> link -> qc -> publish -> report with completion markers: a rerun skips finished
     work, a killed run resumes."""
-    from curation.run import run_pipeline
+    from curation.pipeline.run import run_pipeline
 
     with _progress() as factory:
         reps = run_pipeline(source, out, reports=reports, shards=shards, progress=factory, backend=backend,
@@ -114,7 +114,7 @@ def run(source: str = typer.Argument(..., help="Archive folder, dicomweb+http://
 
 
 def _ray_config(address, actors, batch_size):
-    from curation.ray_executor import RayConfig
+    from curation.pipeline.ray_executor import RayConfig
 
     return RayConfig(address=address, actors=actors, batch_size=batch_size)
 
@@ -126,7 +126,7 @@ def demo(folder: Path = typer.Argument(Path("demo"), help="Where the demo archiv
     """Generate the demo archive (once) and run the whole pipeline on it, scored against its truth: the README's
     main job. Writes DIR/out (tables, report/index.html), DIR/out/hf (dataset) and DIR/seg (DICOM SEG)."""
     from curation.demo import generate_archive
-    from curation.run import run_pipeline
+    from curation.pipeline.run import run_pipeline
 
     if not (folder / "truth" / "annotations.jsonl").exists():
         with _progress() as factory:
@@ -272,7 +272,7 @@ def qc(out: Path = typer.Argument(..., exists=True, file_okay=False, help="Outpu
        threshold: Optional[List[str]] = typer.Option(None, "--threshold", "-t",
                                                      help="NAME=VALUE, e.g. max_recist_error_pct=15 (repeatable)")):
     """QC metrics per mask into OUT/qc (long format) with a pass/fail verdict and its reasons."""
-    from curation.qc import QCThresholds, run_qc
+    from curation.qc.stage import QCThresholds, run_qc
 
     with _progress() as factory:
         res = run_qc(out, QCThresholds.from_pairs(threshold or []), progress=factory)
@@ -283,7 +283,7 @@ def qc(out: Path = typer.Argument(..., exists=True, file_okay=False, help="Outpu
 def export_seg_cmd(out: Path = typer.Argument(..., exists=True, file_okay=False, help="Output folder with masks"),
                    target: Path = typer.Argument(..., help="Folder for the DICOM SEG files")):
     """One BINARY DICOM SEG per CT series (one segment per mask), for a PACS or a viewer."""
-    from curation.seg_export import export_seg
+    from curation.publish.seg_export import export_seg
 
     files = export_seg(out, target)
     console.print(f"{len(files)} DICOM SEG file(s) -> {target}")
@@ -302,7 +302,7 @@ def publish(out: Path = typer.Argument(..., exists=True, file_okay=False, help="
                                                        help="Project secret (default $OPSEG_DEID_SECRET, else "
                                                             "OUT/_secret/deid.key, created once)")):
     """A Hugging Face dataset folder (configs per table + `grounded`, splits by patient, card) from OUT."""
-    from curation.publish import PublishError, deidentification_status, publish as run_publish, push_to_hub as push
+    from curation.publish.dataset import PublishError, deidentification_status, publish as run_publish, push_to_hub as push
 
     hf = hf or out / "hf"
     source = out
@@ -351,7 +351,7 @@ def report(out: Path = typer.Argument(..., exists=True, file_okay=False, help="A
            evaluation: Optional[Path] = typer.Option(None, "--eval", help="segmentation.json of `opseg eval --report` "
                                                                           "(default OUT/eval/segmentation.json)")):
     """Static HTML QC report: per-mask axial/coronal/sagittal overlays with the GSPS mark, metrics, linked sentence."""
-    from curation.qc_report import write_report
+    from curation.report.html import write_report
 
     with _progress() as factory:
         index = write_report(out, target, evaluation or out / "eval" / "segmentation.json", progress=factory)
@@ -364,7 +364,7 @@ def query(out: Path = typer.Argument(..., exists=True, file_okay=False, help="An
                                               "findings, masks, links, qc, quarantine"),
           limit: int = typer.Option(50, help="Rows to print")):
     """Run DuckDB SQL over the output tables (one view per table)."""
-    from curation.query import connect
+    from curation.io.query import connect
 
     rel = connect(out).sql(sql)
     if rel is None:

@@ -5,7 +5,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from curation.demo.truth import load_truth, truth_mark
-from curation.tables import read_records
+from curation.io.tables import read_records
 from schemas import AnnotationRecord, FindingRecord, LinkRecord
 
 

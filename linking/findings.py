@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from curation.annotation_builder import stable_id
+from curation.io.ids import stable_id
 from linking.measure import image_refs, sizes
 from linking.structure import sentences
 from schemas import FindingRecord, QuarantineRecord, ReportRecord

@@ -9,10 +9,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from curation.annotation_builder import stable_id
-from curation.lookup import ImageLookup
-from curation.shards import ALL, Shard
-from curation.tables import read_records, write_records
+from curation.io.ids import stable_id
+from curation.dicom.lookup import ImageLookup
+from curation.io.shards import ALL, Shard
+from curation.io.tables import read_records, write_records
 from linking.findings import report_findings
 from linking.match import Mark, finding_view, match_study
 from schemas import (AnnotationRecord, FindingRecord, InstanceRecord, LinkRecord, MaskRecord, QuarantineRecord,

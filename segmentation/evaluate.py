@@ -13,7 +13,7 @@ import nibabel as nib
 import numpy as np
 
 from curation.demo.truth import load_truth, truth_mark
-from curation.tables import read_records
+from curation.io.tables import read_records
 from schemas import AnnotationRecord, MaskRecord
 from schemas.mask_nifti import paste
 

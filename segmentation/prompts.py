@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 from scipy import ndimage
 
-from curation.errors import ReasonedError
+from curation.io.errors import ReasonedError
 from schemas import AnnotationRecord
 
 SEGMENTABLE = ("line", "bidimensional", "ellipse", "circle", "polygon", "arrow", "point")

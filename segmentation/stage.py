@@ -9,11 +9,11 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from curation.annotation_builder import stable_id
-from curation.ct_series import ct_series_paths
-from curation.shards import ALL, Shard
-from curation.tables import read_records, write_records
-from curation.volume import VolumeError, load_volume
+from curation.io.ids import stable_id
+from curation.dicom.ct_series import ct_series_paths
+from curation.io.shards import ALL, Shard
+from curation.io.tables import read_records, write_records
+from curation.dicom.volume import VolumeError, load_volume
 from schemas import AnnotationRecord, MaskRecord, QuarantineRecord
 from segmentation.classical import ClassicalSegmenter
 from schemas.mask_nifti import encode

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from curation.demo import generate_archive
-from curation.extract import extract
+from curation.extract.stage import extract
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +33,7 @@ def processed_out(demo_out, tmp_path_factory) -> Path:
     """The demo output after segment, link and qc (a copy: demo_out stays extract-only). Treat as read-only."""
     import shutil
 
-    from curation.qc import run_qc
+    from curation.qc.stage import run_qc
     from linking.stage import run_link
     from segmentation.stage import run_segment
 

@@ -17,8 +17,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from curation.extract import parse_object  # noqa: E402
-from curation.lookup import ImageLookup  # noqa: E402
+from curation.extract.stage import parse_object  # noqa: E402
+from curation.dicom.lookup import ImageLookup  # noqa: E402
 from schemas import InstanceRecord  # noqa: E402
 
 SEEDS = sorted((HERE / "data" / "agfa_impax_agility_gsps").glob("*.dcm")) + sorted((HERE / "data" / "dcmjs_tid1500_sr").glob("*.dcm"))

@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pydicom  # noqa: E402
 from pynetdicom import AE  # noqa: E402
 
-from curation.sources.dicomweb import DICOMwebSource  # noqa: E402
-from curation.sources.dimse import DIMSESource  # noqa: E402
+from curation.extract.sources.dicomweb import DICOMwebSource  # noqa: E402
+from curation.extract.sources.dimse import DIMSESource  # noqa: E402
 
 HTTP, DICOM, STORE = 8042, 4242, 11113
 PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
@@ -81,7 +81,7 @@ def main(archive: Path, work: Path) -> None:
             t0 = time.perf_counter()
             again = make().fetch(work / f"cache-{name}")
             result[f"{name}_rerun"] = {**again.to_dict(), "seconds": time.perf_counter() - t0}
-        from curation.run import run_pipeline  # the same fetch, as the first stage of `opseg run dicomweb+http://...`
+        from curation.pipeline.run import run_pipeline  # the same fetch, as the first stage of `opseg run dicomweb+http://...`
 
         reps = run_pipeline(f"dicomweb+http://127.0.0.1:{HTTP}/dicom-web", work / "run-dicomweb", shards=1, deid=False)
         result["run"] = {r.name: r.stats for r in reps[:2]}

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from curation.qc import QCThresholds, run_qc
-from curation.query import connect
+from curation.qc.stage import QCThresholds, run_qc
+from curation.io.query import connect
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "analytics.md"
 QUERIES = re.findall(r"```sql\n(.*?)```", DOC.read_text(), re.S)

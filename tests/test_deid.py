@@ -11,9 +11,9 @@ import pytest
 from curation.deid.text import TextScrubber, identifier_variants
 from curation.demo import generate_archive
 from curation.demo.phi import plant_phi
-from curation.publish import deidentification_status, push_to_hub
-from curation.query import connect
-from curation.run import run_pipeline
+from curation.publish.dataset import deidentification_status, push_to_hub
+from curation.io.query import connect
+from curation.pipeline.run import run_pipeline
 from linking.measure import sizes
 
 SECRET = "a-test-secret-of-enough-length-0123456789"

@@ -2,8 +2,8 @@
 import duckdb
 import numpy as np
 
-from curation.index import index_archive
-from curation.tables import read_records
+from curation.extract.index import index_archive
+from curation.io.tables import read_records
 from schemas import AnnotationRecord, QuarantineRecord, ReportRecord
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from curation.display_area import DisplayedArea
+from curation.extract.display_area import DisplayedArea
 
 
 @pytest.mark.parametrize("rotation", [0, 90, 180, 270])

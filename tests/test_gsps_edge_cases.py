@@ -4,9 +4,9 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from curation.gsps import extract_gsps
-from curation.index import read_instance
-from curation.lookup import ImageLookup
+from curation.extract.gsps import extract_gsps
+from curation.extract.index import read_instance
+from curation.dicom.lookup import ImageLookup
 from opseg_testdata import DATA
 
 CT = sorted((DATA / "dcmqi_ct_3slice").glob("*.dcm"))

@@ -11,9 +11,9 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from curation import limits
-from curation.extract import parse_object
-from curation.lookup import ImageLookup
+from curation.extract import limits
+from curation.extract.stage import parse_object
+from curation.dicom.lookup import ImageLookup
 from fuzz_parsers import run_mutations
 from schemas import InstanceRecord
 
@@ -136,7 +136,7 @@ def test_deep_long_and_self_referencing_sr_trees(tmp_path_factory, depth, text, 
 
 
 def test_sr_that_contains_itself_is_quarantined(tmp_path):
-    from curation.sr import sr_report_text
+    from curation.extract.sr import sr_report_text
 
     root = _sr_container([])
     root.ContentSequence.append(root)  # only possible in memory; the walker must notice rather than recurse forever

@@ -6,7 +6,7 @@ import shutil
 import duckdb
 import pytest
 
-from curation.tables import read_records, write_records
+from curation.io.tables import read_records, write_records
 from linking.evaluate import evaluate_links
 from linking.stage import run_link
 from schemas import FindingRecord, LinkRecord, QuarantineRecord, ReportRecord

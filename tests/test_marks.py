@@ -1,8 +1,8 @@
 """Interpretation of GSPS primitives into marks, the way different viewers draw them."""
 import numpy as np
 
-from curation.marks import Primitive, TextItem, build_marks
-from curation.measure_text import parse_measurement, to_mm
+from curation.extract.marks import Primitive, TextItem, build_marks
+from curation.extract.measure_text import parse_measurement, to_mm
 
 
 def prim(gtype, pts, i, **kw):

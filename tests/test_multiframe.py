@@ -4,9 +4,9 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from curation.extract import extract
-from curation.tables import read_records
-from curation.volume import load_volume
+from curation.extract.stage import extract
+from curation.io.tables import read_records
+from curation.dicom.volume import load_volume
 from schemas import AnnotationRecord
 
 ENHANCED_CT = "1.2.840.10008.5.1.4.1.1.2.1"

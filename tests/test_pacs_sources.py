@@ -13,8 +13,8 @@ import pytest
 from pydicom.uid import generate_uid
 
 from curation.demo import generate_archive
-from curation.extract import extract
-from curation.tables import read_records
+from curation.extract.stage import extract
+from curation.io.tables import read_records
 from schemas import AnnotationRecord, ReportRecord
 
 HERE = Path(__file__).resolve().parent
@@ -95,10 +95,10 @@ def test_only_referenced_series_are_fetched_and_reruns_use_the_cache(mined):
 
 
 def test_source_specs_parse_into_the_right_source(tmp_path):
-    from curation.sources import open_source
-    from curation.sources.base import FolderSource
-    from curation.sources.dicomweb import DICOMwebSource
-    from curation.sources.dimse import DIMSESource
+    from curation.extract.sources import open_source
+    from curation.extract.sources.base import FolderSource
+    from curation.extract.sources.dicomweb import DICOMwebSource
+    from curation.extract.sources.dimse import DIMSESource
 
     assert isinstance(open_source(str(tmp_path)), FolderSource)
     web = open_source("dicomweb+https://pacs.example.org:8443/dicom-web?from=20240101&to=20241231&modalities=pr")

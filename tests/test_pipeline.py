@@ -8,9 +8,9 @@ import time
 import pytest
 
 from curation.demo import generate_archive
-from curation.pipeline import SOURCE, LocalExecutor, Stage, check_pipeline
-from curation.run import run_pipeline
-from curation.tables import read_table
+from curation.pipeline.base import SOURCE, LocalExecutor, Stage, check_pipeline
+from curation.pipeline.run import run_pipeline
+from curation.io.tables import read_table
 from schemas import ALL_TABLES
 
 def snapshot(out):

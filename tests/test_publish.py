@@ -7,8 +7,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from curation.publish import PublishError, publish, push_to_hub, split_of
-from curation.query import connect
+from curation.publish.dataset import PublishError, publish, push_to_hub, split_of
+from curation.io.query import connect
 from schemas.mask_nifti import paste
 
 
@@ -142,7 +142,7 @@ def test_cli_publish_refuses_push_with_a_clear_message(published, tmp_path):
 def test_big_splits_are_written_as_bounded_files_that_load_as_one(published, tmp_path):
     import datasets
 
-    from curation.publish import _write_split
+    from curation.publish.dataset import _write_split
 
     out, _, _ = published
     table = connect(out).sql("select * from masks order by mask_id").to_arrow_table()

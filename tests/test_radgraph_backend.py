@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from curation.tables import read_records
+from curation.io.tables import read_records
 from linking.radgraph_backend import RadGraphBackend, RadGraphModelError
 from linking.radgraph_schema import normalise_label, summarise
 from linking.stage import run_link

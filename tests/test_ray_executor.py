@@ -8,7 +8,7 @@ import time
 import pytest
 
 from curation.demo import generate_archive
-from curation.run import run_pipeline
+from curation.pipeline.run import run_pipeline
 
 ray = pytest.importorskip("ray", reason="the 'ray' extra is not installed (make test installs it)")
 pytestmark = pytest.mark.slow
@@ -33,7 +33,7 @@ def setup(tmp_path_factory):
 
 
 def test_ray_run_writes_the_local_runs_files(setup):
-    from curation.ray_executor import RayConfig
+    from curation.pipeline.ray_executor import RayConfig
 
     root, reference = setup
     out = root / "ray"
@@ -58,7 +58,7 @@ def test_killed_ray_run_resumes_to_the_same_files(setup, tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started
     proc.wait()
     assert any(marker.glob("shard-*.json")), "killed before any segment shard finished: nothing to resume"
-    from curation.ray_executor import RayConfig
+    from curation.pipeline.ray_executor import RayConfig
 
     reps = run_pipeline(root / "demo" / "dicom", out, reports=[root / "demo" / "reports.jsonl"], shards=3,
                         executor="ray", ray_config=RayConfig(num_cpus=2))

@@ -5,8 +5,8 @@ import duckdb
 import numpy as np
 import pytest
 
-from curation.extract import extract
-from curation.volume import load_volume
+from curation.extract.stage import extract
+from curation.dicom.volume import load_volume
 from opseg_testdata import DATA, SHARED
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from curation.qc_pictures import MASK_RGB, PROMPT_RGB, overlays, prompt_segments
-from curation.qc_report import VIEWS, write_report
-from curation.query import connect
+from curation.report.pictures import MASK_RGB, PROMPT_RGB, overlays, prompt_segments
+from curation.report.html import VIEWS, write_report
+from curation.io.query import connect
 
 
 @pytest.fixture(scope="module")

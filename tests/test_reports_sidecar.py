@@ -4,7 +4,7 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation.reports import read_sidecar
+from curation.extract.reports import read_sidecar
 
 KNOWN = {"ACC1": "1.2.3"}
 

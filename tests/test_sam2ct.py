@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from curation.volume import SliceRef, Volume, build_geometry
+from curation.dicom.volume import SliceRef, Volume, build_geometry
 from schemas import AnnotationRecord
 from segmentation.sam2ct.backend import SAM2CTSegmenter
 from segmentation.sam2ct.build import SAM2CT_ONLY, CheckpointError, build_sam2ct, load_checkpoint

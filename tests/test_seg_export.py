@@ -4,9 +4,9 @@ from collections import defaultdict
 import highdicom as hd
 import numpy as np
 
-from curation.ct_series import sorted_series_datasets
-from curation.seg_export import export_seg
-from curation.tables import read_records
+from curation.dicom.ct_series import sorted_series_datasets
+from curation.publish.seg_export import export_seg
+from curation.io.tables import read_records
 from schemas import InstanceRecord, MaskRecord
 from schemas.mask_nifti import paste
 

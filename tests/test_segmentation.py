@@ -6,8 +6,8 @@ import duckdb
 import numpy as np
 import pytest
 
-from curation.tables import read_records
-from curation.volume import SliceRef, Volume, build_geometry
+from curation.io.tables import read_records
+from curation.dicom.volume import SliceRef, Volume, build_geometry
 from schemas import AnnotationRecord, MaskRecord, QuarantineRecord
 from segmentation.classical import ClassicalSegmenter
 from segmentation.evaluate import evaluate_demo

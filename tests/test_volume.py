@@ -3,7 +3,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from curation.volume import SliceRef, VolumeError, build_geometry, load_volume
+from curation.dicom.volume import SliceRef, VolumeError, build_geometry, load_volume
 
 
 def refs(zs, orient=(1, 0, 0, 0, 1, 0), spacing=(0.7, 0.7), size=(64, 64)):

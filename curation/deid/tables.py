@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import pyarrow as pa
-import pydicom
 
 from curation.deid.dicom_fields import DicomPseudonyms
 from curation.deid.secret import ProjectSecret
 from curation.deid.text import TextScrubber, identifier_variants
-from curation.tables import read_records, write_parquet, write_records
+from curation.dicom.read import read_dicom
+from curation.io.tables import read_records, write_parquet, write_records
 from schemas import (AnnotationRecord, FindingRecord, InstanceRecord, LinkRecord, MaskRecord, QCRecord,
                      QuarantineRecord, ReportRecord, SeriesRecord, StudyRecord)
 
@@ -50,7 +50,7 @@ def _header_identifiers(paths: list[str]) -> tuple[list[str], list[str], list[st
 
     for p in paths:
         try:
-            pydicom.dcmread(p, stop_before_pixels=True).walk(visit)
+            read_dicom(p, stop_before_pixels=True).walk(visit)
         except Exception:  # unreadable files are already in quarantine
             continue
     return sorted(names), sorted(ids), sorted(dates), sorted(phones)

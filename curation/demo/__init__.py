@@ -19,7 +19,7 @@ from typing import Callable, Optional
 import nibabel as nib
 import numpy as np
 
-from curation.annotation_builder import mm_distance
+from curation.extract.annotation_builder import mm_distance
 from curation.demo.bad_input import write_bad_input
 from curation.demo.ct_writer import StudyInfo, uid, write_ct_series
 from curation.demo.gsps_styles import DemoMark, write_gsps

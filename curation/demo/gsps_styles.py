@@ -20,7 +20,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 from curation.demo.ct_writer import StudyInfo, base_dataset
 from curation.demo.truth_marks import arrow_head
-from curation.display_area import DisplayedArea
+from curation.extract.display_area import DisplayedArea
 
 GSPS_CLASS = "1.2.840.10008.5.1.4.1.1.11.1"
 STYLES = ("standard", "agfa", "weasis", "larvitar")

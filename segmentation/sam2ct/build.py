@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from curation.errors import ReasonedError
+from curation.io.errors import ReasonedError
 
 CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
 SAM2CT_ONLY = tuple(f"sam_prompt_encoder.point_embeddings.{i}.weight" for i in range(4, 8))

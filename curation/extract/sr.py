@@ -11,8 +11,8 @@ from typing import Optional
 
 import numpy as np
 
-from curation.annotation_builder import build_record
-from curation.lookup import ImageLookup
+from curation.extract.annotation_builder import build_record
+from curation.dicom.lookup import ImageLookup
 from schemas import AnnotationRecord, QuarantineRecord
 
 MEASUREMENT_GROUP = "125007"

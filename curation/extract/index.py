@@ -18,11 +18,12 @@ import pyarrow.parquet as pq
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from curation.dicom_classes import classify
-from curation.dicom_fast import value as _raw
-from curation.errors import ReasonedError
-from curation.tables import read_records, write_records
+from curation.dicom.dicom_classes import classify
+from curation.dicom.dicom_fast import value as _raw
+from curation.io.errors import ReasonedError
+from curation.io.tables import read_records, write_records
 from schemas import InstanceRecord, QuarantineRecord
+from curation.dicom.read import read_dicom
 
 HEADER_TAGS = [
     "SOPInstanceUID", "SOPClassUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality", "PatientID",
@@ -93,7 +94,7 @@ def read_instance(path: Path, st: Optional[os.stat_result] = None) -> InstanceRe
     """Header-only read of one file; raises IndexError_ for anything that cannot be catalogued."""
     st = st or path.stat()
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=HEADER_TAGS)
+        ds = read_dicom(path, stop_before_pixels=True, specific_tags=HEADER_TAGS)
     except InvalidDicomError as exc:
         raise IndexError_("not_dicom", f"{path}: {exc}") from None
     except Exception as exc:  # pydicom raises many types on truncated or corrupt headers

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from curation.pipeline import SOURCE, LocalExecutor, Resources, Stage
+from curation.pipeline.base import SOURCE, LocalExecutor, Resources, Stage
 
 
 def build_stages(source: Path, reports: Optional[list[Path]] = None, backend: str = "classical",
@@ -16,9 +16,9 @@ def build_stages(source: Path, reports: Optional[list[Path]] = None, backend: st
                  deid: bool = True, secret=None, fetcher=None) -> list[Stage]:
     """secret: a curation.deid.secret.ProjectSecret (required when deid is on); fetcher: a callable that fills the
     folder `source` from a PACS before extract (and returns its FetchStats)."""
-    from curation.extract import extract
-    from curation.index import walk_files
-    from curation.qc import run_qc
+    from curation.extract.stage import extract
+    from curation.extract.index import walk_files
+    from curation.qc.stage import run_qc
     from linking.stage import run_link
     from segmentation.stage import make_segmenter, run_segment
 
@@ -69,19 +69,19 @@ def build_stages(source: Path, reports: Optional[list[Path]] = None, backend: st
     shared = (lambda out: out / "deid") if deid else (lambda out: out)  # what publish and report read
 
     def do_publish(out, shard, ctx):
-        from curation.publish import publish
+        from curation.publish.dataset import publish
 
         s = publish(shared(out), hf_dir or out / "hf")
         return {"rows": s.rows, "volumes": s.volumes_written + s.volumes_reused, "volume_errors": s.volume_errors}
 
     def do_report(out, shard, ctx):
-        from curation.qc_report import write_report
+        from curation.report.html import write_report
 
         src = shared(out)
         return {"index": str(write_report(src, out / "report", evaluation=src / "eval" / "segmentation.json"))}
 
     def do_export_seg(out, shard, ctx):
-        from curation.seg_export import export_seg
+        from curation.publish.seg_export import export_seg
 
         return {"files": len(export_seg(out, seg_dir))}
 
@@ -132,14 +132,14 @@ def run_pipeline(source, out: Path, reports: Optional[list[Path]] = None, shards
         from curation.deid.secret import ProjectSecret
 
         secret = ProjectSecret.for_output(out, secret_file)
-    from curation.sources import open_source
-    from curation.sources.base import FolderSource
+    from curation.extract.sources import open_source
+    from curation.extract.sources.base import FolderSource
 
     src = open_source(str(source))
     if isinstance(src, FolderSource):
         folder, fetcher = src.path, None
     else:
-        from curation.sources.base import SeriesCache
+        from curation.extract.sources.base import SeriesCache
 
         cache = SeriesCache(Path(out) / "_cache" / src.name)
         folder, fetcher = cache.dicom, (lambda: src.fetch(cache.root))
@@ -149,7 +149,7 @@ def run_pipeline(source, out: Path, reports: Optional[list[Path]] = None, shards
         return LocalExecutor(out, shards=shards, progress=progress).run(stages)
     if executor != "ray":
         raise ValueError(f"unknown executor {executor!r}: local or ray")
-    from curation.ray_executor import RayExecutor
+    from curation.pipeline.ray_executor import RayExecutor
 
     ray_executor = RayExecutor(out, shards=shards, progress=progress, config=ray_config)
     try:

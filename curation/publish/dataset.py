@@ -17,11 +17,11 @@ from typing import Callable, Optional
 
 import pyarrow as pa
 
-from curation.ct_series import ct_series_paths
-from curation.errors import ReasonedError
-from curation.query import connect
-from curation.tables import write_parquet
-from curation.volume import VolumeError, load_volume
+from curation.dicom.ct_series import ct_series_paths
+from curation.io.errors import ReasonedError
+from curation.io.query import connect
+from curation.io.tables import write_parquet
+from curation.dicom.volume import VolumeError, load_volume
 from schemas import ALL_TABLES, GroundedRecord
 from schemas.base import METADATA_KEY, SCHEMA_VERSION
 from schemas.mask_nifti import nifti_gz
@@ -154,7 +154,7 @@ def volume_file(series_uid: str) -> str:
 
 def publish(out: Path, hf_dir: Path, min_tier: str = "B", fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
             volumes: bool = True, progress: Optional[Callable[[str, int], Callable[[int], None]]] = None) -> PublishSummary:
-    from curation.dataset_card import write_card
+    from curation.publish.dataset_card import write_card
 
     out, hf_dir = Path(out), Path(hf_dir)
     if min_tier not in TIERS:

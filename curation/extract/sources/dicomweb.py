@@ -8,8 +8,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from curation.sources.base import ANNOTATION_MODALITIES, FetchStats
-from curation.sources.mining import mine
+from curation.extract.sources.base import ANNOTATION_MODALITIES, FetchStats
+from curation.extract.sources.mining import mine
 
 
 def _tag(item: dict, tag: str) -> Optional[str]:

@@ -6,12 +6,12 @@ from typing import Optional
 
 import numpy as np
 
-from curation.annotation_builder import build_record
-from curation.dicom_fast import value as fv
-from curation.display_area import DisplayedArea
-from curation.limits import MAX_POINTS_PER_GRAPHIC
-from curation.lookup import ImageLookup
-from curation.marks import Mark, Primitive, TextItem, build_marks
+from curation.extract.annotation_builder import build_record
+from curation.dicom.dicom_fast import value as fv
+from curation.extract.display_area import DisplayedArea
+from curation.extract.limits import MAX_POINTS_PER_GRAPHIC
+from curation.dicom.lookup import ImageLookup
+from curation.extract.marks import Mark, Primitive, TextItem, build_marks
 from schemas import AnnotationRecord, QuarantineRecord
 
 

@@ -9,8 +9,8 @@ import numpy as np
 from pydicom.sr.codedict import codes
 
 from curation import __version__
-from curation.ct_series import ct_series_paths, sorted_series_datasets
-from curation.tables import read_records
+from curation.dicom.ct_series import ct_series_paths, sorted_series_datasets
+from curation.io.tables import read_records
 from schemas import AnnotationRecord, MaskRecord
 from schemas.mask_nifti import paste
 

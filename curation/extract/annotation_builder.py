@@ -4,19 +4,15 @@ Shared by the GSPS and SR readers so both produce the same rows for the same mar
 """
 from __future__ import annotations
 
-import hashlib
 from typing import Optional
 
 import numpy as np
 
 from curation import EXTRACTOR
-from curation.lookup import ImageInfo
-from curation.measure_text import parse_measurement
+from curation.dicom.lookup import ImageInfo
+from curation.extract.measure_text import parse_measurement
+from curation.io.ids import stable_id  # noqa: F401  (re-exported for the extract readers)
 from schemas import AnnotationRecord
-
-
-def stable_id(*parts: object) -> str:
-    return hashlib.sha1("|".join(str(p) for p in parts).encode()).hexdigest()[:16]
 
 
 def mm_distance(p: np.ndarray, q: np.ndarray, spacing: list) -> float:

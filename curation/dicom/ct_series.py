@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import pydicom
 
-from curation.volume import build_geometry, slices_from_catalog
+from curation.dicom.volume import build_geometry, slices_from_catalog
+from curation.dicom.read import read_dicom
 
 
 def sorted_series_datasets(paths: list[str]) -> list[pydicom.Dataset]:
-    datasets = [pydicom.dcmread(p) for p in paths]
+    datasets = [read_dicom(p) for p in paths]
     for ds in datasets:
         if not ds.get("SpecificCharacterSet"):
             ds.SpecificCharacterSet = "ISO_IR 100"  # highdicom refuses sources without one
@@ -27,7 +28,7 @@ def ct_series_paths(out) -> dict[str, list[str]]:
 
     import pyarrow.parquet as pq
 
-    from curation.tables import read_records
+    from curation.io.tables import read_records
     from schemas import InstanceRecord
 
     private = Path(out) / "_private" / "ct_paths.parquet"

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from curation import __version__
-from curation.qc import failure_counts
+from curation.qc.stage import failure_counts
 from schemas import ALL_TABLES, GroundedRecord
 
 CONFIG_ORDER = ("grounded", "studies", "series", "annotations", "reports", "findings", "masks", "links", "qc",
@@ -46,7 +46,7 @@ def write_card(hf_dir: Path, out: Path, con, summary, min_tier: str, fractions, 
     rows = summary.rows
     lines = [_yaml_header(rows), "# opseg grounded CT lesions", ""]
     if summary.deidentified:
-        from curation.publish import deidentification_status
+        from curation.publish.dataset import deidentification_status
 
         methods = (deidentification_status(out) or {}).get("methods", {})
         lines += ["De-identified by opseg before publishing: " + "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in

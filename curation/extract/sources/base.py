@@ -117,12 +117,12 @@ def open_source(spec: str):
     dates = (q.get("from"), q.get("to"))
     modalities = tuple(m.strip().upper() for m in q.get("modalities", ",".join(ANNOTATION_MODALITIES)).split(",") if m.strip())
     if url.scheme.startswith("dicomweb+"):
-        from curation.sources.dicomweb import DICOMwebSource
+        from curation.extract.sources.dicomweb import DICOMwebSource
 
         base = f"{url.scheme.split('+', 1)[1]}://{url.netloc}{url.path}"
         return DICOMwebSource(base, dates=dates, modalities=modalities)
     if url.scheme == "dimse":
-        from curation.sources.dimse import DIMSESource
+        from curation.extract.sources.dimse import DIMSESource
 
         return DIMSESource(url.hostname, url.port or 104, called_ae=url.username or "ANY-SCP",
                            calling_ae=q.get("calling", "OPSEG"), store_port=int(q.get("store_port", 11113)), dates=dates,

@@ -7,7 +7,8 @@ from typing import Iterable, Optional, Protocol
 
 import pydicom
 
-from curation.sources.base import FetchStats, SeriesCache, referenced_series
+from curation.extract.sources.base import FetchStats, SeriesCache, referenced_series
+from curation.dicom.read import read_dicom
 
 
 class PacsClient(Protocol):
@@ -48,7 +49,7 @@ def mine(client: PacsClient, root: Path, progress=None) -> FetchStats:
     for study, series in wanted:
         try:
             for f in _store(client, cache, study, series):
-                pairs, loose = referenced_series(pydicom.dcmread(f, stop_before_pixels=True))
+                pairs, loose = referenced_series(read_dicom(f, stop_before_pixels=True))
                 targets |= pairs
                 for sop in sorted(loose):
                     found = client.series_of_sop(study, sop)

@@ -17,10 +17,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from curation.ct_series import ct_series_paths
-from curation.qc import failure_counts
-from curation.query import connect
-from curation.volume import VolumeError, load_volume
+from curation.dicom.ct_series import ct_series_paths
+from curation.qc.stage import failure_counts
+from curation.io.query import connect
+from curation.dicom.volume import VolumeError, load_volume
 from schemas.mask_nifti import paste
 
 VIEWS = ("axial", "coronal", "sagittal")
@@ -95,7 +95,7 @@ def _draw_series(series_uid: str, rows: list[dict], paths: list[str], img_dir: P
     """Pictures for every mask of one series (the volume is read once). Returns an error text or None."""
     import io
 
-    from curation.qc_pictures import overlays
+    from curation.report.pictures import overlays
 
     todo = [r for r in rows if not all((img_dir / f"{r['picture']}_{v}.png").exists() for v in VIEWS)]
     if not todo:

@@ -10,10 +10,10 @@ from typing import Callable, Optional
 import numpy as np
 from scipy import ndimage
 
-from curation.ct_series import ct_series_paths
-from curation.shards import ALL, Shard
-from curation.tables import read_records, write_records
-from curation.volume import VolumeError, load_volume
+from curation.dicom.ct_series import ct_series_paths
+from curation.io.shards import ALL, Shard
+from curation.io.tables import read_records, write_records
+from curation.dicom.volume import VolumeError, load_volume
 from schemas import AnnotationRecord, LinkRecord, MaskRecord, QCRecord, SeriesRecord
 
 

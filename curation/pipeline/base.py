@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from curation.shards import ALL, Shard
+from curation.io.shards import ALL, Shard
 
 SOURCE = "source"
 

@@ -8,17 +8,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-import pydicom
 
-from curation import limits
-from curation.annotation_builder import stable_id
-from curation.gsps import extract_gsps
-from curation.index import index_archive
-from curation.lookup import ImageLookup
-from curation.reports import read_sidecar
-from curation.sr import extract_sr, sr_report_text
-from curation.tables import write_records
+from curation.extract import limits
+from curation.io.ids import stable_id
+from curation.extract.gsps import extract_gsps
+from curation.extract.index import index_archive
+from curation.dicom.lookup import ImageLookup
+from curation.extract.reports import read_sidecar
+from curation.extract.sr import extract_sr, sr_report_text
+from curation.io.tables import write_records
 from schemas import AnnotationRecord, InstanceRecord, QuarantineRecord, ReportRecord, SeriesRecord, StudyRecord
+from curation.dicom.read import read_dicom
 
 PARALLEL_MIN_OBJECTS = 64
 
@@ -111,7 +111,7 @@ def parse_object(inst: InstanceRecord, lookup: ImageLookup):
 
 
 def _parse(inst: InstanceRecord, lookup: ImageLookup):
-    ds = pydicom.dcmread(inst.path)
+    ds = read_dicom(inst.path)
     if inst.category == "gsps":
         recs, bad = extract_gsps(ds, inst.path, lookup)
         return recs, bad, None

@@ -10,7 +10,7 @@ from typing import Optional
 
 import pyarrow.parquet as pq
 
-from curation.annotation_builder import stable_id
+from curation.io.ids import stable_id
 from schemas import QuarantineRecord, ReportRecord
 
 ACCESSION_KEYS = ("accession_number", "accession", "accessionnumber", "acc")

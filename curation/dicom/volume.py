@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
-import pydicom
 
-from curation.errors import ReasonedError
+from curation.io.errors import ReasonedError
+from curation.dicom.read import read_dicom
 
 ORIENTATION_TOL = 1e-3
 DUPLICATE_TOL_MM = 1e-3
@@ -174,7 +174,7 @@ def load_volume(paths: Sequence[str], series_uid: str = "") -> Volume:
     datasets = []
     for p in paths:
         try:
-            datasets.append((p, pydicom.dcmread(p)))
+            datasets.append((p, read_dicom(p)))
         except Exception as exc:
             raise VolumeError("unreadable_slice", f"{p}: {type(exc).__name__}: {exc}") from None
     refs: list[SliceRef] = []

@@ -9,8 +9,8 @@ from typing import Optional
 
 from pydicom.dataset import Dataset
 
-from curation.sources.base import ANNOTATION_MODALITIES, FetchStats
-from curation.sources.mining import mine
+from curation.extract.sources.base import ANNOTATION_MODALITIES, FetchStats
+from curation.extract.sources.mining import mine
 
 
 class DIMSEError(RuntimeError):

@@ -4,6 +4,6 @@ Every source ends in the same place: a local folder of DICOM files the extract s
 the GSPS/SR objects and only the CT series they reference into a cache (one folder per series, with a
 completion marker), so a rerun fetches nothing it already has.
 """
-from curation.sources.base import FetchStats, Source, open_source
+from curation.extract.sources.base import FetchStats, Source, open_source
 
 __all__ = ["FetchStats", "Source", "open_source"]

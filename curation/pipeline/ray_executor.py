@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from curation.pipeline import LocalExecutor, Stage, run_shard
-from curation.shards import Shard
+from curation.pipeline.base import LocalExecutor, Stage, run_shard
+from curation.io.shards import Shard
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""DICOM helpers: fast header reads, SOP classes, CT volumes and their geometry, image lookup."""

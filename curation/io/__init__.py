@@ -1,0 +1,1 @@
+"""Table I/O and shared plumbing: Parquet writer, DuckDB views, partitions, reasoned errors."""

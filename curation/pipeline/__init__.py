@@ -1,0 +1,1 @@
+"""Pipeline: stage declarations, planning, markers and the local/Ray executors."""

@@ -1,0 +1,1 @@
+"""The publish stage: Hugging Face dataset folder, dataset card, DICOM SEG export."""

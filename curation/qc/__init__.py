@@ -1,0 +1,1 @@
+"""The QC stage: per-mask metrics and pass/fail verdicts."""

@@ -1,0 +1,1 @@
+"""The QC report stage: static HTML pages and overlay pictures."""
