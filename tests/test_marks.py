@@ -57,3 +57,13 @@ def test_measurement_text_values():
     assert parse_measurement("Area: 119.58 cm\u00b2 (W: 12.68 cm H:12.01 cm)") == (12.68, "cm")
     assert parse_measurement("Area: 4.5 cm2") == (4.5, "cm2")
     assert parse_measurement("lesion") == (None, None)
+
+
+def test_crossing_lines_that_are_not_perpendicular_stay_two_lines():
+    """RECIST/WHO bidimensional axes are perpendicular; two rulers crossing at 45 degrees are two lengths."""
+    oblique = build_marks([prim("POLYLINE", [[0, 0], [100, 0]], 0), prim("POLYLINE", [[20, -30], [80, 30]], 1)], {}, [])
+    assert [m.kind for m in oblique] == ["line", "line"]
+    # a hand-drawn short axis a few degrees off perpendicular (80 degrees here) is still bidimensional
+    tilt = np.tan(np.radians(10.0)) * 30
+    near = build_marks([prim("POLYLINE", [[0, 0], [100, 0]], 0), prim("POLYLINE", [[40 - tilt, -30], [40 + tilt, 30]], 1)], {}, [])
+    assert [m.kind for m in near] == ["bidimensional"]

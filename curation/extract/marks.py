@@ -2,7 +2,7 @@
 
 Writers encode the same mark differently (see shared/design/gsps.md): Agfa draws an arrow as a line
 plus a separate head polyline, Weasis as several loose polylines, Larvitar as a compound ARROW only;
-a bidimensional measurement is two crossing lines, grouped or not; an Agfa ruler may carry a short
+a bidimensional measurement is two crossing, near-perpendicular lines, grouped or not; an Agfa ruler may carry a short
 midpoint tick. This module is pure geometry on PIXEL-unit points, so it is shared by every reader.
 """
 from __future__ import annotations
@@ -14,6 +14,10 @@ import numpy as np
 
 HEAD_MAX_FRACTION = 0.6   # an arrow-head arm is shorter than this fraction of the shaft
 TICK_MAX_FRACTION = 0.2   # a ruler's midpoint tick is shorter than this fraction of the ruler
+# RECIST/WHO bidimensional axes are perpendicular by definition; viewers that draw them (OHIF, Agfa, Weasis)
+# keep the short axis within a few degrees of it, hand-placed ones within ~10. 90 +- 15 degrees admits those and
+# refuses two independent rulers that merely cross (any angle is possible there; 45 is typical).
+BIDIMENSIONAL_MAX_TILT_DEG = 15.0
 LINE_LIKE_COMPOUNDS = {"RULER", "MULTILINE", "INFINITELINE", "CUTLINE", "RANGELINE", "AXIS"}
 
 
@@ -88,6 +92,12 @@ def _crossing_params(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     den = da[0] * db[1] - da[1] * db[0]
     w = b[0] - a[0]
     return float((w[0] * db[1] - w[1] * db[0]) / den), float((w[0] * da[1] - w[1] * da[0]) / den)
+
+
+def _near_perpendicular(a: Primitive, b: Primitive) -> bool:
+    """The angle between two segments is 90 degrees within BIDIMENSIONAL_MAX_TILT_DEG."""
+    cos = abs(float(np.dot(a.points[1] - a.points[0], b.points[1] - b.points[0]))) / (a.length_px * b.length_px)
+    return cos <= np.sin(np.radians(BIDIMENSIONAL_MAX_TILT_DEG))
 
 
 def _same_ids(p: Primitive, q: Primitive) -> bool:
@@ -168,7 +178,7 @@ def build_marks(prims: list[Primitive], compound_types: dict[int, str], texts: l
     for i, a in enumerate(free):
         for b in free[i + 1:]:  # separate rulers (own compound ids) may still form one bidimensional mark
             groups_differ = a.group_id is not None and b.group_id is not None and a.group_id != b.group_id
-            if not groups_differ and _segments_cross(a.points, b.points):
+            if not groups_differ and _segments_cross(a.points, b.points) and _near_perpendicular(a, b):
                 da = (a.points[1] - a.points[0]) / a.length_px
                 db = (b.points[1] - b.points[0]) / b.length_px
                 pairs.append((0 if _same_ids(a, b) else 1, abs(float(np.dot(da, db))), a, b))
