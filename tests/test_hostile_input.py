@@ -144,6 +144,58 @@ def test_sr_that_contains_itself_is_quarantined(tmp_path):
         sr_report_text(root)
 
 
+def test_too_deep_sr_keeps_its_specific_quarantine_reason(tmp_path):
+    leaf = Dataset()
+    leaf.ValueType, leaf.RelationshipType, leaf.TextValue = "TEXT", "CONTAINS", "FINDINGS: 12 mm nodule."
+    node = _sr_container([leaf])
+    for _ in range(80):  # over the walker's 64 levels
+        node = _sr_container([node])
+    recs, bad, _ = _check(_file(node, SR_CLASS, tmp_path / "deep.dcm"))
+    assert not recs and [q.reason for q in bad] == ["bad_content_tree"]
+    assert "deeper than 64" in bad[0].detail and str(tmp_path / "deep.dcm") in bad[0].detail
+
+
+def _code_item(value, scheme, meaning):
+    c = Dataset()
+    c.CodeValue, c.CodingSchemeDesignator, c.CodeMeaning = value, scheme, meaning
+    return c
+
+
+def _measurement_group(sop_uid):
+    """A TID 1500 group: Length 12 mm with a 2-point SCOORD on image sop_uid (None: the image item lacks its UID)."""
+    image = Dataset()
+    image.ValueType, image.RelationshipType = "IMAGE", "SELECTED FROM"
+    ref = Dataset()
+    ref.ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    if sop_uid:
+        ref.ReferencedSOPInstanceUID = sop_uid
+    image.ReferencedSOPSequence = Sequence([ref])
+    scoord = Dataset()
+    scoord.ValueType, scoord.RelationshipType, scoord.GraphicType = "SCOORD", "INFERRED FROM", "POLYLINE"
+    scoord.GraphicData = [10.0, 10.0, 34.0, 10.0]
+    scoord.ContentSequence = Sequence([image])
+    value = Dataset()
+    value.NumericValue = 12
+    value.MeasurementUnitsCodeSequence = Sequence([_code_item("mm", "UCUM", "millimeter")])
+    num = Dataset()
+    num.ValueType, num.RelationshipType = "NUM", "CONTAINS"
+    num.ConceptNameCodeSequence = Sequence([_code_item("410668003", "SCT", "Length")])
+    num.MeasuredValueSequence = Sequence([value])
+    num.ContentSequence = Sequence([scoord])
+    group = _sr_container([num])
+    group.ConceptNameCodeSequence = Sequence([_code_item("125007", "DCM", "Measurement Group")])
+    return group
+
+
+def test_one_broken_measurement_group_is_quarantined_with_its_reason_and_the_others_kept(tmp_path):
+    ds = _sr_container([_measurement_group("1.9.1"), _measurement_group(None)])
+    recs, bad, _ = _check(_file(ds, SR_CLASS, tmp_path / "sr.dcm"))
+    assert [r.kind for r in recs] == ["line"] and recs[0].referenced_sop_uid == "1.9.1"
+    reasons = {q.reason for q in bad}
+    assert "malformed_measurement_group" in reasons and "unparseable" not in reasons
+    assert any("group 1" in q.detail and "ReferencedSOPInstanceUID" in q.detail for q in bad)
+
+
 def test_object_size_and_time_are_bounded(tmp_path, monkeypatch):
     ds = Dataset()
     ds.GraphicAnnotationSequence = Sequence([])

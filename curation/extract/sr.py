@@ -112,6 +112,10 @@ def sr_report_text(ds) -> Optional[str]:
     """Free text of an SR (outside measurement groups), with its section headers."""
     groups, texts = [], []
     _walk(ds.get("ContentSequence", []), 0, groups, texts, None, set())
+    return _report_text(texts)
+
+
+def _report_text(texts: list[tuple[Optional[str], str]]) -> Optional[str]:
     blocks, last = [], None
     for section, text in texts:
         if not text.strip():
@@ -124,52 +128,68 @@ def sr_report_text(ds) -> Optional[str]:
     return "\n\n".join(blocks) or None
 
 
-def extract_sr(ds, path: str, lookup: ImageLookup) -> tuple[list[AnnotationRecord], list[QuarantineRecord]]:
+def extract_sr(ds, path: str, lookup: ImageLookup) -> tuple[list[AnnotationRecord], list[QuarantineRecord], Optional[str]]:
+    """Marks of every measurement group, quarantine rows with their specific reasons, and the free text.
+
+    The content tree is walked once: a tree that cannot be walked is quarantined as such (not re-walked for
+    its text and lost to a generic error), and one broken measurement group does not cost the others."""
     sop = str(ds.SOPInstanceUID)
-    study = ds.get("StudyInstanceUID")
     groups, texts = [], []
-    quarantine: list[QuarantineRecord] = []
     try:
         _walk(ds.get("ContentSequence", []), 0, groups, texts, None, set())
     except ValueError as exc:
-        return [], [QuarantineRecord(stage="sr", path=path, entity_id=sop, reason="bad_content_tree", detail=f"{path}: {exc}")]
-    records = []
+        return [], [QuarantineRecord(stage="sr", path=path, entity_id=sop, reason="bad_content_tree", detail=f"{path}: {exc}")], None
+    records: list[AnnotationRecord] = []
+    quarantine: list[QuarantineRecord] = []
     for gi, group in enumerate(groups):
-        errors: list[str] = []
-        tracking, tracking_uid, finding = None, None, None
-        nums: list[Num] = []
-        region: list[Scoord] = []
-        for child in group.get("ContentSequence", []):
-            vt, (code, _) = child.get("ValueType"), _code(child)
-            if code == TRACKING_ID:
-                tracking = str(child.get("TextValue", ""))
-            elif code == TRACKING_UID:
-                tracking_uid = str(child.get("UID", ""))
-            elif vt == "CODE" and code == FINDING:
-                finding = _code(child, "ConceptCodeSequence")[1]
-            elif vt == "NUM":
-                nums.append(_num(child, errors))
-            elif vt == "SCOORD":
-                try:
-                    region.append(_scoord(child))
-                except ValueError as exc:
-                    errors.append(str(exc))
-            elif vt == "SCOORD3D":
-                errors.append("SCOORD3D geometry is not projected onto images (kept out)")
-        for e in errors:
-            quarantine.append(QuarantineRecord(stage="sr", path=path, entity_id=f"{sop}#group{gi}", reason="malformed_scoord", detail=f"{path}: {e}"))
-        for mi, mark in enumerate(_group_marks(tracking, nums, region)):
-            kind, pts, tip, value_num, short_num, scoord, flags = mark
-            text = " | ".join(t for t in (finding, tracking) if t) or None
-            image = lookup.get(scoord.sop_uid)
-            rec = build_record(
-                source_kind="sr", source_sop_uid=sop, source_path=path, study_uid=study, position=f"{gi}/{mi}",
-                kind=kind, points=pts, tip=tip, ref_sop=scoord.sop_uid, ref_series=None, ref_frame=scoord.frame,
-                image=image, presentation_spacing=None, text=text, flags=flags, text_pairing="sr_group",
-                source_units="SCOORD", graphic_layer=None, group_id=None, compound_id=None, tracking_uid=tracking_uid)
-            _apply_sr_values(rec, value_num, short_num)
-            records.append(rec)
-    return records, quarantine
+        try:
+            records += _group_records(ds, path, gi, group, lookup, quarantine)
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+            quarantine.append(QuarantineRecord(stage="sr", path=path, entity_id=f"{sop}#group{gi}",
+                                               reason="malformed_measurement_group",
+                                               detail=f"{path}: measurement group {gi}: {type(exc).__name__}: {exc}"))
+    return records, quarantine, _report_text(texts)
+
+
+def _group_records(ds, path: str, gi: int, group, lookup: ImageLookup, quarantine: list[QuarantineRecord]) -> list[AnnotationRecord]:
+    """The marks of one measurement group (its malformed SCOORDs go to quarantine, the rest are kept)."""
+    sop, study = str(ds.SOPInstanceUID), ds.get("StudyInstanceUID")
+    records = []
+    errors: list[str] = []
+    tracking, tracking_uid, finding = None, None, None
+    nums: list[Num] = []
+    region: list[Scoord] = []
+    for child in group.get("ContentSequence", []):
+        vt, (code, _) = child.get("ValueType"), _code(child)
+        if code == TRACKING_ID:
+            tracking = str(child.get("TextValue", ""))
+        elif code == TRACKING_UID:
+            tracking_uid = str(child.get("UID", ""))
+        elif vt == "CODE" and code == FINDING:
+            finding = _code(child, "ConceptCodeSequence")[1]
+        elif vt == "NUM":
+            nums.append(_num(child, errors))
+        elif vt == "SCOORD":
+            try:
+                region.append(_scoord(child))
+            except ValueError as exc:
+                errors.append(str(exc))
+        elif vt == "SCOORD3D":
+            errors.append("SCOORD3D geometry is not projected onto images (kept out)")
+    for e in errors:
+        quarantine.append(QuarantineRecord(stage="sr", path=path, entity_id=f"{sop}#group{gi}", reason="malformed_scoord", detail=f"{path}: {e}"))
+    for mi, mark in enumerate(_group_marks(tracking, nums, region)):
+        kind, pts, tip, value_num, short_num, scoord, flags = mark
+        text = " | ".join(t for t in (finding, tracking) if t) or None
+        image = lookup.get(scoord.sop_uid)
+        rec = build_record(
+            source_kind="sr", source_sop_uid=sop, source_path=path, study_uid=study, position=f"{gi}/{mi}",
+            kind=kind, points=pts, tip=tip, ref_sop=scoord.sop_uid, ref_series=None, ref_frame=scoord.frame,
+            image=image, presentation_spacing=None, text=text, flags=flags, text_pairing="sr_group",
+            source_units="SCOORD", graphic_layer=None, group_id=None, compound_id=None, tracking_uid=tracking_uid)
+        _apply_sr_values(rec, value_num, short_num)
+        records.append(rec)
+    return records
 
 
 def _apply_sr_values(rec: AnnotationRecord, value: Optional[Num], short: Optional[Num]) -> None:

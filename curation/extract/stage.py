@@ -15,7 +15,7 @@ from curation.extract.gsps import extract_gsps
 from curation.extract.index import index_archive
 from curation.dicom.lookup import ImageLookup
 from curation.extract.reports import read_sidecar
-from curation.extract.sr import extract_sr, sr_report_text
+from curation.extract.sr import extract_sr
 from curation.io.tables import write_records
 from schemas import AnnotationRecord, InstanceRecord, QuarantineRecord, ReportRecord, SeriesRecord, StudyRecord
 from curation.dicom.read import read_dicom
@@ -115,8 +115,7 @@ def _parse(inst: InstanceRecord, lookup: ImageLookup):
     if inst.category == "gsps":
         recs, bad = extract_gsps(ds, inst.path, lookup)
         return recs, bad, None
-    recs, bad = extract_sr(ds, inst.path, lookup)
-    text = sr_report_text(ds)
+    recs, bad, text = extract_sr(ds, inst.path, lookup)
     report = None
     if text:
         report = ReportRecord(
