@@ -15,6 +15,7 @@ from curation.extract import limits
 from curation.extract.stage import parse_object
 from curation.dicom.lookup import ImageLookup
 from fuzz_parsers import run_mutations
+from sr_builders import measurement_group as _measurement_group, sr_container as _sr_container
 from schemas import InstanceRecord
 
 GSPS_CLASS = "1.2.840.10008.5.1.4.1.1.11.1"
@@ -109,16 +110,6 @@ def test_huge_point_counts_are_quarantined_not_loaded(tmp_path):
     assert not recs and any("over the limit" in (q.detail or "") for q in bad)
 
 
-def _sr_container(children):
-    c = Dataset()
-    c.ValueType, c.RelationshipType = "CONTAINER", "CONTAINS"
-    code = Dataset()
-    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "121070", "DCM", "Findings"
-    c.ConceptNameCodeSequence = Sequence([code])
-    c.ContentSequence = Sequence(children)
-    return c
-
-
 @FAST
 @given(st.integers(1, 200), texts, st.lists(st.integers(0, 5), max_size=5))
 def test_deep_long_and_self_referencing_sr_trees(tmp_path_factory, depth, text, ref_path):
@@ -153,38 +144,6 @@ def test_too_deep_sr_keeps_its_specific_quarantine_reason(tmp_path):
     recs, bad, _ = _check(_file(node, SR_CLASS, tmp_path / "deep.dcm"))
     assert not recs and [q.reason for q in bad] == ["bad_content_tree"]
     assert "deeper than 64" in bad[0].detail and str(tmp_path / "deep.dcm") in bad[0].detail
-
-
-def _code_item(value, scheme, meaning):
-    c = Dataset()
-    c.CodeValue, c.CodingSchemeDesignator, c.CodeMeaning = value, scheme, meaning
-    return c
-
-
-def _measurement_group(sop_uid):
-    """A TID 1500 group: Length 12 mm with a 2-point SCOORD on image sop_uid (None: the image item lacks its UID)."""
-    image = Dataset()
-    image.ValueType, image.RelationshipType = "IMAGE", "SELECTED FROM"
-    ref = Dataset()
-    ref.ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
-    if sop_uid:
-        ref.ReferencedSOPInstanceUID = sop_uid
-    image.ReferencedSOPSequence = Sequence([ref])
-    scoord = Dataset()
-    scoord.ValueType, scoord.RelationshipType, scoord.GraphicType = "SCOORD", "INFERRED FROM", "POLYLINE"
-    scoord.GraphicData = [10.0, 10.0, 34.0, 10.0]
-    scoord.ContentSequence = Sequence([image])
-    value = Dataset()
-    value.NumericValue = 12
-    value.MeasurementUnitsCodeSequence = Sequence([_code_item("mm", "UCUM", "millimeter")])
-    num = Dataset()
-    num.ValueType, num.RelationshipType = "NUM", "CONTAINS"
-    num.ConceptNameCodeSequence = Sequence([_code_item("410668003", "SCT", "Length")])
-    num.MeasuredValueSequence = Sequence([value])
-    num.ContentSequence = Sequence([scoord])
-    group = _sr_container([num])
-    group.ConceptNameCodeSequence = Sequence([_code_item("125007", "DCM", "Measurement Group")])
-    return group
 
 
 def test_one_broken_measurement_group_is_quarantined_with_its_reason_and_the_others_kept(tmp_path):

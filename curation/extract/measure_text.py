@@ -29,7 +29,11 @@ def parse_measurement(text: Optional[str]) -> tuple[Optional[float], Optional[st
     return None, None
 
 
+MM_PER_LENGTH_UNIT = {"mm": 1.0, "cm": 10.0, "um": 1e-3, "m": 1000.0}  # UCUM codes (case-sensitive), as SRs write them
+
+
 def to_mm(value: Optional[float], unit: Optional[str]) -> Optional[float]:
-    if value is None or unit not in ("mm", "cm"):
+    """A length in mm, or None when the unit is not a length unit we know (never assumed to be mm)."""
+    if value is None or unit not in MM_PER_LENGTH_UNIT:
         return None
-    return value * 10.0 if unit == "cm" else value
+    return value * MM_PER_LENGTH_UNIT[unit]

@@ -13,11 +13,13 @@ import numpy as np
 
 from curation.extract.annotation_builder import build_record
 from curation.dicom.lookup import ImageLookup
+from curation.extract.measure_text import to_mm
 from schemas import AnnotationRecord, QuarantineRecord
 
 MEASUREMENT_GROUP = "125007"
 TRACKING_ID, TRACKING_UID, FINDING = "112039", "112040", "121071"
 LONG_AXIS, SHORT_AXIS, LENGTH, AREA = "103339001", "103340004", "410668003", "42798000"
+AREA_UNITS = ("mm2", "cm2")  # UCUM: an area NUM never becomes a length
 MAX_DEPTH = 64
 SECTION_WORDS = ("findings", "impression", "impressions", "indication", "technique", "comparison",
                  "history", "conclusion", "conclusions", "clinical information", "recommendation")
@@ -197,12 +199,15 @@ def _apply_sr_values(rec: AnnotationRecord, value: Optional[Num], short: Optiona
     if value is not None and value.value is not None:
         rec.text_value, rec.text_unit = value.value, value.unit
     if rec.length_mm is None and rec.kind not in ("arrow", "point"):
-        if value is not None and value.value is not None and value.unit == "mm" and _role(value) != AREA:
-            rec.length_mm = value.value
+        length = to_mm(value.value, value.unit) if value is not None and _role(value) != AREA else None
+        if length is not None:
+            rec.length_mm = length
             rec.spacing_source = "sr_value"
-            if short is not None and short.value is not None and short.unit == "mm":
-                rec.short_mm = short.value
-        elif value is not None and value.value is not None and value.unit not in ("mm", "mm2", "cm2", "cm"):
+            if short is not None and short.value is not None:
+                rec.short_mm = to_mm(short.value, short.unit)
+                if rec.short_mm is None:
+                    rec.flags = sorted(set(rec.flags) | {"sr_unit_unknown"})
+        elif value is not None and value.value is not None and value.unit not in AREA_UNITS:
             rec.flags = sorted(set(rec.flags) | {"sr_unit_unknown"})
         rec.flags = sorted(set(rec.flags) - {"no_pixel_spacing"} | ({"no_pixel_spacing"} if rec.length_mm is None else set()))
 
