@@ -1,14 +1,19 @@
 """GSPS encodings the demo styles do not cover: marks for all images, multi-frame references, MATRIX units."""
 import numpy as np
 import pydicom
-from pydicom.dataset import Dataset
+import pytest
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian
 
+from curation.extract.annotation_builder import longest_chord_mm, mm_distance
 from curation.extract.gsps import extract_gsps
 from curation.extract.index import read_instance
+from curation.extract.stage import parse_object
 from curation.dicom.lookup import ImageLookup
 from opseg_testdata import DATA
 
+GSPS_CLASS = "1.2.840.10008.5.1.4.1.1.11.1"
 CT = sorted((DATA / "dcmqi_ct_3slice").glob("*.dcm"))
 
 
@@ -89,3 +94,46 @@ def test_matrix_units_and_bad_point_counts_are_quarantined_with_the_file_name():
     assert len(recs) == 1 and recs[0].kind == "line"
     assert len(bad) == 2 and all("weird.dcm" in q.detail for q in bad)
     assert any("MATRIX" in q.detail for q in bad) and any("Number of Graphic Points" in q.detail for q in bad)
+
+
+def _outline(n: int, radius: float, closed: bool) -> Dataset:
+    """n points on a circle of the radius around (256, 256): closed (last = first) or an open 270 degree arc;
+    the longest chord of either is the diameter."""
+    angles = np.linspace(0, 2 * np.pi if closed else 1.5 * np.pi, n)
+    pts = np.column_stack([256 + radius * np.cos(angles), 256 + radius * np.sin(angles)])
+    if closed:
+        pts[-1] = pts[0]
+    return _line(data=tuple(pts.ravel()))
+
+
+def test_5000_point_outlines_are_extracted_with_their_longest_diameter(tmp_path):
+    """Freehand outlines have thousands of points; their length (the longest chord, as for RECIST) must not cost
+    n^2 and time the object out into quarantine (two outlines took ~40 s, over the 30 s per-object budget)."""
+    refs = [pydicom.dcmread(p, stop_before_pixels=True) for p in CT]
+    item = Dataset()
+    ref = Dataset()
+    ref.ReferencedSOPClassUID, ref.ReferencedSOPInstanceUID = refs[1].SOPClassUID, refs[1].SOPInstanceUID
+    item.ReferencedImageSequence = Sequence([ref])
+    item.GraphicObjectSequence = Sequence([_outline(5000, 40.0, True), _outline(5000, 30.0, False)])
+    ds = _gsps([item], refs)
+    ds.SOPClassUID, ds.Modality, ds.SeriesInstanceUID = GSPS_CLASS, "PR", "1.2.3.4.6"
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID, ds.file_meta.MediaStorageSOPClassUID = ExplicitVRLittleEndian, GSPS_CLASS
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.save_as(tmp_path / "outline.dcm", enforce_file_format=True)
+    recs, bad, _ = parse_object(read_instance(tmp_path / "outline.dcm"), _lookup())
+    assert not bad
+    assert [(r.kind, len(r.points_px)) for r in recs] == [("polygon", 5000), ("polyline", 5000)]
+    assert [r.length_mm for r in recs] == pytest.approx([80 * 0.810547, 60 * 0.810547], rel=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_longest_chord_equals_the_all_pairs_maximum(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 60))
+    pts = rng.normal(0, 50, (n, 2)) if seed % 4 else np.outer(rng.uniform(-9, 9, n), [3.0, -1.0])  # some collinear
+    if seed % 5 == 0:
+        pts = np.round(pts / 10) * 10  # repeated points, parallel hull edges
+    spacing = [0.7, 0.7] if seed % 2 else [0.5, 1.25]  # anisotropic pixels too
+    brute = max(mm_distance(p, q, spacing) for i, p in enumerate(pts) for q in pts[i + 1:])
+    assert longest_chord_mm(pts, spacing) == pytest.approx(brute, rel=1e-9, abs=1e-9)
