@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from curation.extract.display_area import DisplayedArea
+from curation.extract.display_area import DisplayedArea, zero_based_whole_image
 
 
 @pytest.mark.parametrize("rotation", [0, 90, 180, 270])
@@ -24,6 +24,15 @@ def test_display_fraction_points_at_the_same_pixel_as_on_screen(rotation, flip):
 
 
 def test_zero_based_corners_cover_the_same_area():
-    one = DisplayedArea.from_corners((1, 1), (512, 512))
-    zero = DisplayedArea.from_corners((0, 0), (511, 511), zero_based=True)
-    assert (one.x0, one.y0, one.x1, one.y1) == (zero.x0, zero.y0, zero.x1, zero.y1) == (0, 0, 512, 512)
+    one = DisplayedArea.from_corners((1, 1), (512, 512), image_size=(512, 512))
+    zero = DisplayedArea.from_corners((0, 0), (511, 511), image_size=(512, 512))
+    edges = DisplayedArea.from_corners((0, 0), (512, 512), image_size=(512, 512))  # Softneta
+    assert {(a.x0, a.y0, a.x1, a.y1) for a in (one, zero, edges)} == {(0, 0, 512, 512)}
+
+
+def test_corners_with_a_zero_are_one_based_unless_they_are_the_whole_image_zero_based():
+    assert zero_based_whole_image((0, 0), (511, 383), (512, 384)) and zero_based_whole_image((0, 0), (512, 384), (512, 384))
+    for tl, br in [((0, 1), (512, 384)), ((0, 0), (300, 300)), ((1, 0), (511, 383)), ((0, 0), (384, 512))]:
+        assert not zero_based_whole_image(tl, br, (512, 384))
+    panned = DisplayedArea.from_corners((0, 1), (512, 384), image_size=(512, 384))
+    assert (panned.x0, panned.y0, panned.x1, panned.y1) == (-1, 0, 512, 384)

@@ -137,3 +137,42 @@ def test_longest_chord_equals_the_all_pairs_maximum(seed):
     spacing = [0.7, 0.7] if seed % 2 else [0.5, 1.25]  # anisotropic pixels too
     brute = max(mm_distance(p, q, spacing) for i, p in enumerate(pts) for q in pts[i + 1:])
     assert longest_chord_mm(pts, spacing) == pytest.approx(brute, rel=1e-9, abs=1e-9)
+
+
+def _display_point_on(refs, tlhc, brhc):
+    """Pixel position and flags of the DISPLAY point (0.5, 0.5) on slice 1 under the given displayed area."""
+    item = Dataset()
+    ref = Dataset()
+    ref.ReferencedSOPClassUID, ref.ReferencedSOPInstanceUID = refs[1].SOPClassUID, refs[1].SOPInstanceUID
+    item.ReferencedImageSequence = Sequence([ref])
+    point = _line("DISPLAY", (0.5, 0.5))
+    point.GraphicType = "POINT"
+    item.GraphicObjectSequence = Sequence([point])
+    ds = _gsps([item], refs)
+    area = Dataset()
+    area.DisplayedAreaTopLeftHandCorner, area.DisplayedAreaBottomRightHandCorner = list(tlhc), list(brhc)
+    area.PresentationSizeMode = "SCALE TO FIT"
+    ds.DisplayedAreaSelectionSequence = Sequence([area])
+    (rec,), bad = extract_gsps(ds, "mem.dcm", _lookup())
+    assert not bad
+    return rec.points_px[0], rec.flags
+
+
+@pytest.mark.parametrize("tlhc,brhc,expected", [
+    ((1, 1), (512, 512), [256.0, 256.0]),        # the whole 512 x 512 image, as the standard writes it
+    ((0, 1), (512, 512), [255.5, 256.0]),        # legal 1-based: panned one column past the left edge
+    ((0, 0), (300, 300), [149.5, 149.5]),        # legal 1-based zoom with a one-pixel margin
+    ((-99, 1), (412, 512), [156.0, 256.0]),      # legal: the area starts 100 columns left of the image
+])
+def test_legal_one_based_displayed_areas_are_not_shifted(tlhc, brhc, expected):
+    refs = [pydicom.dcmread(p, stop_before_pixels=True) for p in CT]
+    point, flags = _display_point_on(refs, tlhc, brhc)
+    assert point == pytest.approx(expected) and "displayed_area_zero_based" not in flags
+
+
+@pytest.mark.parametrize("brhc", [(511, 511), (512, 512)])
+def test_a_zero_based_whole_image_area_is_recognised(brhc):
+    """Softneta writes the whole image as (0,0)-(columns, rows); others as (0,0)-(columns-1, rows-1)."""
+    refs = [pydicom.dcmread(p, stop_before_pixels=True) for p in CT]
+    point, flags = _display_point_on(refs, (0, 0), brhc)
+    assert point == pytest.approx([256.0, 256.0]) and "displayed_area_zero_based" in flags

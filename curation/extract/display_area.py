@@ -25,11 +25,14 @@ class DisplayedArea:
     presentation_spacing: Optional[tuple[float, float]] = None  # (row, column) mm
 
     @classmethod
-    def from_corners(cls, tlhc, brhc, rotation=0, flip=False, presentation_spacing=None, zero_based=False):
-        """TLHC/BRHC are 1-based pixel indices (inclusive); some writers (Softneta) write them 0-based."""
+    def from_corners(cls, tlhc, brhc, rotation=0, flip=False, presentation_spacing=None, image_size=None):
+        """TLHC/BRHC are 1-based pixel indices (inclusive), and may lie outside the image (a panned or zoomed-out
+        view). image_size (columns, rows) lets a 0-based whole-image area be recognised (zero_based_whole_image)."""
+        if image_size is not None and zero_based_whole_image(tlhc, brhc, image_size):
+            return cls(0.0, 0.0, float(image_size[0]), float(image_size[1]), int(rotation) % 360, bool(flip),
+                       presentation_spacing)
         (c0, r0), (c1, r1) = (float(v) for v in tlhc), (float(v) for v in brhc)
-        off = 0.0 if zero_based else 1.0
-        return cls(min(c0, c1) - off, min(r0, r1) - off, max(c0, c1) - off + 1.0, max(r0, r1) - off + 1.0,
+        return cls(min(c0, c1) - 1.0, min(r0, r1) - 1.0, max(c0, c1), max(r0, r1),
                    int(rotation) % 360, bool(flip), presentation_spacing)
 
     def display_to_pixel(self, uv: np.ndarray) -> np.ndarray:
@@ -62,3 +65,14 @@ class DisplayedArea:
         if self.flip:
             u = 1.0 - u
         return np.column_stack([u, v])
+
+
+def zero_based_whole_image(tlhc, brhc, image_size) -> bool:
+    """Some writers (Softneta) give the whole image 0-based: (0,0)-(columns, rows) or (0,0)-(columns-1, rows-1).
+
+    Only that exact pattern is read as 0-based. Any other corner holding a 0 is a legal 1-based corner of an area
+    reaching past the image edge and is taken as the standard says; guessing "0-based" from a 0 alone shifted
+    those areas by a pixel."""
+    columns, rows = (int(v) for v in image_size)
+    tl, br = [float(v) for v in tlhc], [float(v) for v in brhc]
+    return tl == [0.0, 0.0] and br in ([columns, rows], [columns - 1, rows - 1])

@@ -8,7 +8,7 @@ import numpy as np
 
 from curation.extract.annotation_builder import build_record
 from curation.dicom.dicom_fast import value as fv
-from curation.extract.display_area import DisplayedArea
+from curation.extract.display_area import DisplayedArea, zero_based_whole_image
 from curation.extract.limits import MAX_POINTS_PER_GRAPHIC
 from curation.dicom.lookup import ImageLookup
 from curation.extract.marks import Mark, Primitive, TextItem, build_marks
@@ -66,40 +66,39 @@ def _opt_int(item, name) -> Optional[int]:
 
 
 class _Areas:
-    """Displayed area per referenced image (DISPLAY units are relative to it)."""
+    """Displayed area per referenced image (DISPLAY units are relative to it), read per image so that a 0-based
+    whole-image area can be told from a legal 1-based one by the image's size."""
 
     def __init__(self, ds, lookup: ImageLookup):
         self.rotation = int(fv(ds, "ImageRotation", 0) or 0)
         self.flip = str(fv(ds, "ImageHorizontalFlip", "N")).upper() == "Y"
-        self.by_sop: dict[str, DisplayedArea] = {}
-        self.default: Optional[DisplayedArea] = None
-        self.flags: set[str] = set()
+        self.by_sop: dict[str, tuple] = {}
+        self.default: Optional[tuple] = None
         self.lookup = lookup
         for item in fv(ds, "DisplayedAreaSelectionSequence", []):
             tl, br = fv(item, "DisplayedAreaTopLeftHandCorner"), fv(item, "DisplayedAreaBottomRightHandCorner")
             if tl is None or br is None:
                 continue
-            zero_based = min(int(tl[0]), int(tl[1])) == 0
-            if zero_based:
-                self.flags.add("displayed_area_zero_based")
             spacing = fv(item, "PresentationPixelSpacing")
-            area = DisplayedArea.from_corners(tl, br, self.rotation, self.flip,
-                                              tuple(float(v) for v in spacing) if spacing else None, zero_based)
+            corners = (tl, br, tuple(float(v) for v in spacing) if spacing else None)
             refs = fv(item, "ReferencedImageSequence")
             if refs:
                 for r in refs:
-                    self.by_sop[str(fv(r, "ReferencedSOPInstanceUID"))] = area
+                    self.by_sop[str(fv(r, "ReferencedSOPInstanceUID"))] = corners
             else:
-                self.default = area
+                self.default = corners
 
-    def for_image(self, sop: Optional[str]) -> Optional[DisplayedArea]:
-        area = self.by_sop.get(sop) if sop else None
-        area = area or self.default
-        if area is None:
-            image = self.lookup.get(sop)
-            if image is not None and image.rows and image.columns:
-                area = DisplayedArea(0, 0, image.columns, image.rows, self.rotation, self.flip)
-        return area
+    def for_image(self, sop: Optional[str]) -> tuple[Optional[DisplayedArea], set[str]]:
+        """The image's displayed area and the flags it earns (displayed_area_zero_based)."""
+        corners = (self.by_sop.get(sop) if sop else None) or self.default
+        image = self.lookup.get(sop)
+        size = (image.columns, image.rows) if image is not None and image.rows and image.columns else None
+        if corners is None:
+            return (DisplayedArea(0, 0, size[0], size[1], self.rotation, self.flip) if size else None), set()
+        tl, br, spacing = corners
+        area = DisplayedArea.from_corners(tl, br, self.rotation, self.flip, spacing, size)
+        zero_based = size is not None and zero_based_whole_image(tl, br, size)
+        return area, {"displayed_area_zero_based"} if zero_based else set()
 
 
 def _to_pixel(pts: np.ndarray, units: str, area: Optional[DisplayedArea]) -> np.ndarray:
@@ -123,7 +122,7 @@ def extract_gsps(ds, path: str, lookup: ImageLookup) -> tuple[list[AnnotationRec
     quarantine: list[QuarantineRecord] = []
     for ai, item in enumerate(fv(ds, "GraphicAnnotationSequence", [])):
         item_refs = [ImageRef(None, str(fv(r, "ReferencedSOPInstanceUID")), _frames(r)) for r in fv(item, "ReferencedImageSequence", [])]
-        flags = set(areas.flags)
+        flags = set()
         if item_refs:
             targets = item_refs
         elif len(refs) == 1:
@@ -132,7 +131,8 @@ def extract_gsps(ds, path: str, lookup: ImageLookup) -> tuple[list[AnnotationRec
             targets = [None]
             flags.add("applies_to_all_images")
         for ti, target in enumerate(targets):
-            area = areas.for_image(target.sop_uid if target else (refs[0].sop_uid if refs else None))
+            area, area_flags = areas.for_image(target.sop_uid if target else (refs[0].sop_uid if refs else None))
+            target_flags = flags | area_flags
             prims, compound_types, errors = _primitives(item, area)
             if ti == 0:  # the same item drawn on several images is malformed once, not once per image
                 quarantine += [QuarantineRecord(stage="gsps", path=path, entity_id=f"{sop}#annotation{ai}/{where}",
@@ -147,12 +147,12 @@ def extract_gsps(ds, path: str, lookup: ImageLookup) -> tuple[list[AnnotationRec
             marks = build_marks(prims, compound_types, texts)
             paired = {id(t) for m in marks for t in m.texts}
             for m in marks:
-                records.append(_record(ds, path, study, m, target, refs, ai, ti, flags, lookup, area, f"m{m.order}", meta))
+                records.append(_record(ds, path, study, m, target, refs, ai, ti, target_flags, lookup, area, f"m{m.order}", meta))
             for t in texts:
                 if id(t) not in paired and t.text.strip():
                     text_mark = Mark("text", None, 20_000 + t.index, compound_id=t.compound_id, group_id=t.group_id,
                                      texts=[t])
-                    records.append(_record(ds, path, study, text_mark, target, refs, ai, ti, flags, lookup, area, f"t{t.index}", meta))
+                    records.append(_record(ds, path, study, text_mark, target, refs, ai, ti, target_flags, lookup, area, f"t{t.index}", meta))
     return records, quarantine
 
 
