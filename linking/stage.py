@@ -70,6 +70,7 @@ def run_link(out: Path, backend: str = "rules", model_dir: Optional[Path] = None
     instances = read_records(out, InstanceRecord)
     lookup = ImageLookup(instances)
     number_of = {i.sop_uid: i.instance_number for i in instances}
+    images_in = _images_per_series(instances)
     findings, quarantine = [], []
     tick = progress("link (reports)", len(reports)) if progress else None
     for r in reports:
@@ -93,7 +94,7 @@ def run_link(out: Path, backend: str = "rules", model_dir: Optional[Path] = None
     links = []
     for study in sorted((set(by_study_f) & set(by_study_a)) - {None}):
         study_series = [s for s in series.values() if s.study_uid == study]
-        series_numbers = {s.series_number: s.n_instances for s in study_series if s.series_number is not None}
+        series_numbers = {s.series_number: images_in[s.series_uid] for s in study_series if s.series_number is not None}
         usable = _usable_findings(by_study_f[study])
         marks, groups = [], _group(by_study_a[study])
         for g in groups:
@@ -107,7 +108,7 @@ def run_link(out: Path, backend: str = "rules", model_dir: Optional[Path] = None
             marks.append(Mark([x.annotation_id for x in g], a.kind, a.series_uid, s.series_number if s else None, lo, hi,
                               long_mm, short_mm, _laterality(a, s.affine if s else None, s.columns if s else None,
                                                              s.rows if s else None),
-                              [number_of.get(sl.sop_uid) for sl in geo.slices] if geo else [], a.slice_index))
+                              _image_numbers(geo, number_of), a.slice_index))
         for i, j, tier, score, evidence in match_study(marks, [finding_view(f) for f in usable], series_numbers):
             f = usable[j]
             for ann_id in marks[i].annotation_ids:
@@ -121,6 +122,20 @@ def run_link(out: Path, backend: str = "rules", model_dir: Optional[Path] = None
     write_records(out, LinkRecord, links, part=shard.part)
     write_records(out, QuarantineRecord, quarantine, part=shard.quarantine_part("link"))
     return LinkSummary(len(reports), len(findings), Counter(x.tier for x in links), time.perf_counter() - t0)
+
+
+def _images_per_series(instances: list[InstanceRecord]) -> Counter:
+    """How many images a report can cite in each series: frames, not instances (an enhanced CT is one instance)."""
+    images: Counter = Counter()
+    for i in instances:
+        images[i.series_uid] += i.n_frames or 1
+    return images
+
+
+def _image_numbers(geo, number_of: dict) -> list:
+    """The image number a report cites for each slice: the frame number within a multi-frame image, else the
+    Instance Number."""
+    return [sl.frame if sl.frame is not None else number_of.get(sl.sop_uid) for sl in geo.slices] if geo else []
 
 
 def _usable_findings(findings: list[FindingRecord]) -> list[FindingRecord]:

@@ -1,4 +1,6 @@
 """Enhanced (multi-frame) CT: frames sorted by their functional-group positions, GSPS frame references resolved."""
+import json
+
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
@@ -7,7 +9,8 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from curation.extract.stage import extract
 from curation.io.tables import read_records
 from curation.dicom.volume import load_volume
-from schemas import AnnotationRecord
+from linking.stage import run_link
+from schemas import AnnotationRecord, LinkRecord
 
 ENHANCED_CT = "1.2.840.10008.5.1.4.1.1.2.1"
 
@@ -19,14 +22,16 @@ def _item(**kw):
     return d
 
 
-def write_enhanced_ct(path, zs, study_uid, series_uid, sop_uid):
+def write_enhanced_ct(path, zs, study_uid, series_uid, sop_uid, series_number=None, size=8):
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = ENHANCED_CT, sop_uid
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = ENHANCED_CT, sop_uid, "CT"
     ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.PatientID = study_uid, series_uid, "MF1"
-    ds.Rows, ds.Columns, ds.NumberOfFrames = 8, 8, len(zs)
+    ds.Rows, ds.Columns, ds.NumberOfFrames = size, size, len(zs)
+    if series_number is not None:
+        ds.SeriesNumber, ds.InstanceNumber = series_number, 1
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
     ds.SharedFunctionalGroupsSequence = Sequence([_item(
@@ -35,9 +40,27 @@ def write_enhanced_ct(path, zs, study_uid, series_uid, sop_uid):
         PixelValueTransformationSequence=Sequence([_item(RescaleSlope=1, RescaleIntercept=-1024, RescaleType="HU")]))])
     ds.PerFrameFunctionalGroupsSequence = Sequence(
         [_item(PlanePositionSequence=Sequence([_item(ImagePositionPatient=[0, 0, float(z)])])) for z in zs])
-    frames = np.stack([np.full((8, 8), 1024 + int(z) * 10, np.int16) for z in zs])
+    frames = np.stack([np.full((size, size), 1024 + int(z) * 10, np.int16) for z in zs])
     ds.PixelData = frames.tobytes()
     ds.save_as(path, enforce_file_format=True)
+
+
+def write_line_gsps(path, study_uid, series_uid, sop_uid, frame, data):
+    """A GSPS with one PIXEL line (data: x0, y0, x1, y1) on one frame of a multi-frame image."""
+    gsps = Dataset()
+    gsps.file_meta = FileMetaDataset()
+    gsps.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.11.1"
+    gsps.file_meta.MediaStorageSOPInstanceUID = gsps.SOPInstanceUID = generate_uid()
+    gsps.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    gsps.SOPClassUID, gsps.Modality = "1.2.840.10008.5.1.4.1.1.11.1", "PR"
+    gsps.StudyInstanceUID, gsps.SeriesInstanceUID = study_uid, generate_uid()
+    ref = _item(ReferencedSOPClassUID=ENHANCED_CT, ReferencedSOPInstanceUID=sop_uid, ReferencedFrameNumber=frame)
+    gsps.ReferencedSeriesSequence = Sequence([_item(SeriesInstanceUID=series_uid, ReferencedImageSequence=Sequence([ref]))])
+    obj = _item(GraphicAnnotationUnits="PIXEL", GraphicDimensions=2, NumberOfGraphicPoints=2,
+                GraphicData=list(data), GraphicType="POLYLINE")
+    gsps.GraphicAnnotationSequence = Sequence([_item(ReferencedImageSequence=Sequence([ref]), GraphicLayer="L",
+                                                     GraphicObjectSequence=Sequence([obj]))])
+    gsps.save_as(path, enforce_file_format=True)
 
 
 def test_frames_sorted_and_gsps_frame_reference_resolved(tmp_path):
@@ -48,22 +71,37 @@ def test_frames_sorted_and_gsps_frame_reference_resolved(tmp_path):
     vol = load_volume([str(src / "ct.dcm")])
     assert [s.frame for s in vol.geometry.slices] == [2, 3, 1]
     assert np.allclose(vol.hu[:, 0, 0], [0.0, 20.0, 40.0])  # HU = stored - 1024, z*10 by construction
-    gsps = Dataset()
-    gsps.file_meta = FileMetaDataset()
-    gsps.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.11.1"
-    gsps.file_meta.MediaStorageSOPInstanceUID = gsps.SOPInstanceUID = generate_uid()
-    gsps.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    gsps.SOPClassUID, gsps.Modality = "1.2.840.10008.5.1.4.1.1.11.1", "PR"
-    gsps.StudyInstanceUID, gsps.SeriesInstanceUID = study, generate_uid()
-    ref = _item(ReferencedSOPClassUID=ENHANCED_CT, ReferencedSOPInstanceUID=sop, ReferencedFrameNumber=3)
-    gsps.ReferencedSeriesSequence = Sequence([_item(SeriesInstanceUID=series, ReferencedImageSequence=Sequence([ref]))])
-    obj = _item(GraphicAnnotationUnits="PIXEL", GraphicDimensions=2, NumberOfGraphicPoints=2,
-                GraphicData=[1.0, 1.0, 5.0, 4.0], GraphicType="POLYLINE")
-    gsps.GraphicAnnotationSequence = Sequence([_item(ReferencedImageSequence=Sequence([ref]), GraphicLayer="L",
-                                                     GraphicObjectSequence=Sequence([obj]))])
-    gsps.save_as(src / "pr.dcm", enforce_file_format=True)
+    write_line_gsps(src / "pr.dcm", study, series, sop, 3, [1.0, 1.0, 5.0, 4.0])
     out = tmp_path / "out"
     extract(src, out)
     (ann,) = read_records(out, AnnotationRecord)
     assert ann.referenced_frame == 3 and ann.slice_index == 1  # frame 3 is at z=2, the middle of the volume
     assert abs(ann.length_mm - 2.5) < 1e-6 and ann.spacing_source == "pixel_spacing"
+
+
+FRAME_ZS = [8.0, 2.0, 14.0, 0.0, 18.0, 6.0, 12.0, 4.0, 16.0, 10.0]  # frame 5 (z=18) is slice 9: not image 5 up or down
+
+
+def _multiframe_study(tmp_path, with_report: bool):
+    study, series, sop = generate_uid(), generate_uid(), generate_uid()
+    src = tmp_path / "src"
+    src.mkdir()
+    write_enhanced_ct(src / "ct.dcm", FRAME_ZS, study, series, sop, series_number=3, size=32)
+    write_line_gsps(src / "pr.dcm", study, series, sop, 5, [4.0, 16.0, 28.0, 16.0])  # 24 px x 0.5 mm = 12 mm
+    reports = []
+    if with_report:
+        sidecar = tmp_path / "reports.jsonl"
+        sidecar.write_text(json.dumps({"study_uid": study, "text": "FINDINGS: Liver lesion measures 12 mm (series 3, image 5)."}) + "\n")
+        reports = [sidecar]
+    out = tmp_path / "out"
+    extract(src, out, reports=reports)
+    return out, sop
+
+
+def test_report_image_number_of_a_multiframe_series_is_the_frame_number(tmp_path):
+    out, _ = _multiframe_study(tmp_path, with_report=True)
+    (ann,) = read_records(out, AnnotationRecord)
+    assert (ann.referenced_frame, ann.slice_index) == (5, 9)
+    run_link(out)
+    (link,) = read_records(out, LinkRecord)
+    assert link.tier == "A" and "image_ref:instance" in link.evidence  # image 5 = frame 5, found on slice 9
