@@ -68,3 +68,29 @@ def test_missing_slice_in_a_real_series_is_reported(tmp_path):
     with pytest.raises(VolumeError) as err:
         load_volume(sorted(str(p) for p in tmp_path.glob("*.dcm")))
     assert err.value.reason == "missing_slices" and "gap" in err.value.detail
+
+
+@pytest.mark.parametrize("orient", [(1, 0, 0, 0, 1, 0), (0, 1, 0, 0, 0, -1), (1, 0, 0, 0, 0, -1)])  # axial, sagittal, coronal
+def test_slices_run_along_row_x_column_in_any_plane(orient):
+    normal = np.cross(orient[:3], orient[3:])
+    shuffled = [SliceRef(f"1.2.{i}", None, tuple(float(v) for v in k * 2.5 * normal), orient, 8, 8, (1.0, 1.0))
+                for i, k in enumerate([2, 0, 3, 1])]
+    geo = build_geometry(shuffled)
+    assert [s.sop_uid for s in geo.slices] == ["1.2.1", "1.2.3", "1.2.0", "1.2.2"]
+    assert np.allclose(geo.affine[:3, 2], 2.5 * normal) and np.isclose(np.linalg.det(geo.affine[:3, :3]), 2.5)
+
+
+def test_every_reader_of_a_real_series_orders_it_the_same_way():
+    """The extract lookup (catalog), volume loading and the SEG export's datasets share one sorter."""
+    from curation.dicom.ct_series import sorted_series_datasets
+    from curation.dicom.lookup import ImageLookup
+    from curation.extract.index import read_instance
+    from opseg_testdata import DATA
+
+    paths = sorted((DATA / "dcmqi_ct_3slice").glob("*.dcm"), reverse=True)  # file order opposite to z order
+    geo = ImageLookup([read_instance(p) for p in paths]).geometries[pydicom.dcmread(paths[0]).SeriesInstanceUID]
+    order = [s.sop_uid for s in geo.slices]
+    assert [s.sop_uid for s in load_volume([str(p) for p in paths]).geometry.slices] == order
+    assert [str(ds.SOPInstanceUID) for ds in sorted_series_datasets([str(p) for p in paths])] == order
+    z = {str(ds.SOPInstanceUID): float(ds.ImagePositionPatient[2]) for ds in map(pydicom.dcmread, paths)}
+    assert np.all(np.diff([z[u] for u in order]) * np.sign(geo.affine[2, 2]) > 0)  # along the affine's slice axis

@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 
 
-from curation.dicom.volume import SeriesGeometry, VolumeError, build_geometry, frame_refs, slices_from_catalog
+from curation.dicom.volume import SeriesGeometry, VolumeError, build_geometry, slice_refs, slices_from_catalog
 from schemas import InstanceRecord, SeriesRecord
 from curation.dicom.read import read_dicom
 
@@ -47,7 +47,7 @@ class ImageLookup:
                 continue
             try:
                 if any((i.n_frames or 1) > 1 for i in insts):  # enhanced CT: frames live in functional groups
-                    refs = [r for i in insts for r in frame_refs(read_dicom(i.path, stop_before_pixels=True), i.path)]
+                    refs = [r for i in insts for r in slice_refs(read_dicom(i.path, stop_before_pixels=True), i.path)]
                 else:
                     refs = slices_from_catalog([i.to_row() for i in insts])
                 self.geometries[series_uid] = build_geometry(refs)

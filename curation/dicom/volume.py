@@ -2,7 +2,8 @@
 
 Array layout is (slice, row, column); ``affine`` maps the index (column, row, slice, 1) to patient LPS mm,
 the NIfTI convention once the array is transposed to (column, row, slice). Slices are sorted along the
-normal of the image plane by Image Position (Patient). Anything that would give a silently wrong volume
+normal of the image plane by Image Position (Patient) with highdicom's plane sort; build_geometry is the one
+place that orders a series (the extract lookup, every volume load and the SEG export all go through it). Anything that would give a silently wrong volume
 (missing or duplicate slices, mixed orientation/size/spacing) raises ``VolumeError`` with a reason.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
+from highdicom.spatial import get_normal_vector, get_plane_sort_index
 
 from curation.io.errors import ReasonedError
 from curation.dicom.read import read_dicom
@@ -93,10 +95,11 @@ def build_geometry(slices: Sequence[SliceRef]) -> SeriesGeometry:
         if np.max(np.abs(np.subtract(s.pixel_spacing, slices[0].pixel_spacing))) > 1e-4:
             raise VolumeError("inconsistent_spacing", f"{s.sop_uid} has pixel spacing {list(s.pixel_spacing)}")
     row_dir, col_dir = iop[:3], iop[3:]
-    normal = np.cross(row_dir, col_dir)
     pos = np.array([s.position for s in slices], dtype=float)
-    dist = pos @ normal
-    order = np.argsort(dist, kind="stable")
+    # highdicom's plane sort, along row x column ("RD": the slice axis of this module's affine); the checks
+    # below are ours because highdicom's volume test (get_volume_positions) says None without a reason
+    order = np.asarray(get_plane_sort_index(pos, iop, index_convention="RD"), dtype=int)
+    dist = pos @ get_normal_vector(iop, index_convention="RD")
     sorted_slices = [slices[i] for i in order]
     d = dist[order]
     steps = np.diff(d)
@@ -116,7 +119,7 @@ def build_geometry(slices: Sequence[SliceRef]) -> SeriesGeometry:
         step_vec = (pos[order[-1]] - pos[order[0]]) / (len(order) - 1)
         spacing = median
     else:
-        step_vec, spacing = normal * 1.0, 1.0
+        step_vec, spacing = np.cross(row_dir, col_dir), 1.0
     affine = np.eye(4)
     affine[:3, 0] = row_dir * dc
     affine[:3, 1] = col_dir * dr
@@ -158,6 +161,18 @@ def frame_refs(ds, path: str) -> list[SliceRef]:
     return refs
 
 
+def slice_refs(ds, path: str = "") -> list[SliceRef]:
+    """The 2D images of one CT instance: each frame of an enhanced (multi-frame) one, else the instance itself."""
+    if "PerFrameFunctionalGroupsSequence" in ds:
+        return frame_refs(ds, path)
+    return slices_from_catalog([{
+        "sop_uid": str(ds.SOPInstanceUID),
+        "image_position": [float(v) for v in ds.get("ImagePositionPatient", [])] or None,
+        "image_orientation": [float(v) for v in ds.get("ImageOrientationPatient", [])] or None,
+        "rows": int(ds.get("Rows", 0)), "columns": int(ds.get("Columns", 0)),
+        "pixel_spacing": [float(v) for v in ds.get("PixelSpacing", [])] or None, "path": path}])
+
+
 def _rescale(ds, frame_fg=None) -> tuple[float, float]:
     """Slope/intercept from the frame's functional group, else the shared one, else the top level."""
     src = ds
@@ -180,20 +195,9 @@ def load_volume(paths: Sequence[str], series_uid: str = "") -> Volume:
     refs: list[SliceRef] = []
     pixels: dict[tuple[str, Optional[int]], tuple] = {}
     for p, ds in datasets:
-        if "PerFrameFunctionalGroupsSequence" in ds:
-            frame_refs_ = frame_refs(ds, p)
-            refs.extend(frame_refs_)
-            for r in frame_refs_:
-                pixels[(r.sop_uid, r.frame)] = (ds, r.frame)
-        else:
-            ref = slices_from_catalog([{
-                "sop_uid": str(ds.SOPInstanceUID),
-                "image_position": [float(v) for v in ds.get("ImagePositionPatient", [])] or None,
-                "image_orientation": [float(v) for v in ds.get("ImageOrientationPatient", [])] or None,
-                "rows": int(ds.get("Rows", 0)), "columns": int(ds.get("Columns", 0)),
-                "pixel_spacing": [float(v) for v in ds.get("PixelSpacing", [])] or None, "path": p}])[0]
-            refs.append(ref)
-            pixels[(ref.sop_uid, None)] = (ds, None)
+        for r in slice_refs(ds, p):
+            refs.append(r)
+            pixels[(r.sop_uid, r.frame)] = (ds, r.frame)
     geometry = build_geometry(refs)
     hu = np.empty((len(geometry.slices), geometry.rows, geometry.columns), dtype=np.float32)
     for i, s in enumerate(geometry.slices):
