@@ -1,6 +1,7 @@
 """Enhanced (multi-frame) CT: frames sorted by their functional-group positions, GSPS frame references resolved."""
 import json
 
+import highdicom as hd
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
@@ -9,8 +10,11 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from curation.extract.stage import extract
 from curation.io.tables import read_records
 from curation.dicom.volume import load_volume
+from curation.io.tables import write_records
+from curation.publish.seg_export import export_seg
 from linking.stage import run_link
-from schemas import AnnotationRecord, LinkRecord
+from schemas import AnnotationRecord, LinkRecord, MaskRecord, SeriesRecord
+from schemas.mask_nifti import encode
 
 ENHANCED_CT = "1.2.840.10008.5.1.4.1.1.2.1"
 
@@ -29,6 +33,9 @@ def write_enhanced_ct(path, zs, study_uid, series_uid, sop_uid, series_number=No
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = ENHANCED_CT, sop_uid, "CT"
     ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.PatientID = study_uid, series_uid, "MF1"
+    ds.FrameOfReferenceUID = study_uid + ".1"
+    ds.PatientName, ds.PatientBirthDate, ds.PatientSex = "MF^One", "19700101", "O"  # what highdicom copies to a SEG
+    ds.StudyDate, ds.StudyTime, ds.StudyID, ds.AccessionNumber, ds.ReferringPhysicianName = "20240101", "120000", "1", "", ""
     ds.Rows, ds.Columns, ds.NumberOfFrames = size, size, len(zs)
     if series_number is not None:
         ds.SeriesNumber, ds.InstanceNumber = series_number, 1
@@ -105,3 +112,28 @@ def test_report_image_number_of_a_multiframe_series_is_the_frame_number(tmp_path
     run_link(out)
     (link,) = read_records(out, LinkRecord)
     assert link.tier == "A" and "image_ref:instance" in link.evidence  # image 5 = frame 5, found on slice 9
+
+
+def test_seg_export_of_a_multiframe_series_keeps_each_frames_position(tmp_path):
+    """SEG frames follow the source's frames; each one's position comes from its per-frame functional group."""
+    out, sop = _multiframe_study(tmp_path, with_report=False)
+    (ann,) = read_records(out, AnnotationRecord)
+    (series,) = [s for s in read_records(out, SeriesRecord) if s.series_uid == ann.series_uid]
+    affine = np.asarray(series.affine).reshape(4, 4)
+    mask = np.zeros((10, 32, 32), bool)
+    mask[7:10, 10:20, 5:25] = True  # slices 7-9: z = 14, 16, 18 = frames 3, 9, 5
+    data, bbox = encode(mask, affine)
+    write_records(out, MaskRecord, [MaskRecord(mask_id="m1", annotation_id=ann.annotation_id, series_uid=ann.series_uid,
+                                               backend="classical-cpu test", mask=data, bbox=bbox, affine=list(affine.ravel()))])
+    (path,) = export_seg(out, tmp_path / "seg")
+    seg = hd.seg.segread(path)
+    frames = list(range(1, len(FRAME_ZS) + 1))
+    pixels = seg.get_pixels_by_source_frame(source_sop_instance_uid=sop, source_frame_numbers=frames,
+                                            segment_numbers=[1], assert_missing_frames_are_empty=True)[..., 0]
+    by_frame = {f: z for f, z in zip(frames, FRAME_ZS)}
+    slice_of_z = {z: k for k, z in enumerate(sorted(FRAME_ZS))}
+    for f in frames:
+        assert np.array_equal(pixels[f - 1] > 0, mask[slice_of_z[by_frame[f]]]), f
+    for item in seg.PerFrameFunctionalGroupsSequence:
+        source_frame = item.DerivationImageSequence[0].SourceImageSequence[0].ReferencedFrameNumber
+        assert float(item.PlanePositionSequence[0].ImagePositionPatient[2]) == by_frame[int(source_frame)]

@@ -9,7 +9,7 @@ import numpy as np
 from pydicom.sr.codedict import codes
 
 from curation import __version__
-from curation.dicom.ct_series import ct_series_paths, sorted_series_datasets
+from curation.dicom.ct_series import ct_series_paths, series_datasets, source_frame_slices
 from curation.io.tables import read_records
 from schemas import AnnotationRecord, MaskRecord
 from schemas.mask_nifti import paste
@@ -31,9 +31,15 @@ def export_seg(out: Path, target: Path) -> list[Path]:
     written = []
     for series_uid, ms in sorted(by_series.items()):
         ms = sorted(ms, key=lambda m: m.mask_id)
-        datasets = sorted_series_datasets(paths[series_uid])
-        shape = (len(datasets), int(datasets[0].Rows), int(datasets[0].Columns))
+        datasets, geometry = series_datasets(paths[series_uid])
+        if len(datasets) > 1 and any("PerFrameFunctionalGroupsSequence" in ds for ds in datasets):
+            raise ValueError(f"series {series_uid}: {len(datasets)} instances, some multi-frame; a DICOM SEG derives "
+                             "from one multi-frame image or from single-frame ones")
+        shape = (len(geometry.slices), geometry.rows, geometry.columns)
         stack = np.stack([paste(m.mask, m.bbox, shape) for m in ms], axis=-1).astype(np.uint8)
+        # masks are in volume order; SEG frames follow the source frames, whose positions highdicom copies from
+        # each frame's functional groups (a multi-frame CT's frames need not be stored in volume order)
+        stack = stack[source_frame_slices(datasets, geometry)]
         descriptions = []
         for i, m in enumerate(ms, start=1):
             a = anns.get(m.annotation_id)
