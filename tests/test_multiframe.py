@@ -137,3 +137,22 @@ def test_seg_export_of_a_multiframe_series_keeps_each_frames_position(tmp_path):
     for item in seg.PerFrameFunctionalGroupsSequence:
         source_frame = item.DerivationImageSequence[0].SourceImageSequence[0].ReferencedFrameNumber
         assert float(item.PlanePositionSequence[0].ImagePositionPatient[2]) == by_frame[int(source_frame)]
+
+
+def test_enhanced_ct_with_one_frame_per_instance_has_a_volume(tmp_path):
+    """Enhanced CT may hold one frame per instance: its position still lives in the functional groups, and a
+    GSPS may cite it as frame 1 or not at all."""
+    study, series = generate_uid(), generate_uid()
+    sops = [generate_uid() for _ in range(3)]
+    src = tmp_path / "src"
+    src.mkdir()
+    for k, (z, sop) in enumerate(zip([4.0, 0.0, 2.0], sops)):
+        write_enhanced_ct(src / f"ct{k}.dcm", [z], study, series, sop, series_number=3, size=32)
+    write_line_gsps(src / "pr.dcm", study, series, sops[0], 1, [4.0, 16.0, 28.0, 16.0])
+    out = tmp_path / "out"
+    extract(src, out)
+    (ct,) = [s for s in read_records(out, SeriesRecord) if s.series_uid == series]
+    assert ct.geometry_status == "ok" and ct.n_slices == 3
+    (ann,) = read_records(out, AnnotationRecord)
+    assert ann.slice_index == 2 and ann.length_mm == 12.0  # z=4 is the top slice; 24 px x 0.5 mm
+    assert [s.frame for s in load_volume([str(p) for p in sorted(src.glob("ct*.dcm"))]).geometry.slices] == [1, 1, 1]

@@ -27,9 +27,14 @@ class ImageInfo:
     geometry: Optional[SeriesGeometry] = None  # the CT volume this image belongs to, when it forms one
 
     def slice_index(self, frame: Optional[int]) -> Optional[int]:
+        """A frame of a multi-frame image must be named; a one-frame image is found whether or not it is cited as
+        frame 1 and whether its geometry came from the functional groups (enhanced CT: frame 1) or not."""
         if self.geometry is None:
             return None
-        return self.geometry.index_by_ref.get((self.sop_uid, frame if (self.n_frames or 1) > 1 else None))
+        index = self.geometry.index_by_ref
+        if (self.n_frames or 1) > 1:
+            return index.get((self.sop_uid, frame))
+        return index.get((self.sop_uid, None), index.get((self.sop_uid, 1)))
 
 
 class ImageLookup:
@@ -46,7 +51,8 @@ class ImageLookup:
             if insts[0].category != "ct_image":
                 continue
             try:
-                if any((i.n_frames or 1) > 1 for i in insts):  # enhanced CT: frames live in functional groups
+                # enhanced CT (any number of frames) keeps positions in functional groups: read them from the header
+                if any((i.n_frames or 1) > 1 or not i.image_position for i in insts):
                     refs = [r for i in insts for r in slice_refs(read_dicom(i.path, stop_before_pixels=True), i.path)]
                 else:
                     refs = slices_from_catalog([i.to_row() for i in insts])

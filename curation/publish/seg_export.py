@@ -33,8 +33,8 @@ def export_seg(out: Path, target: Path) -> list[Path]:
         ms = sorted(ms, key=lambda m: m.mask_id)
         datasets, geometry = series_datasets(paths[series_uid])
         if len(datasets) > 1 and any("PerFrameFunctionalGroupsSequence" in ds for ds in datasets):
-            raise ValueError(f"series {series_uid}: {len(datasets)} instances, some multi-frame; a DICOM SEG derives "
-                             "from one multi-frame image or from single-frame ones")
+            raise ValueError(f"series {series_uid}: {len(datasets)} enhanced (functional-group) CT instances; highdicom "
+                             "derives a SEG from one such image or from classic single-frame ones")
         shape = (len(geometry.slices), geometry.rows, geometry.columns)
         stack = np.stack([paste(m.mask, m.bbox, shape) for m in ms], axis=-1).astype(np.uint8)
         # masks are in volume order; SEG frames follow the source frames, whose positions highdicom copies from
