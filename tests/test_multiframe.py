@@ -153,6 +153,7 @@ def test_enhanced_ct_with_one_frame_per_instance_has_a_volume(tmp_path):
     extract(src, out)
     (ct,) = [s for s in read_records(out, SeriesRecord) if s.series_uid == series]
     assert ct.geometry_status == "ok" and ct.n_slices == 3
+    assert ct.pixel_spacing == [0.5, 0.5]  # from the functional groups: no top-level Pixel Spacing
     (ann,) = read_records(out, AnnotationRecord)
     assert ann.slice_index == 2 and ann.length_mm == 12.0  # z=4 is the top slice; 24 px x 0.5 mm
     assert [s.frame for s in load_volume([str(p) for p in sorted(src.glob("ct*.dcm"))]).geometry.slices] == [1, 1, 1]

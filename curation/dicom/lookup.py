@@ -79,7 +79,8 @@ class ImageLookup:
             out.append(SeriesRecord(
                 series_uid=series_uid, study_uid=first.study_uid, category=first.category, modality=first.modality,
                 series_number=first.series_number, description=first.series_description, n_instances=len(insts),
-                rows=first.rows, columns=first.columns, pixel_spacing=first.pixel_spacing,
+                rows=first.rows, columns=first.columns,
+                pixel_spacing=first.pixel_spacing or (list(geo.pixel_spacing) if geo else None),  # enhanced CT: groups
                 slice_spacing_mm=geo.slice_spacing if geo else None, slice_thickness=first.slice_thickness,
                 n_slices=len(geo.slices) if geo else None,
                 affine=[float(v) for v in np.asarray(geo.affine).ravel()] if geo else None,
