@@ -70,7 +70,7 @@ def run_link(out: Path, backend: str = "rules", model_dir: Optional[Path] = None
     instances = read_records(out, InstanceRecord)
     lookup = ImageLookup(instances)
     number_of = {i.sop_uid: i.instance_number for i in instances}
-    images_in = _images_per_series(instances)
+    largest_image = _largest_image_number(instances)
     findings, quarantine = [], []
     tick = progress("link (reports)", len(reports)) if progress else None
     for r in reports:
@@ -94,7 +94,7 @@ def run_link(out: Path, backend: str = "rules", model_dir: Optional[Path] = None
     links = []
     for study in sorted((set(by_study_f) & set(by_study_a)) - {None}):
         study_series = [s for s in series.values() if s.study_uid == study]
-        series_numbers = {s.series_number: images_in[s.series_uid] for s in study_series if s.series_number is not None}
+        series_numbers = {s.series_number: largest_image[s.series_uid] for s in study_series if s.series_number is not None}
         usable = _usable_findings(by_study_f[study])
         marks, groups = [], _group(by_study_a[study])
         for g in groups:
@@ -124,12 +124,15 @@ def run_link(out: Path, backend: str = "rules", model_dir: Optional[Path] = None
     return LinkSummary(len(reports), len(findings), Counter(x.tier for x in links), time.perf_counter() - t0)
 
 
-def _images_per_series(instances: list[InstanceRecord]) -> Counter:
-    """How many images a report can cite in each series: frames, not instances (an enhanced CT is one instance)."""
+def _largest_image_number(instances: list[InstanceRecord]) -> Counter:
+    """The largest image number a report can cite in each series: its count of images (frames, not instances: an
+    enhanced CT is one instance), or its largest Instance Number (a slab of a longer acquisition, numbered 251-270)."""
     images: Counter = Counter()
+    largest: Counter = Counter()
     for i in instances:
         images[i.series_uid] += i.n_frames or 1
-    return images
+        largest[i.series_uid] = max(largest[i.series_uid], i.instance_number or 0)
+    return Counter({uid: max(n, largest[uid]) for uid, n in images.items()})
 
 
 def _image_numbers(geo, number_of: dict) -> list:

@@ -7,23 +7,14 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from curation.extract.stage import extract
-from curation.io.tables import read_records
 from curation.dicom.volume import load_volume
-from curation.io.tables import write_records
+from curation.extract.stage import extract
+from curation.io.tables import read_records, write_records
 from curation.publish.seg_export import export_seg
+from gsps_builders import ENHANCED_CT, item, write_line_gsps
 from linking.stage import run_link
 from schemas import AnnotationRecord, LinkRecord, MaskRecord, SeriesRecord
 from schemas.mask_nifti import encode
-
-ENHANCED_CT = "1.2.840.10008.5.1.4.1.1.2.1"
-
-
-def _item(**kw):
-    d = Dataset()
-    for k, v in kw.items():
-        setattr(d, k, v)
-    return d
 
 
 def write_enhanced_ct(path, zs, study_uid, series_uid, sop_uid, series_number=None, size=8):
@@ -41,33 +32,15 @@ def write_enhanced_ct(path, zs, study_uid, series_uid, sop_uid, series_number=No
         ds.SeriesNumber, ds.InstanceNumber = series_number, 1
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
-    ds.SharedFunctionalGroupsSequence = Sequence([_item(
-        PlaneOrientationSequence=Sequence([_item(ImageOrientationPatient=[1, 0, 0, 0, 1, 0])]),
-        PixelMeasuresSequence=Sequence([_item(PixelSpacing=[0.5, 0.5], SliceThickness=2.0)]),
-        PixelValueTransformationSequence=Sequence([_item(RescaleSlope=1, RescaleIntercept=-1024, RescaleType="HU")]))])
+    ds.SharedFunctionalGroupsSequence = Sequence([item(
+        PlaneOrientationSequence=Sequence([item(ImageOrientationPatient=[1, 0, 0, 0, 1, 0])]),
+        PixelMeasuresSequence=Sequence([item(PixelSpacing=[0.5, 0.5], SliceThickness=2.0)]),
+        PixelValueTransformationSequence=Sequence([item(RescaleSlope=1, RescaleIntercept=-1024, RescaleType="HU")]))])
     ds.PerFrameFunctionalGroupsSequence = Sequence(
-        [_item(PlanePositionSequence=Sequence([_item(ImagePositionPatient=[0, 0, float(z)])])) for z in zs])
+        [item(PlanePositionSequence=Sequence([item(ImagePositionPatient=[0, 0, float(z)])])) for z in zs])
     frames = np.stack([np.full((size, size), 1024 + int(z) * 10, np.int16) for z in zs])
     ds.PixelData = frames.tobytes()
     ds.save_as(path, enforce_file_format=True)
-
-
-def write_line_gsps(path, study_uid, series_uid, sop_uid, frame, data):
-    """A GSPS with one PIXEL line (data: x0, y0, x1, y1) on one frame of a multi-frame image."""
-    gsps = Dataset()
-    gsps.file_meta = FileMetaDataset()
-    gsps.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.11.1"
-    gsps.file_meta.MediaStorageSOPInstanceUID = gsps.SOPInstanceUID = generate_uid()
-    gsps.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    gsps.SOPClassUID, gsps.Modality = "1.2.840.10008.5.1.4.1.1.11.1", "PR"
-    gsps.StudyInstanceUID, gsps.SeriesInstanceUID = study_uid, generate_uid()
-    ref = _item(ReferencedSOPClassUID=ENHANCED_CT, ReferencedSOPInstanceUID=sop_uid, ReferencedFrameNumber=frame)
-    gsps.ReferencedSeriesSequence = Sequence([_item(SeriesInstanceUID=series_uid, ReferencedImageSequence=Sequence([ref]))])
-    obj = _item(GraphicAnnotationUnits="PIXEL", GraphicDimensions=2, NumberOfGraphicPoints=2,
-                GraphicData=list(data), GraphicType="POLYLINE")
-    gsps.GraphicAnnotationSequence = Sequence([_item(ReferencedImageSequence=Sequence([ref]), GraphicLayer="L",
-                                                     GraphicObjectSequence=Sequence([obj]))])
-    gsps.save_as(path, enforce_file_format=True)
 
 
 def test_frames_sorted_and_gsps_frame_reference_resolved(tmp_path):
