@@ -176,3 +176,14 @@ def test_a_zero_based_whole_image_area_is_recognised(brhc):
     refs = [pydicom.dcmread(p, stop_before_pixels=True) for p in CT]
     point, flags = _display_point_on(refs, (0, 0), brhc)
     assert point == pytest.approx([256.0, 256.0]) and "displayed_area_zero_based" in flags
+
+
+def test_a_rotation_the_standard_does_not_allow_is_quarantined_not_read_as_zero():
+    refs = [pydicom.dcmread(p, stop_before_pixels=True) for p in CT]
+    item = Dataset()
+    item.GraphicObjectSequence = Sequence([_line("DISPLAY", (0.25, 0.5, 0.75, 0.5)), _line()])
+    ds = _gsps([item], refs[:1])
+    ds.ImageRotation = 45  # Image Rotation is 0, 90, 180 or 270 (PS3.3 C.10.6.1.1)
+    recs, bad = extract_gsps(ds, "rotated.dcm", _lookup())
+    assert [r.source_units for r in recs] == ["DISPLAY/PIXEL"] and len(recs) == 1  # the PIXEL line is kept
+    assert [q.reason for q in bad] == ["malformed_graphic_data"] and "Image Rotation 45" in bad[0].detail

@@ -36,15 +36,18 @@ class DisplayedArea:
                    int(rotation) % 360, bool(flip), presentation_spacing)
 
     def display_to_pixel(self, uv: np.ndarray) -> np.ndarray:
+        if self.rotation % 360 not in (0, 90, 180, 270):
+            raise ValueError(f"Image Rotation {self.rotation} is not 0, 90, 180 or 270 degrees: DISPLAY points cannot be placed")
         u, v = np.asarray(uv, dtype=float).reshape(-1, 2).T
         if self.flip:
             u = 1.0 - u
         # undo a clockwise rotation of the unit square
-        if self.rotation == 90:
+        rotation = self.rotation % 360
+        if rotation == 90:
             a, b = v, 1.0 - u
-        elif self.rotation == 180:
+        elif rotation == 180:
             a, b = 1.0 - u, 1.0 - v
-        elif self.rotation == 270:
+        elif rotation == 270:
             a, b = 1.0 - v, u
         else:
             a, b = u, v
