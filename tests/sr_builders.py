@@ -19,15 +19,17 @@ def code_item(value, scheme, meaning):
     return c
 
 
-def measurement_group(sop_uid, value=12, unit="mm", concept=("410668003", "SCT", "Length")):
+def measurement_group(sop_uid, value=12, unit="mm", concept=("410668003", "SCT", "Length"), frames=None):
     """A TID 1500 group: one NUM (Length 12 mm by default, UCUM unit) with a 2-point SCOORD on image sop_uid
-    (None: the image item lacks its UID)."""
+    (None: the image item lacks its UID), on the given frames of a multi-frame image."""
     image = Dataset()
     image.ValueType, image.RelationshipType = "IMAGE", "SELECTED FROM"
     ref = Dataset()
     ref.ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
     if sop_uid:
         ref.ReferencedSOPInstanceUID = sop_uid
+    if frames is not None:
+        ref.ReferencedFrameNumber = frames
     image.ReferencedSOPSequence = Sequence([ref])
     scoord = Dataset()
     scoord.ValueType, scoord.RelationshipType, scoord.GraphicType = "SCOORD", "INFERRED FROM", "POLYLINE"

@@ -3,11 +3,15 @@ import json
 
 import highdicom as hd
 import numpy as np
+import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from curation.dicom.volume import load_volume
+from curation.dicom.lookup import ImageLookup
+from curation.extract.index import read_instance
+from curation.extract.sr import extract_sr
 from curation.extract.stage import extract
 from curation.io.tables import read_records, write_records
 from curation.publish.seg_export import export_seg
@@ -15,6 +19,7 @@ from gsps_builders import ENHANCED_CT, item, write_line_gsps
 from linking.stage import run_link
 from schemas import AnnotationRecord, LinkRecord, MaskRecord, SeriesRecord
 from schemas.mask_nifti import encode
+from sr_builders import measurement_group, sr_container
 
 
 def write_enhanced_ct(path, zs, study_uid, series_uid, sop_uid, series_number=None, size=8):
@@ -130,3 +135,15 @@ def test_enhanced_ct_with_one_frame_per_instance_has_a_volume(tmp_path):
     (ann,) = read_records(out, AnnotationRecord)
     assert ann.slice_index == 2 and ann.length_mm == 12.0  # z=4 is the top slice; 24 px x 0.5 mm
     assert [s.frame for s in load_volume([str(p) for p in sorted(src.glob("ct*.dcm"))]).geometry.slices] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("frames,slice_index,flag", [(5, 9, None), ([5, 6], None, "multiple_frames"),
+                                                     (None, None, "frame_not_given")])
+def test_sr_frame_references_are_resolved_or_flagged_like_gsps(tmp_path, frames, slice_index, flag):
+    study, series, sop = generate_uid(), generate_uid(), generate_uid()
+    write_enhanced_ct(tmp_path / "ct.dcm", FRAME_ZS, study, series, sop, series_number=3, size=64)
+    ds = sr_container([measurement_group(sop, frames=frames)])
+    ds.SOPInstanceUID, ds.StudyInstanceUID = generate_uid(), study
+    (rec,), bad, _ = extract_sr(ds, "sr.dcm", ImageLookup([read_instance(tmp_path / "ct.dcm")]))
+    assert not bad and rec.slice_index == slice_index and rec.length_mm == 12.0  # 24 px x 0.5 mm
+    assert (flag in rec.flags) if flag else not {"multiple_frames", "frame_not_given"} & set(rec.flags)

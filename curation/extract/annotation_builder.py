@@ -85,6 +85,8 @@ def build_record(*, source_kind: str, source_sop_uid: str, source_path: str, stu
         flags.append("no_pixel_spacing")
     slice_index, patient = None, None
     if image is not None:
+        if (image.n_frames or 1) > 1 and ref_frame is None and "multiple_frames" not in flags:
+            flags.append("frame_not_given")  # a multi-frame image without a frame: no slice
         slice_index = image.slice_index(ref_frame)
         if slice_index is not None and pts is not None:
             patient = image.geometry.pixel_to_patient(pts, slice_index).round(4).tolist()

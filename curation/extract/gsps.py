@@ -213,8 +213,6 @@ def _record(ds, path, study, m: Mark, target: Optional[ImageRef], refs, ai, ti, 
     if target is None:
         series = {r.series_uid for r in refs}
         ref_series = series.pop() if len(series) == 1 else None
-    if image is not None and (image.n_frames or 1) > 1 and frame is None and "multiple_frames" not in mark_flags:
-        mark_flags.add("frame_not_given")
     text = "\n".join(t.text for t in m.texts).strip() or None
     rec = build_record(
         source_kind="gsps", source_sop_uid=str(ds.SOPInstanceUID), source_path=path, study_uid=study,

@@ -57,15 +57,17 @@ def _scoord(item) -> Scoord:
     pts = np.asarray(data, float).reshape(-1, 2)
     if not np.all(np.isfinite(pts)):
         raise ValueError("SCOORD Graphic Data holds NaN or infinite values")
-    sop, frame = None, None
+    sop, frames = None, []
     for child in item.get("ContentSequence", []):  # SELECTED FROM -> IMAGE
         for ref in child.get("ReferencedSOPSequence", []):
             sop = str(ref.ReferencedSOPInstanceUID)
             f = ref.get("ReferencedFrameNumber")
-            frame = int(f[0] if hasattr(f, "__len__") and not isinstance(f, str) else f) if f not in (None, "") else None
+            frames = [int(v) for v in (f if hasattr(f, "__len__") and not isinstance(f, str) else [f])] if f not in (None, "") else []
     for ref in item.get("ReferencedSOPSequence", []):  # some writers put it on the SCOORD itself
         sop = sop or str(ref.ReferencedSOPInstanceUID)
-    return Scoord(str(item.get("GraphicType", "")).upper(), pts, sop, frame)
+    # several frames: the slice is not known (as for GSPS), never the first one guessed
+    return Scoord(str(item.get("GraphicType", "")).upper(), pts, sop, frames[0] if len(frames) == 1 else None,
+                  ["multiple_frames"] if len(frames) > 1 else [])
 
 
 def _num(item, errors: list[str]) -> Num:
@@ -229,19 +231,19 @@ def _group_marks(tracking: Optional[str], nums: list[Num], region: list[Scoord])
     long_n, short_n = by_code.get(LONG_AXIS), by_code.get(SHORT_AXIS)
     if long_n and short_n and long_n.scoords and short_n.scoords:  # OHIF bidirectional
         a, b = long_n.scoords[0], short_n.scoords[0]
-        yield "bidimensional", np.vstack([a.points[:2], b.points[:2]]), None, long_n, short_n, a, []
+        yield "bidimensional", np.vstack([a.points[:2], b.points[:2]]), None, long_n, short_n, a, a.flags + b.flags
         nums = [n for n in nums if n not in (long_n, short_n)]
     for n in nums:
         for s in n.scoords:
-            yield _kind_for(s, n, arrowish) + (n, None, s, [])
+            yield _kind_for(s, n, arrowish) + (n, None, s, s.flags)
     scoped = long_n if (long_n and short_n and not long_n.scoords) else None
     for s in region:  # standard layout: one Image Region for the whole group
         main = scoped or by_code.get(LENGTH) or by_code.get(AREA) or (nums[0] if nums else None)
         if scoped and len(s.points) == 4 and s.gtype in ("POLYLINE", "MULTIPOINT"):
-            yield "bidimensional", s.points, None, long_n, short_n, s, []
+            yield "bidimensional", s.points, None, long_n, short_n, s, s.flags
         else:
             kind, pts, tip = _kind_for(s, main, arrowish)
-            yield kind, pts, tip, main, short_n if scoped else None, s, []
+            yield kind, pts, tip, main, short_n if scoped else None, s, s.flags
 
 
 def _kind_for(s: Scoord, n: Optional[Num], arrowish: bool):
