@@ -155,6 +155,22 @@ def test_one_broken_measurement_group_is_quarantined_with_its_reason_and_the_oth
     assert any("group 1" in q.detail and "ReferencedSOPInstanceUID" in q.detail for q in bad)
 
 
+@pytest.mark.parametrize("anchor", [[5.0], 5.0, [1.0, 2.0, 3.0]])
+def test_a_malformed_text_anchor_costs_its_anchor_not_the_presentation_state(tmp_path, anchor):
+    text = Dataset()
+    text.UnformattedTextValue, text.AnchorPointAnnotationUnits, text.AnchorPoint = "12 mm", "PIXEL", anchor
+    line = Dataset()
+    line.GraphicAnnotationUnits, line.GraphicDimensions, line.NumberOfGraphicPoints = "PIXEL", 2, 2
+    line.GraphicData, line.GraphicType = [1.0, 1.0, 5.0, 5.0], "POLYLINE"
+    item = Dataset()
+    item.GraphicObjectSequence, item.TextObjectSequence = Sequence([line]), Sequence([text])
+    ds = Dataset()
+    ds.GraphicAnnotationSequence = Sequence([item])
+    recs, bad, _ = _check(_file(ds, GSPS_CLASS, tmp_path / "g.dcm"))
+    assert "line" in [r.kind for r in recs] and any(r.text == "12 mm" for r in recs)
+    assert [q.reason for q in bad] == ["malformed_text_object"] and "AnchorPoint" in bad[0].detail
+
+
 def test_object_size_and_time_are_bounded(tmp_path, monkeypatch):
     ds = Dataset()
     ds.GraphicAnnotationSequence = Sequence([])

@@ -140,7 +140,12 @@ def extract_gsps(ds, path: str, lookup: ImageLookup) -> tuple[list[AnnotationRec
                                for where, err in errors]
             texts = []
             for xi, t in enumerate(fv(item, "TextObjectSequence", [])):
-                texts.append(_text_item(t, xi, area))
+                text, text_errors = _text_item(t, xi, area)
+                texts.append(text)
+                if ti == 0:
+                    quarantine += [QuarantineRecord(stage="gsps", path=path, entity_id=f"{sop}#annotation{ai}/text{xi}",
+                                                    reason="malformed_text_object", detail=f"{path}: {err}")
+                                   for err in text_errors]
             units = sorted({str(fv(o, "GraphicAnnotationUnits", "PIXEL")).upper() for o in fv(item, "GraphicObjectSequence", [])}
                            | {str(fv(o, "CompoundGraphicUnits", "PIXEL")).upper() for o in fv(item, "CompoundGraphicSequence", [])})
             meta = {"source_units": "/".join(units) or None, "graphic_layer": fv(item, "GraphicLayer")}
@@ -181,20 +186,29 @@ def _primitives(item, area: Optional[DisplayedArea]) -> tuple[list[Primitive], d
     return prims, compound_types, errors
 
 
-def _text_item(t, index: int, area: Optional[DisplayedArea]) -> TextItem:
-    def conv(values, units):
+def _text_item(t, index: int, area: Optional[DisplayedArea]) -> tuple[TextItem, list[str]]:
+    """The text and, where they can be read, its anchor and bounding box in PIXEL units; what cannot be read is
+    dropped and reported (the text itself, and the rest of the presentation state, are kept)."""
+    errors: list[str] = []
+
+    def conv(name, values, units, n_points):
         if values is None:
             return None
         try:
-            return _to_pixel(np.asarray([float(v) for v in values]).reshape(-1, 2), units, area)
-        except (MalformedGraphic, ValueError):
+            pts = np.asarray(values, dtype=float).reshape(-1)
+            if len(pts) != 2 * n_points or not np.all(np.isfinite(pts)):
+                raise ValueError(f"{len(pts)} values, {2 * n_points} finite ones expected")
+            return _to_pixel(pts.reshape(-1, 2), units, area)
+        except (MalformedGraphic, ValueError, TypeError) as exc:
+            errors.append(f"text{index} {name}: {exc}")
             return None
-    anchor = conv(fv(t, "AnchorPoint"), fv(t, "AnchorPointAnnotationUnits", "PIXEL"))
+    anchor = conv("AnchorPoint", fv(t, "AnchorPoint"), fv(t, "AnchorPointAnnotationUnits", "PIXEL"), 1)
     tl, br = fv(t, "BoundingBoxTopLeftHandCorner"), fv(t, "BoundingBoxBottomRightHandCorner")
-    bbox = conv(list(tl) + list(br), fv(t, "BoundingBoxAnnotationUnits", "PIXEL")) if tl is not None and br is not None else None
+    bbox = conv("BoundingBox", np.append(tl, br), fv(t, "BoundingBoxAnnotationUnits", "PIXEL"), 2) \
+        if tl is not None and br is not None else None
     text = str(fv(t, "UnformattedTextValue", "") or "").replace("\r\n", "\n")
     return TextItem(text, None if anchor is None else anchor[0], bbox, index,
-                    _opt_int(t, "CompoundGraphicInstanceID"), _opt_int(t, "GraphicGroupID"))
+                    _opt_int(t, "CompoundGraphicInstanceID"), _opt_int(t, "GraphicGroupID")), errors
 
 
 def _record(ds, path, study, m: Mark, target: Optional[ImageRef], refs, ai, ti, flags, lookup, area, key, meta) -> AnnotationRecord:
