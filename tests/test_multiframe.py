@@ -147,3 +147,14 @@ def test_sr_frame_references_are_resolved_or_flagged_like_gsps(tmp_path, frames,
     (rec,), bad, _ = extract_sr(ds, "sr.dcm", ImageLookup([read_instance(tmp_path / "ct.dcm")]))
     assert not bad and rec.slice_index == slice_index and rec.length_mm == 12.0  # 24 px x 0.5 mm
     assert (flag in rec.flags) if flag else not {"multiple_frames", "frame_not_given"} & set(rec.flags)
+
+
+def test_a_frame_number_the_image_does_not_have_is_flagged(tmp_path):
+    study, series, sop = generate_uid(), generate_uid(), generate_uid()
+    src = tmp_path / "src"
+    src.mkdir()
+    write_enhanced_ct(src / "ct.dcm", FRAME_ZS, study, series, sop, series_number=3, size=32)
+    write_line_gsps(src / "pr.dcm", study, series, sop, len(FRAME_ZS) + 1, [4.0, 16.0, 28.0, 16.0])
+    extract(src, tmp_path / "out")
+    (ann,) = read_records(tmp_path / "out", AnnotationRecord)
+    assert ann.slice_index is None and "frame_not_in_image" in ann.flags

@@ -87,6 +87,8 @@ def build_record(*, source_kind: str, source_sop_uid: str, source_path: str, stu
     if image is not None:
         if (image.n_frames or 1) > 1 and ref_frame is None and "multiple_frames" not in flags:
             flags.append("frame_not_given")  # a multi-frame image without a frame: no slice
+        if ref_frame is not None and not 1 <= ref_frame <= (image.n_frames or 1):
+            flags.append("frame_not_in_image")  # frames are 1-based; no slice rather than a wrong one
         slice_index = image.slice_index(ref_frame)
         if slice_index is not None and pts is not None:
             patient = image.geometry.pixel_to_patient(pts, slice_index).round(4).tolist()
