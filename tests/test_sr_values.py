@@ -28,3 +28,10 @@ def test_unknown_units_stay_flagged_and_are_never_taken_as_mm(unit):
     rec = _one(12, unit)
     assert rec.length_mm is None and rec.spacing_source is None
     assert {"sr_unit_unknown", "no_pixel_spacing"} <= set(rec.flags)
+
+
+@pytest.mark.parametrize("value", ["1e400", "nan", "-5", "0"])
+def test_a_length_that_is_not_a_positive_number_never_becomes_one(value):
+    rec = _one(value, "mm")
+    assert rec.length_mm is None and "sr_value_invalid" in rec.flags
+    assert rec.text_value is None or rec.text_value == float(value)  # kept as written only when finite

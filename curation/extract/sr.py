@@ -48,6 +48,7 @@ class Num:
     value: Optional[float]
     unit: Optional[str]
     scoords: list[Scoord]
+    invalid: bool = False               # a Numeric Value that is not a finite number (kept out as None)
 
 
 def _scoord(item) -> Scoord:
@@ -72,13 +73,15 @@ def _scoord(item) -> Scoord:
 
 def _num(item, errors: list[str]) -> Num:
     code, meaning = _code(item)
-    value, unit = None, None
+    value, unit, invalid = None, None, False
     mv = item.get("MeasuredValueSequence")
     if mv:
         try:
             value = float(mv[0].NumericValue)
         except (TypeError, ValueError, AttributeError):
             value = None
+        if value is not None and not np.isfinite(value):
+            value, invalid = None, True
         unit = _code(mv[0], "MeasurementUnitsCodeSequence")[0] or None
     scoords = []
     for child in item.get("ContentSequence", []):
@@ -87,7 +90,7 @@ def _num(item, errors: list[str]) -> Num:
                 scoords.append(_scoord(child))
             except ValueError as exc:
                 errors.append(str(exc))
-    return Num(code, meaning, value, unit, scoords)
+    return Num(code, meaning, value, unit, scoords, invalid)
 
 
 def _walk(items, depth: int, groups: list, texts: list, section: Optional[str], seen: set[int]) -> None:
@@ -202,6 +205,9 @@ def _apply_sr_values(rec: AnnotationRecord, value: Optional[Num], short: Optiona
         rec.text_value, rec.text_unit = value.value, value.unit
     if rec.length_mm is None and rec.kind not in ("arrow", "point"):
         length = to_mm(value.value, value.unit) if value is not None and _role(value) != AREA else None
+        if (value is not None and value.invalid) or (length is not None and length <= 0):
+            rec.flags = sorted(set(rec.flags) | {"sr_value_invalid"})  # inf, NaN, zero or negative: not a size
+            length = None
         if length is not None:
             rec.length_mm = length
             rec.spacing_source = "sr_value"
@@ -209,6 +215,8 @@ def _apply_sr_values(rec: AnnotationRecord, value: Optional[Num], short: Optiona
                 rec.short_mm = to_mm(short.value, short.unit)
                 if rec.short_mm is None:
                     rec.flags = sorted(set(rec.flags) | {"sr_unit_unknown"})
+                elif rec.short_mm <= 0:
+                    rec.short_mm, rec.flags = None, sorted(set(rec.flags) | {"sr_value_invalid"})
         elif value is not None and value.value is not None and value.unit not in AREA_UNITS:
             rec.flags = sorted(set(rec.flags) | {"sr_unit_unknown"})
         rec.flags = sorted(set(rec.flags) - {"no_pixel_spacing"} | ({"no_pixel_spacing"} if rec.length_mm is None else set()))
