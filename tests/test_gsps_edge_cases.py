@@ -187,3 +187,17 @@ def test_a_rotation_the_standard_does_not_allow_is_quarantined_not_read_as_zero(
     recs, bad = extract_gsps(ds, "rotated.dcm", _lookup())
     assert [r.source_units for r in recs] == ["DISPLAY/PIXEL"] and len(recs) == 1  # the PIXEL line is kept
     assert [q.reason for q in bad] == ["malformed_graphic_data"] and "Image Rotation 45" in bad[0].detail
+
+
+@pytest.mark.parametrize("spacing,length", [([0.5, 0.5], 25.0), ([0.0, 0.0], None), ([-0.5, 0.5], None)])
+def test_only_a_positive_presentation_pixel_spacing_gives_a_length(spacing, length):
+    refs = [pydicom.dcmread(p, stop_before_pixels=True) for p in CT]
+    item = Dataset()
+    item.GraphicObjectSequence = Sequence([_line()])
+    ds = _gsps([item], refs[:1])
+    area = Dataset()
+    area.DisplayedAreaTopLeftHandCorner, area.DisplayedAreaBottomRightHandCorner = [1, 1], [512, 512]
+    area.PresentationSizeMode, area.PresentationPixelSpacing = "TRUE SIZE", spacing
+    ds.DisplayedAreaSelectionSequence = Sequence([area])
+    (rec,), _ = extract_gsps(ds, "mem.dcm", ImageLookup([]))  # the image is not in the archive
+    assert rec.length_mm == length and (length is not None or "no_pixel_spacing" in rec.flags)

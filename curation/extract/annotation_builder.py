@@ -62,13 +62,14 @@ def sizes_mm(kind: str, pts: np.ndarray, spacing: Optional[list]) -> tuple[Optio
 
 
 def pick_spacing(image: Optional[ImageInfo], presentation_spacing: Optional[list]) -> tuple[Optional[list], Optional[str]]:
-    """Pixel Spacing, else Imager Pixel Spacing of the image, else the GSPS's Presentation Pixel Spacing."""
-    if image is not None and image.pixel_spacing:
-        return list(image.pixel_spacing), "pixel_spacing"
-    if image is not None and image.imager_pixel_spacing:
-        return list(image.imager_pixel_spacing), "imager_pixel_spacing"
-    if presentation_spacing:
-        return list(presentation_spacing), "presentation_pixel_spacing"
+    """Pixel Spacing, else Imager Pixel Spacing of the image, else the GSPS's Presentation Pixel Spacing; a value
+    that is not two positive finite numbers is skipped (a zero spacing would make every length 0 mm)."""
+    candidates = [(image.pixel_spacing if image else None, "pixel_spacing"),
+                  (image.imager_pixel_spacing if image else None, "imager_pixel_spacing"),
+                  (presentation_spacing, "presentation_pixel_spacing")]
+    for spacing, source in candidates:
+        if spacing is not None and len(spacing) == 2 and all(np.isfinite(float(v)) and float(v) > 0 for v in spacing):
+            return [float(v) for v in spacing], source
     return None, None
 
 
