@@ -28,6 +28,18 @@ def test_broken_series_raise_with_reason(zs, orient, reason):
     assert err.value.reason == reason
 
 
+@pytest.mark.parametrize("orient,spacing,reason", [
+    ((0, 0, 0, 0, 0, 0), (0.7, 0.7), "bad_orientation"),      # an emptied orientation
+    ((1, 0, 0, 1, 0, 0), (0.7, 0.7), "bad_orientation"),      # rows and columns the same direction
+    ((1, 0, 0, 0, 1, 0), (0.0, 0.0), "bad_pixel_spacing"),
+    ((1, 0, 0, 0, 1, 0), (-0.7, 0.7), "bad_pixel_spacing"),
+])
+def test_degenerate_orientation_or_spacing_is_refused_with_its_reason(orient, spacing, reason):
+    with pytest.raises(VolumeError) as err:
+        build_geometry(refs([0, 3, 6], orient, spacing))
+    assert err.value.reason == reason
+
+
 def test_mixed_orientation_and_size_are_refused():
     mixed = refs([0, 3]) + [SliceRef("x", None, (0, 0, 6.0), (0, 1, 0, 0, 0, -1), 64, 64, (0.7, 0.7))]
     with pytest.raises(VolumeError, match="inconsistent_orientation"):

@@ -87,6 +87,12 @@ def build_geometry(slices: Sequence[SliceRef]) -> SeriesGeometry:
     if missing:
         raise VolumeError("missing_geometry", f"{len(missing)} slice(s) lack position/orientation/spacing, e.g. {missing[0]}")
     iop = np.array(slices[0].orientation, dtype=float)
+    if len(iop) != 6 or not np.all(np.isfinite(iop)) or np.abs(np.linalg.norm(iop.reshape(2, 3), axis=1) - 1).max() > 0.01 \
+            or abs(float(np.dot(iop[:3], iop[3:]))) > 0.01:
+        raise VolumeError("bad_orientation", f"{slices[0].sop_uid}: Image Orientation {list(iop)} is not two orthogonal unit vectors")
+    spacing0 = np.array(slices[0].pixel_spacing, dtype=float)
+    if len(spacing0) != 2 or not np.all(np.isfinite(spacing0)) or np.any(spacing0 <= 0):
+        raise VolumeError("bad_pixel_spacing", f"{slices[0].sop_uid}: Pixel Spacing {list(spacing0)} is not two positive numbers")
     for s in slices:
         if np.max(np.abs(np.array(s.orientation, dtype=float) - iop)) > ORIENTATION_TOL:
             raise VolumeError("inconsistent_orientation", f"{s.sop_uid} has orientation {list(s.orientation)} vs {list(iop)}")
