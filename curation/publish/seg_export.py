@@ -9,9 +9,9 @@ import numpy as np
 from pydicom.sr.codedict import codes
 
 from curation import __version__
-from curation.dicom.ct_series import ct_series_paths, sorted_series_datasets
-from curation.io.tables import read_records
-from schemas import AnnotationRecord, MaskRecord
+from curation.dicom.ct_series import sorted_series_datasets
+from curation.io.partition import Partition
+from schemas import AnnotationRecord, InstanceRecord, MaskRecord
 from schemas.mask_nifti import paste
 
 LESION_CATEGORY = codes.SCT.MorphologicallyAbnormalStructure
@@ -20,11 +20,19 @@ SEG_SERIES_NUMBER = 900
 
 
 def export_seg(out: Path, target: Path) -> list[Path]:
-    out, target = Path(out), Path(target)
+    """Every series of OUT (library use; the pipeline runs export_partition per partition)."""
+    return export_partition(Partition(Path(out), stage="export-seg"), target)
+
+
+def export_partition(part: Partition, target: Path) -> list[Path]:
+    target = Path(target)
     target.mkdir(parents=True, exist_ok=True)
-    masks = [m for m in read_records(out, MaskRecord) if m.error is None]
-    anns = {a.annotation_id: a for a in read_records(out, AnnotationRecord)}
-    paths = ct_series_paths(out)
+    masks = [m for m in part.read(MaskRecord) if m.error is None]
+    anns = {a.annotation_id: a for a in part.read(AnnotationRecord)}
+    paths = defaultdict(list)
+    for i in part.read(InstanceRecord):
+        if i.category == "ct_image":
+            paths[i.series_uid].append(i.path)
     by_series = defaultdict(list)
     for m in masks:
         by_series[m.series_uid].append(m)
