@@ -82,6 +82,7 @@ class LinkStage(Stage):
         from linking.backends import make_backend
 
         self.backend = make_backend(self.config.backend, optional_path(self.config.model_dir))
+        self.backend[0]("FINDINGS: none.")  # the backend builds its NLP pipeline on first use: once here, not per partition
 
     def teardown(self) -> None:
         self.backend = None

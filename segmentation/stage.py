@@ -11,6 +11,7 @@ import numpy as np
 
 from curation.dicom.cache import series_volumes
 from curation.dicom.volume import VolumeError
+from curation.io.errors import ReasonedError
 from curation.io.ids import stable_id
 from curation.io.partition import Partition
 from curation.io.stage import Resources, Stage, optional_path, run_alone
@@ -19,7 +20,6 @@ from segmentation.classical import ClassicalSegmenter
 from schemas.mask_nifti import encode
 from segmentation.prompts import SEGMENTABLE, PromptError, from_annotation
 from segmentation.recist import recist_axes
-from segmentation.sam2ct.build import CheckpointError
 
 
 @dataclass
@@ -120,8 +120,17 @@ class SegmentStage(Stage):
     def model_files(self) -> list[Path]:
         return [self.config.checkpoint] if self.config.checkpoint else []
 
+    @property
+    def share_setup(self) -> bool:  # torch models are loaded in each worker, never forked
+        return self.config.backend == "classical"
+
     def setup(self) -> None:
         c = self.config
+        if c.backend != "sam2ct":
+            self.segmenter = make_segmenter(c.backend, optional_path(c.checkpoint))
+            return
+        from segmentation.sam2ct.build import CheckpointError  # torch: imported only when the backend needs it
+
         try:
             self.segmenter = make_segmenter(c.backend, optional_path(c.checkpoint), c.image_size, c.mcm, c.memory_policy,
                                             c.device)
@@ -142,7 +151,7 @@ class SegmentStage(Stage):
 def segment_partition(part: Partition, segmenter, config: SegmentConfig) -> SegmentSummary:
     t0 = time.perf_counter()
     annotations = [a for a in part.read(AnnotationRecord) if a.kind in SEGMENTABLE]
-    if isinstance(segmenter, CheckpointError):  # nothing already written is touched
+    if isinstance(segmenter, ReasonedError):  # an unloadable checkpoint; nothing already written is touched
         exc, checkpoint = segmenter, str(config.checkpoint)
         name = f"{config.backend} (unloadable checkpoint)"
         rows = sorted((_error_row(a, name, checkpoint, exc.reason, exc.detail) for a in annotations), key=lambda m: m.mask_id)

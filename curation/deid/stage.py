@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from curation.deid.secret import ProjectSecret
-from curation.deid.tables import deidentify
 from curation.io.partition import Partition
 from curation.io.stage import Stage
 
@@ -36,5 +35,7 @@ class DeidStage(Stage):
         return self.secret.fingerprint
 
     def process(self, part: Partition) -> dict:
+        from curation.deid.tables import deidentify  # dicognito and presidio load only when the stage runs
+
         m = deidentify(part.out, part.out / self.config.target, self.secret, progress=part.progress)
         return {"rows": m["rows"], "replacements": m["replacements"]}

@@ -40,10 +40,11 @@ def _write_atomic(path: Path, write) -> None:
 
 def store(entry: Path, volume: Volume) -> None:
     hu = volume.hu
-    whole = np.array_equal(hu, np.round(hu)) and hu.size and -32768 <= hu.min() and hu.max() <= 32767
+    hu16 = hu.astype(np.int16)  # exact when the rescale gives whole numbers in range (out of range wraps: unequal)
+    keep = hu16 if np.array_equal(hu16, hu) else hu
     geo = volume.geometry
     entry.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(entry.with_suffix(".npy"), lambda f: np.save(f, hu.astype(np.int16) if whole else hu))
+    _write_atomic(entry.with_suffix(".npy"), lambda f: np.save(f, keep))
     meta = {"affine": np.asarray(geo.affine).ravel().tolist(), "slice_spacing": geo.slice_spacing, "rows": geo.rows,
             "columns": geo.columns, "pixel_spacing": list(geo.pixel_spacing), "shape": list(hu.shape)}
     _write_atomic(entry.with_suffix(".json"), lambda f: f.write(json.dumps(meta).encode()))  # last: marks it complete

@@ -41,7 +41,11 @@ def export_partition(part: Partition, target: Path) -> list[Path]:
         ms = sorted(ms, key=lambda m: m.mask_id)
         datasets = sorted_series_datasets(paths[series_uid])
         shape = (len(datasets), int(datasets[0].Rows), int(datasets[0].Columns))
-        stack = np.stack([paste(m.mask, m.bbox, shape) for m in ms], axis=-1).astype(np.uint8)
+        # only the slices some mask reaches: highdicom's per-pixel checks cost as much as the frames it is given
+        z0, z1 = min(m.bbox[2] for m in ms), max(m.bbox[5] for m in ms)
+        stack = np.stack([paste(m.mask, m.bbox, shape)[z0:z1] for m in ms], axis=-1).astype(np.uint8)
+        planes = [hd.PlanePositionSequence(hd.CoordinateSystemNames.PATIENT, ds.ImagePositionPatient)
+                  for ds in datasets[z0:z1]]
         descriptions = []
         for i, m in enumerate(ms, start=1):
             a = anns.get(m.annotation_id)
@@ -54,7 +58,8 @@ def export_partition(part: Partition, target: Path) -> list[Path]:
                 algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC, algorithm_identification=algorithm,
                 tracking_uid=hd.UID(), tracking_id=m.mask_id))
         seg = hd.seg.Segmentation(
-            source_images=datasets, pixel_array=stack, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+            source_images=datasets, pixel_array=stack, plane_positions=planes,
+            segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
             segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=SEG_SERIES_NUMBER,
             sop_instance_uid=hd.UID(), instance_number=1, manufacturer="opseg", manufacturer_model_name="opseg",
             software_versions=__version__, device_serial_number="0", content_label="LESIONS", omit_empty_frames=True)
