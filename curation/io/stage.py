@@ -68,7 +68,8 @@ def parse_setting(config, name: str, raw: str):
     elif isinstance(current, float):
         value = float(text)
     elif isinstance(current, tuple):
-        value = tuple(x.strip() for x in text.split(",") if x.strip())
+        kind = type(current[0]) if current else str  # (0.8, 0.1, 0.1) -> floats, (Path,...) -> paths
+        value = tuple(kind(x.strip()) for x in text.split(",") if x.strip())
     elif isinstance(current, Path) or "path" in str(fields[name].type).lower():
         value = Path(text)
     else:
