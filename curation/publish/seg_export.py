@@ -12,11 +12,25 @@ from curation import __version__
 from curation.dicom.ct_series import sorted_series_datasets
 from curation.io.partition import Partition
 from schemas import AnnotationRecord, InstanceRecord, MaskRecord
-from schemas.mask_nifti import paste
+from schemas.mask_nifti import decode, paste
 
 LESION_CATEGORY = codes.SCT.MorphologicallyAbnormalStructure
 LESION_TYPE = codes.SCT.Lesion
 SEG_SERIES_NUMBER = 900
+
+
+def _segment_array(ms: list[MaskRecord], shape: tuple[int, int, int], z0: int, z1: int) -> np.ndarray:
+    """Slices z0..z1 as a label map (segment i+1 where mask i is) when no two masks share a voxel, which highdicom
+    checks in one pass; else the (slice, row, column, segment) stack it needs for overlapping segments."""
+    labels = np.zeros((z1 - z0, *shape[1:]), np.uint8 if len(ms) < 255 else np.uint16)
+    for i, m in enumerate(ms, start=1):
+        c0, r0, s0, c1, r1, s1 = m.bbox
+        crop = np.asarray(decode(m.mask).dataobj).transpose(2, 1, 0) > 0
+        region = labels[s0 - z0:s1 - z0, r0:r1, c0:c1]
+        if region[crop].any():
+            return np.stack([paste(m.mask, m.bbox, shape)[z0:z1] for m in ms], axis=-1).astype(np.uint8)
+        region[crop] = i
+    return labels
 
 
 def export_seg(out: Path, target: Path) -> list[Path]:
@@ -43,7 +57,7 @@ def export_partition(part: Partition, target: Path) -> list[Path]:
         shape = (len(datasets), int(datasets[0].Rows), int(datasets[0].Columns))
         # only the slices some mask reaches: highdicom's per-pixel checks cost as much as the frames it is given
         z0, z1 = min(m.bbox[2] for m in ms), max(m.bbox[5] for m in ms)
-        stack = np.stack([paste(m.mask, m.bbox, shape)[z0:z1] for m in ms], axis=-1).astype(np.uint8)
+        stack = _segment_array(ms, shape, z0, z1)
         planes = [hd.PlanePositionSequence(hd.CoordinateSystemNames.PATIENT, ds.ImagePositionPatient)
                   for ds in datasets[z0:z1]]
         descriptions = []
