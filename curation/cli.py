@@ -109,7 +109,7 @@ def extract(source: Path = typer.Argument(..., exists=True, file_okay=False, hel
     if t:
         table.add_row("files", f"{t['files']} ({t['read']} read, {t['files'] - t['read']} unchanged)")
         table.add_row("series", f"{t['series']} ({t['ct_series']} CT)")
-        table.add_row("annotations", ", ".join(f"{k} {v}" for k, v in t["annotations"].items()) or "0")
+        table.add_row("annotations", ", ".join(f"{k} {v}" for k, v in t["annotations_by_kind"].items()) or "0")
         table.add_row("reports", str(t["reports"]))
         table.add_row("quarantined", ", ".join(f"{k} {v}" for k, v in t["quarantined"].items()) or "0")
     console.print(table)

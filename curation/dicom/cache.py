@@ -102,12 +102,14 @@ class SeriesVolumes:
         return vol
 
     def ensure(self, series_uid: str) -> Path:
-        """Make sure the entry exists (decode once if needed); returns it, broken series included."""
-        try:
-            self.load(series_uid)
-        except VolumeError:
-            pass
-        return self.entries[series_uid]
+        """Make sure the entry exists (decode once if needed, never read back); returns it, broken series included."""
+        entry = self.entries[series_uid]
+        if not entry.with_suffix(".json").exists():
+            try:
+                self.load(series_uid)
+            except VolumeError:
+                pass
+        return entry
 
 
 def series_volumes(out: Path, instances: Optional[list[InstanceRecord]] = None) -> SeriesVolumes:

@@ -211,5 +211,6 @@ class ExtractStage(Stage):
         s = extract(self.config.source, part.out, reports=list(self.config.reports), workers=self.workers,
                     progress=part.progress)
         return {"files": s.n_files, "read": s.n_read, "series": s.n_series, "ct_series": s.n_ct_series,
-                "annotations": dict(sorted(s.annotations_by_kind.items())), "reports": s.n_reports,
+                "annotations": sum(s.annotations_by_kind.values()),
+                "annotations_by_kind": dict(sorted(s.annotations_by_kind.items())), "reports": s.n_reports,
                 "quarantined": dict(sorted(s.quarantine_by_reason.items()))}
