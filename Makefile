@@ -53,6 +53,7 @@ demo: install
 	$(VENV)/bin/opseg demo $(DEMO_DIR)
 
 test: install install-radgraph install-ray system-deps
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 bench: install

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from curation.dicom.ct_series import ct_series_paths
+from curation.dicom.cache import series_volumes
 from curation.demo import generate_archive
 from curation.io.query import connect
 from curation.pipeline.run import run_pipeline
-from curation.dicom.volume import load_volume
 from schemas.mask_nifti import nifti_gz, paste
 
 
@@ -50,8 +49,8 @@ def main() -> None:
         print(f"| rerun (all markers present) | {time.perf_counter() - rerun0:.2f} | |")
 
         rows = con.sql("select mask, bbox, series_uid from masks where error is null order by mask_id").fetchall()
-        paths = ct_series_paths(out)
-        volumes = {s: load_volume(sorted(paths[s]), s) for s in {r[2] for r in rows}}
+        cached = series_volumes(out)
+        volumes = {s: cached.load(s) for s in {r[2] for r in rows}}
         crop_bytes = sum(len(r[0]) for r in rows)
         t0 = time.perf_counter()
         full_bytes = 0

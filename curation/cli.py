@@ -26,6 +26,72 @@ def _progress():
         yield factory
 
 
+def _settings(set_pairs, **named) -> dict:
+    from curation.pipeline.run import legacy_settings, merge_settings, parse_settings
+
+    try:
+        return merge_settings(legacy_settings(**named), parse_settings(set_pairs or []))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc))
+
+
+def _thresholds(pairs) -> Optional[dict]:
+    from curation.qc.stage import QCThresholds
+
+    try:
+        return vars(QCThresholds.from_pairs(pairs)) if pairs else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc))
+
+
+def _print_preview(lines) -> None:
+    table = Table(title="plan: what runs and why", show_header=False)
+    for name, text in lines:
+        table.add_row(name, text)
+    console.print(table)
+
+
+def _run_alone(out: Path, stages, workers: int = 1):
+    """A standalone command: the same executor as `opseg run --only STAGE`, with the partitions of the last run in
+    OUT, so the stage's output is replaced, never added beside the earlier parts."""
+    from curation.pipeline.run import run_stages
+
+    with _progress() as factory:
+        return run_stages(out, stages, workers=workers, progress=factory, preview=_print_preview)
+
+
+def _totals(rep) -> dict:
+    """A stage's per-partition stats added up (numbers and counters)."""
+    total: dict = {}
+    for stats in rep.stats:
+        for k, v in (stats or {}).items():
+            if isinstance(v, bool) or v is None:
+                continue
+            if isinstance(v, (int, float)):
+                total[k] = total.get(k, 0) + v
+            elif isinstance(v, dict) and all(isinstance(x, (int, float)) for x in v.values()):
+                acc = total.setdefault(k, {})
+                for kk, x in v.items():
+                    acc[kk] = acc.get(kk, 0) + x
+            else:
+                total.setdefault(k, v)
+    return total
+
+
+def _print_stage(rep, title: str) -> None:
+    table = Table(title=title, show_header=False)
+    table.add_row("status", rep.reason)
+    for k, v in _totals(rep).items():
+        text = ", ".join(f"{a} {b}" for a, b in sorted(v.items())) or "0" if isinstance(v, dict) else (
+            f"{v:.3g}" if isinstance(v, float) else str(v))
+        table.add_row(k.replace("_", " "), text)
+    table.add_row("seconds", f"{rep.seconds:.1f}")
+    console.print(table)
+
+
+SET_HELP = "STAGE.NAME=VALUE: any stage setting (e.g. segment.image_size=512, qc.max_components=2); repeatable"
+
+
 @app.command()
 def extract(source: Path = typer.Argument(..., exists=True, file_okay=False, help="Archive folder of DICOM files"),
             out: Path = typer.Option(..., "--out", "-o", help="Output folder for the Parquet tables"),
@@ -33,16 +99,19 @@ def extract(source: Path = typer.Argument(..., exists=True, file_okay=False, hel
                                                          help="Sidecar report table(s): CSV, JSONL or Parquet"),
             workers: Optional[int] = typer.Option(None, help="Header-reading processes (default: all cores)")):
     """Index the archive and extract annotations, series geometry and reports into OUT/<table>/."""
-    from curation.extract.stage import extract as run_extract
+    from curation.extract.stage import ExtractConfig, ExtractStage
 
-    with _progress() as factory:
-        summary = run_extract(source, out, reports=reports, workers=workers, progress=factory)
+    stage = ExtractStage(ExtractConfig(source.resolve(), tuple(p.resolve() for p in reports or ())), workers=workers)
+    rep = _run_alone(out, [stage])[0]
+    t = _totals(rep)
     table = Table(title=f"opseg extract -> {out}", show_header=False)
-    table.add_row("files", f"{summary.n_files} ({summary.n_read} read, {summary.n_files - summary.n_read} unchanged)")
-    table.add_row("series", f"{summary.n_series} ({summary.n_ct_series} CT)")
-    table.add_row("annotations", ", ".join(f"{k} {v}" for k, v in sorted(summary.annotations_by_kind.items())) or "0")
-    table.add_row("reports", str(summary.n_reports))
-    table.add_row("quarantined", ", ".join(f"{k} {v}" for k, v in sorted(summary.quarantine_by_reason.items())) or "0")
+    table.add_row("status", rep.reason)
+    if t:
+        table.add_row("files", f"{t['files']} ({t['read']} read, {t['files'] - t['read']} unchanged)")
+        table.add_row("series", f"{t['series']} ({t['ct_series']} CT)")
+        table.add_row("annotations", ", ".join(f"{k} {v}" for k, v in t["annotations_by_kind"].items()) or "0")
+        table.add_row("reports", str(t["reports"]))
+        table.add_row("quarantined", ", ".join(f"{k} {v}" for k, v in t["quarantined"].items()) or "0")
     console.print(table)
 
 
@@ -86,9 +155,21 @@ def run(source: str = typer.Argument(..., help="Archive folder, dicomweb+http://
                                                "dimse://AET@host:port?calling=OPSEG&store_port=11113"),
         out: Path = typer.Argument(..., help="Output folder"),
         reports: Optional[List[Path]] = typer.Option(None, "--reports", "-r", exists=True, dir_okay=False),
-        shards: int = typer.Option(4, help="Studies are split into this many shards (resume unit)"),
-        backend: str = typer.Option("classical"), checkpoint: Optional[Path] = typer.Option(None, exists=True, dir_okay=False),
-        image_size: int = typer.Option(1024), mcm: bool = typer.Option(True, "--mcm/--no-mcm"),
+        shards: int = typer.Option(4, help="Studies are split into this many partitions (resume and parallel unit)"),
+        workers: int = typer.Option(1, help="Processes running the partitions of a stage (e.g. the number of cores); "
+                                            "model stages load one model per process"),
+        only: Optional[List[str]] = typer.Option(None, "--only", help="Run just this stage on the tables in OUT (repeatable)"),
+        backend: Optional[str] = typer.Option(None, help="Segmentation: classical (default, CPU) | sam2ct"),
+        checkpoint: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Segmentation weights"),
+        image_size: Optional[int] = typer.Option(None, help="Segmentation: 1024 (SAM2, SAM2CT) or 512 (MedSAM2)"),
+        mcm: Optional[bool] = typer.Option(None, "--mcm/--no-mcm", help="Segmentation: memory-conditioned memories"),
+        memory_policy: Optional[str] = typer.Option(None, help="Segmentation: sam2 | sam2ct-reference"),
+        device: Optional[str] = typer.Option(None, help="Segmentation: cuda | cpu (default: cuda when present)"),
+        link_backend: Optional[str] = typer.Option(None, help="Findings: rules (default) | radgraph"),
+        link_model_dir: Optional[Path] = typer.Option(None, exists=True, file_okay=False, help="radgraph model folder"),
+        threshold: Optional[List[str]] = typer.Option(None, "--threshold", "-t", help="QC threshold NAME=VALUE (repeatable)"),
+        min_tier: Optional[str] = typer.Option(None, help="Lowest link tier in the grounded config (A, B or C; default B)"),
+        set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
         hf: Optional[Path] = typer.Option(None, "--hf", help="Hugging Face dataset folder (default OUT/hf)"),
         seg: Optional[Path] = typer.Option(None, "--seg", help="Also write DICOM SEG files into this folder"),
         truth: Optional[Path] = typer.Option(None, "--truth", exists=True, file_okay=False,
@@ -100,16 +181,23 @@ def run(source: str = typer.Argument(..., help="Archive folder, dicomweb+http://
         executor: str = typer.Option("local", help="local | ray"),
         address: Optional[str] = typer.Option(None, help="Ray cluster address (default: start a local Ray)"),
         actors: int = typer.Option(1, help="Ray: segmentation actors (one model copy each, num_gpus per actor)"),
-        batch_size: int = typer.Option(1, help="Ray: shards per call")):
-    """extract -> segment -> link -> qc -> publish -> report with completion markers: a rerun skips finished
-    work, a killed run resumes."""
+        batch_size: int = typer.Option(1, help="Ray: partitions per call")):
+    """extract -> segment -> link -> qc -> deid -> publish -> report with completion markers keyed by each stage's
+    settings, version, model checksum and inputs: a rerun does only what changed, a killed run resumes. Prints what
+    will run and why before it starts."""
     from curation.pipeline.run import run_pipeline
 
+    settings = _settings(set_, backend=backend, checkpoint=checkpoint, image_size=image_size, mcm=mcm,
+                         memory_policy=memory_policy, device=device, link_backend=link_backend,
+                         link_model_dir=link_model_dir, thresholds=_thresholds(threshold), min_tier=min_tier, hf_dir=hf)
     with _progress() as factory:
-        reps = run_pipeline(source, out, reports=reports, shards=shards, progress=factory, backend=backend,
-                            checkpoint=checkpoint, image_size=image_size, mcm=mcm, hf_dir=hf, truth=truth, seg_dir=seg,
-                            deid=deid, secret_file=secret_file, executor=executor,
-                            ray_config=_ray_config(address, actors, batch_size) if executor == "ray" else None)
+        try:
+            reps = run_pipeline(source, out, reports=reports, shards=shards, workers=workers, progress=factory,
+                                settings=settings, only=only, truth=truth, seg_dir=seg, deid=deid,
+                                secret_file=secret_file, executor=executor, preview=_print_preview,
+                                ray_config=_ray_config(address, actors, batch_size) if executor == "ray" else None)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc))
     _print_run(reps, out, hf or out / "hf")
 
 
@@ -122,6 +210,7 @@ def _ray_config(address, actors, batch_size):
 @app.command()
 def demo(folder: Path = typer.Argument(Path("demo"), help="Where the demo archive and its outputs go"),
          studies: int = typer.Option(3), seed: int = typer.Option(0), shards: int = typer.Option(3),
+         workers: int = typer.Option(1, help="Processes per stage"),
          bad_input: bool = typer.Option(True, "--bad-input/--clean", help="Plant broken files (they end in quarantine)")):
     """Generate the demo archive (once) and run the whole pipeline on it, scored against its truth: the README's
     main job. Writes DIR/out (tables, report/index.html), DIR/out/hf (dataset) and DIR/seg (DICOM SEG)."""
@@ -133,7 +222,8 @@ def demo(folder: Path = typer.Argument(Path("demo"), help="Where the demo archiv
             generate_archive(folder, seed=seed, n_studies=studies, bad_input=bad_input, progress=factory)
     with _progress() as factory:
         reps = run_pipeline(folder / "dicom", folder / "out", reports=[folder / "reports.jsonl"], shards=shards,
-                            progress=factory, truth=folder, seg_dir=folder / "seg")
+                            workers=workers, progress=factory, truth=folder, seg_dir=folder / "seg",
+                            preview=_print_preview)
     _print_run(reps, folder / "out", folder / "out" / "hf")
 
 
@@ -155,25 +245,25 @@ def demo_archive(out_dir: Path = typer.Argument(..., help="Folder to write the s
 
 @app.command()
 def segment(out: Path = typer.Argument(..., exists=True, file_okay=False, help="Output folder of `opseg extract`"),
-            backend: str = typer.Option("classical", help="classical (weight-free CPU default) | sam2ct"),
+            backend: Optional[str] = typer.Option(None, help="classical (weight-free CPU default) | sam2ct"),
             checkpoint: Optional[Path] = typer.Option(None, exists=True, dir_okay=False,
                                                       help="SAM2 / SAM2.1 / MedSAM2 / SAM2CT checkpoint (see docs/weights.md)"),
-            image_size: int = typer.Option(1024, help="1024 (SAM2, SAM2CT) or 512 (MedSAM2)"),
-            mcm: bool = typer.Option(True, "--mcm/--no-mcm", help="memory-conditioned memories (SAM2CT paper §3.4)"),
-            memory_policy: str = typer.Option("sam2", help="sam2 | sam2ct-reference (what the published SAM2CT weights used)")):
-    """Turn every annotation with a known slice into a 3D mask: OUT/masks/ (errors recorded per annotation)."""
-    from segmentation.stage import run_segment
+            image_size: Optional[int] = typer.Option(None, help="1024 (SAM2, SAM2CT; default) or 512 (MedSAM2)"),
+            mcm: Optional[bool] = typer.Option(None, "--mcm/--no-mcm", help="memory-conditioned memories (SAM2CT paper §3.4)"),
+            memory_policy: Optional[str] = typer.Option(None, help="sam2 | sam2ct-reference (what the published SAM2CT weights used)"),
+            device: Optional[str] = typer.Option(None, help="cuda | cpu (default: cuda when present)"),
+            set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
+            workers: int = typer.Option(1, help="Processes (one model each)")):
+    """Turn every annotation with a known slice into a 3D mask: OUT/masks/ (errors recorded per annotation). The same
+    code path as `opseg run --only segment`: it replaces the stage's output."""
+    from curation.pipeline.run import stage_configs
+    from segmentation.stage import SegmentStage
 
-    if backend == "sam2ct" and checkpoint is None:
+    cfg = stage_configs(_settings(set_, backend=backend, checkpoint=checkpoint, image_size=image_size, mcm=mcm,
+                                  memory_policy=memory_policy, device=device))["segment"]
+    if cfg.backend == "sam2ct" and cfg.checkpoint is None:
         console.print("[yellow]sam2ct without --checkpoint runs on RANDOM weights (for tests and benchmarks only)[/]")
-    with _progress() as factory:
-        summary = run_segment(out, backend=backend, checkpoint=checkpoint, image_size=image_size, mcm=mcm,
-                              memory_policy=memory_policy, progress=factory)
-    table = Table(title=f"opseg segment -> {out / 'masks'}", show_header=False)
-    table.add_row("masks", f"{summary.n_masks} ({', '.join(f'{k} {v}' for k, v in sorted(summary.by_kind.items()))})")
-    table.add_row("errors", ", ".join(f"{k} {v}" for k, v in sorted(summary.errors.items())) or "0")
-    table.add_row("seconds", f"{summary.seconds:.1f}")
-    console.print(table)
+    _print_stage(_run_alone(out, [SegmentStage(cfg)], workers)[0], f"opseg segment -> {out / 'masks'}")
 
 
 @app.command("eval")
@@ -194,9 +284,10 @@ def evaluate(data: Path = typer.Argument(..., exists=True, file_okay=False,
     import json
 
     if truth is not None:
+        from curation.demo.truth import DemoTruth
         from segmentation.evaluate import evaluate_demo, to_markdown
 
-        result = evaluate_demo(data, truth)
+        result = evaluate_demo(data, DemoTruth(truth))
         md = to_markdown(result)
     else:
         from segmentation.protocol import dataset_cases, evaluate_dataset, table2_markdown
@@ -245,48 +336,50 @@ def train(data: Path = typer.Argument(..., exists=True, file_okay=False, help="N
 
 @app.command()
 def link(out: Path = typer.Argument(..., exists=True, file_okay=False, help="Output folder of extract (+ segment)"),
-         backend: str = typer.Option("rules", help="rules (offline spaCy default) | radgraph"),
+         backend: Optional[str] = typer.Option(None, help="rules (offline spaCy default) | radgraph"),
          model_dir: Optional[Path] = typer.Option(None, exists=True, file_okay=False,
                                                   help="radgraph: local <cache>/<model_type>/ folder (config.json, vocabulary/, weights.th)"),
+         set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
          truth: Optional[Path] = typer.Option(None, exists=True, file_okay=False,
                                               help="Demo archive folder: also score the links against its truth")):
-    """Parse reports into findings (RadGraph schema) and link marks/masks to them: OUT/findings, OUT/links."""
-    from linking.stage import run_link
+    """Parse reports into findings (RadGraph schema) and link marks/masks to them: OUT/findings, OUT/links (the same
+    code path as `opseg run --only link`)."""
+    from curation.pipeline.run import stage_configs
+    from linking.stage import LinkStage
 
-    with _progress() as factory:
-        summary = run_link(out, backend=backend, model_dir=model_dir, progress=factory)
-    table = Table(title=f"opseg link -> {out}", show_header=False)
-    table.add_row("reports", str(summary.n_reports))
-    table.add_row("findings", str(summary.n_findings))
-    table.add_row("links", ", ".join(f"tier {k} {v}" for k, v in sorted(summary.tiers.items())) or "0")
-    table.add_row("seconds", f"{summary.seconds:.2f}")
-    console.print(table)
+    cfg = stage_configs(_settings(set_, link_backend=backend, link_model_dir=model_dir))["link"]
+    _print_stage(_run_alone(out, [LinkStage(cfg)])[0], f"opseg link -> {out}")
     if truth is not None:
+        from curation.demo.truth import DemoTruth
         from linking.evaluate import evaluate_links, to_markdown
 
-        console.print(to_markdown(evaluate_links(out, truth)))
+        console.print(to_markdown(evaluate_links(out, DemoTruth(truth))))
 
 
 @app.command()
 def qc(out: Path = typer.Argument(..., exists=True, file_okay=False, help="Output folder with masks (and links)"),
        threshold: Optional[List[str]] = typer.Option(None, "--threshold", "-t",
-                                                     help="NAME=VALUE, e.g. max_recist_error_pct=15 (repeatable)")):
-    """QC metrics per mask into OUT/qc (long format) with a pass/fail verdict and its reasons."""
-    from curation.qc.stage import QCThresholds, run_qc
+                                                     help="NAME=VALUE, e.g. max_recist_error_pct=15 (repeatable)"),
+       set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP)):
+    """QC metrics per mask into OUT/qc (long format) with a pass/fail verdict and its reasons (the same code path as
+    `opseg run --only qc`: it replaces the qc table)."""
+    from curation.pipeline.run import stage_configs
+    from curation.qc.stage import QCStage
 
-    with _progress() as factory:
-        res = run_qc(out, QCThresholds.from_pairs(threshold or []), progress=factory)
-    console.print(f"qc: {res['passed']}/{res['masks']} masks pass -> {out / 'qc'}")
+    cfg = stage_configs(_settings(set_, thresholds=_thresholds(threshold)))["qc"]
+    rep = _run_alone(out, [QCStage(cfg)])[0]
+    t = _totals(rep)
+    console.print(f"qc ({rep.reason}): {t.get('passed', '-')}/{t.get('masks', '-')} masks pass -> {out / 'qc'}")
 
 
 @app.command("export-seg")
 def export_seg_cmd(out: Path = typer.Argument(..., exists=True, file_okay=False, help="Output folder with masks"),
                    target: Path = typer.Argument(..., help="Folder for the DICOM SEG files")):
     """One BINARY DICOM SEG per CT series (one segment per mask), for a PACS or a viewer."""
-    from curation.publish.seg_export import export_seg
+    from curation.publish.stage import ExportSegConfig, ExportSegStage
 
-    files = export_seg(out, target)
-    console.print(f"{len(files)} DICOM SEG file(s) -> {target}")
+    rep = _run_alone(out, [ExportSegStage(ExportSegConfig(target.resolve()))])[0]
+    console.print(f"{_totals(rep).get('files', 0)} DICOM SEG file(s) -> {target} ({rep.reason})")
 
 
 @app.command()
@@ -301,31 +394,36 @@ def publish(out: Path = typer.Argument(..., exists=True, file_okay=False, help="
             secret_file: Optional[Path] = typer.Option(None, "--secret-file", exists=True, dir_okay=False,
                                                        help="Project secret (default $OPSEG_DEID_SECRET, else "
                                                             "OUT/_secret/deid.key, created once)")):
-    """A Hugging Face dataset folder (configs per table + `grounded`, splits by patient, card) from OUT."""
-    from curation.publish.dataset import PublishError, deidentification_status, publish as run_publish, push_to_hub as push
+    """A Hugging Face dataset folder (configs per table + `grounded`, splits by patient, card) from OUT (the same code
+    path as `opseg run --only deid --only publish`)."""
+    import json
+
+    from curation.publish.dataset import PublishError, push_to_hub as push
+    from curation.publish.stage import PublishConfig, PublishStage
 
     hf = hf or out / "hf"
-    source = out
-    try:
-        with _progress() as factory:
-            if deid and deidentification_status(out) is None:
-                from curation.deid.secret import ProjectSecret
-                from curation.deid.tables import deidentify
+    stages = []
+    if deid:
+        from curation.deid.secret import ProjectSecret
+        from curation.deid.stage import DeidStage
 
-                secret = ProjectSecret.for_output(out, secret_file)
-                source = out / "deid"
-                deidentify(out, source, secret, progress=factory)
-            summary = run_publish(source, hf, min_tier=min_tier, volumes=volumes, progress=factory)
-        table = Table(title=f"published -> {hf}")
+        stages.append(DeidStage(secret=ProjectSecret.for_output(out, secret_file)))
+    plan = out / "_markers" / "run.json"
+    settings = {s["stage"]: s["config"] for s in json.loads(plan.read_text())["stages"]} if plan.exists() else {}
+    cfg = PublishConfig(hf_dir=hf, min_tier=min_tier, volumes=volumes, source="deid" if deid else "")
+    settings["publish"] = {**settings.get("publish", {}), "min_tier": min_tier, "volumes": volumes}
+    try:
+        rep = _run_alone(out, stages + [PublishStage(cfg, settings=settings)])[-1]
+        rows = _totals(rep).get("rows") or (json.loads((out / "_markers" / "publish" / "part-00000.json").read_text())
+                                            ["stats"]["rows"])
+        table = Table(title=f"published -> {hf} ({rep.reason})")
         for col in ("config", "train", "validation", "test", "audit"):
             table.add_column(col)
-        for config, splits in summary.rows.items():
+        for config, splits in rows.items():
             table.add_row(config, *(str(splits.get(s, 0)) for s in ("train", "validation", "test", "audit")))
         console.print(table)
-        console.print(f"CT volumes: {summary.volumes_written} written, {summary.volumes_reused} reused, "
-                      f"{len(summary.volume_errors)} failed; de-identified: {summary.deidentified}")
         if push_to_hub:
-            console.print(push(source, hf, push_to_hub, private=not public))
+            console.print(push(out / "deid" if deid else out, hf, push_to_hub, private=not public))
     except PublishError as exc:
         console.print(f"[red]publish: {exc.reason}: {exc.detail}")
         raise typer.Exit(2)
@@ -337,12 +435,11 @@ def deid(out: Path = typer.Argument(..., exists=True, file_okay=False, help="An 
          secret_file: Optional[Path] = typer.Option(None, "--secret-file", exists=True, dir_okay=False)):
     """A de-identified copy of the tables: HMAC keys, dicognito for DICOM fields, scrubbed text, shifted dates."""
     from curation.deid.secret import ProjectSecret
-    from curation.deid.tables import deidentify
+    from curation.deid.stage import DeidConfig, DeidStage
 
-    secret = ProjectSecret.for_output(out, secret_file)
-    with _progress() as factory:
-        manifest = deidentify(out, target or out / "deid", secret, progress=factory)
-    console.print(f"de-identified -> {target or out / 'deid'}: replacements {manifest['replacements']}")
+    stage = DeidStage(DeidConfig(str(target.resolve()) if target else "deid"), secret=ProjectSecret.for_output(out, secret_file))
+    rep = _run_alone(out, [stage])[0]
+    console.print(f"de-identified -> {target or out / 'deid'} ({rep.reason}): replacements {_totals(rep).get('replacements', {})}")
 
 
 @app.command()
@@ -351,11 +448,12 @@ def report(out: Path = typer.Argument(..., exists=True, file_okay=False, help="A
            evaluation: Optional[Path] = typer.Option(None, "--eval", help="segmentation.json of `opseg eval --report` "
                                                                           "(default OUT/eval/segmentation.json)")):
     """Static HTML QC report: per-mask axial/coronal/sagittal overlays with the GSPS mark, metrics, linked sentence."""
-    from curation.report.html import write_report
+    from curation.report.stage import ReportConfig, ReportStage
 
-    with _progress() as factory:
-        index = write_report(out, target, evaluation or out / "eval" / "segmentation.json", progress=factory)
-    console.print(f"QC report -> {index}")
+    cfg = ReportConfig(target=target.resolve() if target else None, source="",
+                       evaluation=evaluation.resolve() if evaluation else None)
+    rep = _run_alone(out, [ReportStage(cfg, evaluated=(out / "eval").is_dir())])[0]
+    console.print(f"QC report -> {(target or out / 'report') / 'index.html'} ({rep.reason})")
 
 
 @app.command()

@@ -4,15 +4,15 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from curation.demo.truth import load_truth, truth_mark
+from curation.io.truth import Truth
 from curation.io.tables import read_records
 from schemas import AnnotationRecord, FindingRecord, LinkRecord
 
 
-def evaluate_links(out: Path, demo_dir: Path) -> dict:
-    truth_marks = load_truth(demo_dir, "annotations.jsonl")
+def evaluate_links(out: Path, truth: Truth) -> dict:
+    """Links of OUT against a truth source (curation.demo.truth.DemoTruth for the demo archive)."""
     sentence_of = {}  # mark_id -> (study, start, end) of the FINDINGS sentence describing it
-    for rep in load_truth(demo_dir, "reports.jsonl"):
+    for rep in truth.reports():
         for s in rep["sentences"]:
             if s["mark_id"] and s["role"] in ("measured", "arrow_ref"):
                 sentence_of[s["mark_id"]] = (rep["study_uid"], s["start"], s["end"])
@@ -24,7 +24,7 @@ def evaluate_links(out: Path, demo_dir: Path) -> dict:
     counts = defaultdict(Counter)  # (kind, tier) -> correct / wrong
     expected = Counter()
     for ann_id, a in anns.items():
-        t = truth_mark(a, truth_marks)
+        t = truth.mark_for(a)
         if t is None or t["mark_id"] not in sentence_of:
             continue
         expected[a.kind] += 1

@@ -11,8 +11,8 @@ import numpy as np
 
 from curation.io.ids import stable_id
 from curation.dicom.lookup import ImageLookup
-from curation.io.shards import ALL, Shard
-from curation.io.tables import read_records, write_records
+from curation.io.partition import Partition
+from curation.io.stage import Stage, optional_path, run_alone
 from linking.findings import report_findings
 from linking.match import Mark, finding_view, match_study
 from schemas import (AnnotationRecord, FindingRecord, InstanceRecord, LinkRecord, MaskRecord, QuarantineRecord,
@@ -55,24 +55,66 @@ def _laterality(a: AnnotationRecord, affine: Optional[list], columns: Optional[i
     return "left" if dx > SIDE_MARGIN_MM else "right" if dx < -SIDE_MARGIN_MM else None
 
 
-def run_link(out: Path, backend: str = "rules", model_dir: Optional[Path] = None,
-             progress: Optional[Callable[[str, int], Callable[[int], None]]] = None, shard: Shard = ALL) -> LinkSummary:
-    from linking.backends import make_backend
+@dataclass(frozen=True)
+class LinkConfig:
+    """Every setting of the link stage (``opseg run --set link.NAME=VALUE``)."""
+    backend: str = "rules"              # rules (offline spaCy default) | radgraph
+    model_dir: Optional[Path] = None    # radgraph: local <cache>/<model_type>/ folder (config.json, vocabulary/, weights.th)
 
+
+class LinkStage(Stage):
+    """OUT/reports + OUT/annotations (+ OUT/masks) -> OUT/findings and OUT/links; the finding backend is loaded once
+    per worker."""
+
+    name = "link"
+    reads = (ReportRecord, AnnotationRecord, MaskRecord, SeriesRecord, InstanceRecord)
+    writes = (FindingRecord, LinkRecord, QuarantineRecord)
+    Config = LinkConfig
+
+    def __init__(self, config: Optional[LinkConfig] = None):
+        super().__init__(config)
+        self.backend = None
+
+    def model_files(self) -> list[Path]:
+        return [self.config.model_dir] if self.config.model_dir else []
+
+    def setup(self) -> None:
+        from linking.backends import make_backend
+
+        self.backend = make_backend(self.config.backend, optional_path(self.config.model_dir))
+        self.backend[0]("FINDINGS: none.")  # the backend builds its NLP pipeline on first use: once here, not per partition
+
+    def teardown(self) -> None:
+        self.backend = None
+
+    def process(self, part: Partition) -> dict:
+        if self.backend is None:
+            self.setup()
+        s = link_partition(part, self.backend)
+        return {"findings": s.n_findings, "links": dict(s.tiers)}
+
+
+def run_link(out: Path, backend: str = "rules", model_dir: Optional[Path] = None,
+             progress: Optional[Callable[[str, int], Callable[[int], None]]] = None) -> LinkSummary:
+    """The link stage on all of OUT in this process (library use; the CLI goes through the executor)."""
+    stage = LinkStage(LinkConfig(backend, model_dir))
+    return run_alone(stage, out, lambda part: link_partition(part, stage.backend), progress)
+
+
+def link_partition(part: Partition, backend) -> LinkSummary:
     t0 = time.perf_counter()
-    out = Path(out)
-    analyse, backend_name = make_backend(backend, model_dir)
-    reports = [r for r in read_records(out, ReportRecord) if shard.contains(r.study_uid)]
-    annotations = [a for a in read_records(out, AnnotationRecord)
-                   if a.kind in LINKABLE and a.slice_index is not None and a.points_px and shard.contains(a.study_uid)]
-    masks = {m.annotation_id: m for m in read_records(out, MaskRecord) if m.error is None}
-    series = {s.series_uid: s for s in read_records(out, SeriesRecord)}
-    instances = read_records(out, InstanceRecord)
+    analyse, backend_name = backend
+    reports = part.read(ReportRecord)
+    annotations = [a for a in part.read(AnnotationRecord)
+                   if a.kind in LINKABLE and a.slice_index is not None and a.points_px]
+    masks = {m.annotation_id: m for m in part.read(MaskRecord) if m.error is None}
+    series = {s.series_uid: s for s in part.read(SeriesRecord)}
+    instances = part.read(InstanceRecord)
     lookup = ImageLookup(instances)
     number_of = {i.sop_uid: i.instance_number for i in instances}
     largest_image = _largest_image_number(instances)
     findings, quarantine = [], []
-    tick = progress("link (reports)", len(reports)) if progress else None
+    tick = part.tick("link (reports)", len(reports))
     for r in reports:
         f, notes = report_findings(r, analyse, backend_name)
         findings += f
@@ -118,9 +160,9 @@ def run_link(out: Path, backend: str = "rules", model_dir: Optional[Path] = None
                                         evidence=evidence, backend=f"opseg-link ({backend_name})"))
     findings.sort(key=lambda f: (f.study_uid or "", f.report_id, f.char_start))
     links.sort(key=lambda x: x.link_id)
-    write_records(out, FindingRecord, findings, part=shard.part)
-    write_records(out, LinkRecord, links, part=shard.part)
-    write_records(out, QuarantineRecord, quarantine, part=shard.quarantine_part("link"))
+    part.write(FindingRecord, findings)
+    part.write(LinkRecord, links)
+    part.write(QuarantineRecord, quarantine)
     return LinkSummary(len(reports), len(findings), Counter(x.tier for x in links), time.perf_counter() - t0)
 
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 
-from curation.demo.truth import load_truth, truth_mark
+from curation.io.truth import Truth
 from curation.io.tables import read_records
 from schemas import AnnotationRecord, MaskRecord
 from schemas.mask_nifti import paste
@@ -50,23 +49,19 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
     return float(2 * (a & b).sum() / total) if total else 1.0
 
 
-def evaluate_demo(out: Path, demo_dir: Path) -> dict:
-    out, demo_dir = Path(out), Path(demo_dir)
-    truth = load_truth(demo_dir, "annotations.jsonl")
+def evaluate_demo(out: Path, truth: Truth) -> dict:
+    """Masks of OUT against a truth source (curation.demo.truth.DemoTruth for the demo archive)."""
+    out = Path(out)
     anns = {a.annotation_id: a for a in read_records(out, AnnotationRecord)}
     masks = read_records(out, MaskRecord)
-    labels: dict[str, np.ndarray] = {}
     per_kind: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     rows = []
     for m in masks:
         a = anns.get(m.annotation_id)
-        t = truth_mark(a, truth) if a is not None else None
+        t = truth.mark_for(a) if a is not None else None
         if t is None:
             continue  # marks outside the truth (e.g. the bad-input copies)
-        if t["series_uid"] not in labels:
-            img = nib.load(demo_dir / "truth" / "masks" / f"{t['series_uid']}.nii.gz")
-            labels[t["series_uid"]] = np.asarray(img.dataobj).transpose(2, 1, 0)
-        lab = labels[t["series_uid"]] == t["lesion_id"]
+        lab = truth.lesion_labels(t["series_uid"]) == t["lesion_id"]
         if m.error is not None:
             d, recist_err = 0.0, None
         else:

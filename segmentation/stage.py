@@ -9,17 +9,17 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from curation.dicom.cache import series_volumes
+from curation.dicom.volume import VolumeError
+from curation.io.errors import ReasonedError
 from curation.io.ids import stable_id
-from curation.dicom.ct_series import ct_series_paths
-from curation.io.shards import ALL, Shard
-from curation.io.tables import read_records, write_records
-from curation.dicom.volume import VolumeError, load_volume
-from schemas import AnnotationRecord, MaskRecord, QuarantineRecord
+from curation.io.partition import Partition
+from curation.io.stage import Resources, Stage, optional_path, run_alone
+from schemas import AnnotationRecord, InstanceRecord, MaskRecord, QuarantineRecord, SeriesRecord
 from segmentation.classical import ClassicalSegmenter
 from schemas.mask_nifti import encode
 from segmentation.prompts import SEGMENTABLE, PromptError, from_annotation
 from segmentation.recist import recist_axes
-from segmentation.sam2ct.build import CheckpointError
 
 
 @dataclass
@@ -77,7 +77,7 @@ def segment_series(volume, annotations: list[AnnotationRecord], segmenter, timin
 
 
 def make_segmenter(backend: str = "classical", checkpoint: Optional[Path] = None, image_size: int = 1024,
-                   mcm: bool = True, memory_policy: str = "sam2"):
+                   mcm: bool = True, memory_policy: str = "sam2", device: Optional[str] = None):
     """The classical CPU default, or SAM2CT (random weights when no checkpoint is given: for tests/benchmarks)."""
     if backend == "classical":
         if checkpoint is not None:
@@ -85,38 +85,92 @@ def make_segmenter(backend: str = "classical", checkpoint: Optional[Path] = None
         return ClassicalSegmenter()
     if backend == "sam2ct":
         from segmentation.sam2ct.backend import SAM2CTSegmenter
-        return SAM2CTSegmenter(checkpoint, image_size=image_size, mcm=mcm, memory_policy=memory_policy)
+        return SAM2CTSegmenter(checkpoint, image_size=image_size, mcm=mcm, memory_policy=memory_policy, device=device)
     raise ValueError(f"unknown backend {backend!r}: use classical or sam2ct")
 
 
-def run_segment(out: Path, backend: str = "classical", checkpoint: Optional[Path] = None, image_size: int = 1024,
-                mcm: bool = True, memory_policy: str = "sam2", progress: Optional[Callable[[str, int], Callable[[int], None]]] = None,
-                shard: Shard = ALL, segmenter=None) -> SegmentSummary:
-    out = Path(out)
+@dataclass(frozen=True)
+class SegmentConfig:
+    """Every setting of the segment stage (``opseg run --set segment.NAME=VALUE``); a new backend setting is a new
+    field here and in make_segmenter."""
+    backend: str = "classical"            # classical (weight-free CPU default) | sam2ct
+    checkpoint: Optional[Path] = None     # SAM2 / SAM2.1 / MedSAM2 / SAM2CT weights (docs/weights.md)
+    image_size: int = 1024                # 1024 (SAM2, SAM2CT) or 512 (MedSAM2)
+    mcm: bool = True                      # memory-conditioned memories (SAM2CT paper 3.4)
+    memory_policy: str = "sam2"           # sam2 | sam2ct-reference
+    device: Optional[str] = None          # cuda | cpu (default: cuda when present)
+
+
+class SegmentStage(Stage):
+    """OUT/annotations (+ catalog) -> OUT/masks, one row per prompt (errors included), one model per worker."""
+
+    name = "segment"
+    reads = (AnnotationRecord, InstanceRecord, SeriesRecord)
+    writes = (MaskRecord, QuarantineRecord)
+    Config = SegmentConfig
+
+    def __init__(self, config: Optional[SegmentConfig] = None):
+        super().__init__(config)
+        self.segmenter = None
+
+    @property
+    def resources(self) -> Resources:
+        return Resources(cpus=1, gpus=1 if self.config.backend == "sam2ct" and self.config.device != "cpu" else 0)
+
+    def model_files(self) -> list[Path]:
+        return [self.config.checkpoint] if self.config.checkpoint else []
+
+    @property
+    def share_setup(self) -> bool:  # torch models are loaded in each worker, never forked
+        return self.config.backend == "classical"
+
+    def setup(self) -> None:
+        c = self.config
+        if c.backend != "sam2ct":
+            self.segmenter = make_segmenter(c.backend, optional_path(c.checkpoint))
+            return
+        from segmentation.sam2ct.build import CheckpointError  # torch: imported only when the backend needs it
+
+        try:
+            self.segmenter = make_segmenter(c.backend, optional_path(c.checkpoint), c.image_size, c.mcm, c.memory_policy,
+                                            c.device)
+        except CheckpointError as exc:  # recorded against every annotation of every partition
+            self.segmenter = exc
+
+    def teardown(self) -> None:
+        self.segmenter = None
+
+    def process(self, part: Partition) -> dict:
+        if self.segmenter is None:
+            self.setup()
+        s = segment_partition(part, self.segmenter, self.config)
+        t = s.mask_seconds
+        return {"masks": s.n_masks, "errors": dict(s.errors), "seconds_per_mask": sum(t) / len(t) if t else None}
+
+
+def segment_partition(part: Partition, segmenter, config: SegmentConfig) -> SegmentSummary:
     t0 = time.perf_counter()
-    annotations = [a for a in read_records(out, AnnotationRecord) if a.kind in SEGMENTABLE and shard.contains(a.study_uid)]
-    try:
-        segmenter = segmenter or make_segmenter(backend, checkpoint, image_size, mcm, memory_policy)
-    except CheckpointError as exc:  # recorded against every annotation; nothing already written is touched
-        name = f"{backend} (unloadable checkpoint)"
-        rows = sorted((_error_row(a, name, str(checkpoint), exc.reason, exc.detail) for a in annotations), key=lambda m: m.mask_id)
-        write_records(out, MaskRecord, rows, part=shard.part)
-        write_records(out, QuarantineRecord, [QuarantineRecord(stage="segment", path=str(checkpoint), reason=exc.reason,
-                                                               detail=exc.detail)], part=shard.quarantine_part("segment"))
+    annotations = [a for a in part.read(AnnotationRecord) if a.kind in SEGMENTABLE]
+    if isinstance(segmenter, ReasonedError):  # an unloadable checkpoint; nothing already written is touched
+        exc, checkpoint = segmenter, str(config.checkpoint)
+        name = f"{config.backend} (unloadable checkpoint)"
+        rows = sorted((_error_row(a, name, checkpoint, exc.reason, exc.detail) for a in annotations), key=lambda m: m.mask_id)
+        part.write(MaskRecord, rows)
+        part.write(QuarantineRecord, [QuarantineRecord(stage="segment", path=checkpoint, reason=exc.reason, detail=exc.detail)])
         return SegmentSummary(errors=Counter({exc.reason: len(rows)}), seconds=time.perf_counter() - t0)
-    paths = ct_series_paths(out)
+    volumes = series_volumes(part.out, part.read(InstanceRecord))
     by_series = defaultdict(list)
     rows, bad, timings = [], [], []
     for a in annotations:
-        if a.series_uid in paths and a.slice_index is not None:
+        if a.series_uid in volumes and a.slice_index is not None:
             by_series[a.series_uid].append(a)
         else:
             why = "no_slice" if a.slice_index is None else "series_not_ct"
             rows.append(_error_row(a, segmenter.name, segmenter.checkpoint, why, f"{', '.join(a.flags) or 'no CT series'}"))
-    tick = progress("segment (series)", len(by_series)) if progress else None
+    tick = part.tick("segment (series)", len(by_series))
     for series_uid, anns in sorted(by_series.items()):
         try:
-            volume = load_volume(sorted(paths[series_uid]), series_uid)
+            volume = volumes.load(series_uid)
         except VolumeError as exc:
             rows += [_error_row(a, segmenter.name, segmenter.checkpoint, exc.reason, exc.detail) for a in anns]
             bad.append(QuarantineRecord(stage="segment", entity_id=series_uid, reason=exc.reason, detail=exc.detail))
@@ -127,10 +181,18 @@ def run_segment(out: Path, backend: str = "classical", checkpoint: Optional[Path
         if tick:
             tick(1)
     rows.sort(key=lambda m: m.mask_id)
-    write_records(out, MaskRecord, rows, part=shard.part)
-    write_records(out, QuarantineRecord, bad, part=shard.quarantine_part("segment"))
+    part.write(MaskRecord, rows)
+    part.write(QuarantineRecord, bad)
     ok = [m for m in rows if m.error is None]
     kinds = {a.annotation_id: a.kind for a in annotations}
     return SegmentSummary(n_masks=len(ok), errors=Counter(m.error.split(":")[0] for m in rows if m.error),
                           by_kind=Counter(kinds[m.annotation_id] for m in ok), seconds=time.perf_counter() - t0,
                           mask_seconds=timings)
+
+
+def run_segment(out: Path, backend: str = "classical", checkpoint: Optional[Path] = None, image_size: int = 1024,
+                mcm: bool = True, memory_policy: str = "sam2", progress: Optional[Callable[[str, int], Callable[[int], None]]] = None,
+                device: Optional[str] = None) -> SegmentSummary:
+    """The segment stage on all of OUT in this process (library use; the CLI goes through the executor)."""
+    stage = SegmentStage(SegmentConfig(backend, checkpoint, image_size, mcm, memory_policy, device))
+    return run_alone(stage, out, lambda part: segment_partition(part, stage.segmenter, stage.config), progress)

@@ -7,6 +7,7 @@ import duckdb
 import pytest
 
 from curation.io.tables import read_records, write_records
+from curation.demo.truth import DemoTruth
 from linking.evaluate import evaluate_links
 from linking.stage import run_link
 from schemas import FindingRecord, LinkRecord, QuarantineRecord, ReportRecord
@@ -18,7 +19,7 @@ def linked(processed_out):
 
 
 def test_links_on_demo_truth_meet_the_aims(linked, demo_dir):
-    r = evaluate_links(linked, demo_dir)
+    r = evaluate_links(linked, DemoTruth(demo_dir))
     assert r["n_marks"] >= 10
     assert r["precision_ab"] >= 0.98 and r["recall_ab"] >= 0.90, r
 
@@ -51,7 +52,7 @@ def test_links_without_masks(demo_out, demo_dir, tmp_path):
     run_link(out)
     links = read_records(out, LinkRecord)
     assert links and all(link.mask_id is None for link in links)
-    r = evaluate_links(out, demo_dir)
+    r = evaluate_links(out, DemoTruth(demo_dir))
     assert r["precision_ab"] >= 0.98 and r["recall_ab"] >= 0.90
 
 

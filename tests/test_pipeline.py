@@ -8,9 +8,10 @@ import time
 import pytest
 
 from curation.demo import generate_archive
-from curation.pipeline.base import SOURCE, LocalExecutor, Stage, check_pipeline
-from curation.pipeline.run import run_pipeline
+from curation.io.stage import SOURCE, Stage
 from curation.io.tables import read_table
+from curation.pipeline.base import LocalExecutor, check_pipeline
+from curation.pipeline.run import run_pipeline, run_stages
 from schemas import ALL_TABLES
 
 def snapshot(out):
@@ -49,7 +50,7 @@ def test_killed_run_resumes_to_the_same_tables(archive, tmp_path, monkeypatch):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert marker.exists(), "the run was killed before extract finished: nothing to resume"
-    reps = run_pipeline(archive / "dicom", out, reports=reports, shards=3)
+    reps = run_pipeline(archive / "dicom", out, reports=reports, shards=3, workers=2)  # resumed on a process pool
     assert reps[0].name == "extract" and reps[0].shards_skipped == 1
     assert snapshot(out) == snapshot(reference)
     assert part_files(out) == part_files(reference)  # byte for byte: stable ids, sorted rows, no timestamps
@@ -79,9 +80,73 @@ def test_a_changed_archive_invalidates_downstream_markers(archive, tmp_path):
     assert not any((q["path"] or "").endswith("notes.txt") for q in quarantine)
 
 
+class _Writes(Stage):
+    name, reads, writes = "a", (SOURCE,), ("masks",)
+
+
+class _Reads(Stage):
+    name, reads, writes = "b", ("masks",), ("links",)
+
+
 def test_pipeline_is_checked_before_it_runs(tmp_path):
-    stages = [Stage("b", ("masks",), ("links",), lambda o, s, c: {}), Stage("a", (SOURCE,), ("masks",), lambda o, s, c: {})]
     with pytest.raises(ValueError, match="reads \\['masks'\\]"):
-        check_pipeline(stages)
+        check_pipeline([_Reads(), _Writes()])
     with pytest.raises(ValueError):
-        LocalExecutor(tmp_path).run(stages)
+        LocalExecutor(tmp_path).run([_Reads(), _Writes()])
+
+
+def _ran(reps):
+    return [r.name for r in reps if r.shards_run]
+
+
+def test_a_changed_setting_reruns_exactly_the_stages_it_affects(archive, tmp_path):
+    out, reports = tmp_path / "out", [archive / "reports.jsonl"]
+    run = lambda **kw: run_pipeline(archive / "dicom", out, reports=reports, shards=2, deid=False, **kw)  # noqa: E731
+    first = run()
+    assert _ran(first) == ["extract", "segment", "link", "qc", "publish", "report"]
+    assert _ran(run()) == []
+    qc_before = read_table(out, ALL_TABLES["qc"]).num_rows
+    seen = []
+    reps = run(thresholds={"max_components": 3.0}, preview=seen.extend)
+    assert _ran(reps) == ["qc", "publish", "report"]  # not extract, segment or link
+    assert dict(seen)["qc"].startswith("runs 2/2 partitions: settings changed: max_components 1.0 -> 3.0")
+    assert dict(seen)["segment"] == "up to date" and "settings" in dict(seen)["publish"]
+    assert read_table(out, ALL_TABLES["qc"]).num_rows == qc_before
+    # the same threshold given as a generic setting is the same config: nothing to do
+    assert _ran(run(settings={"qc": {"max_components": 3.0}})) == []
+    assert _ran(run(thresholds={"max_components": 3.0}, min_tier="A")) == ["publish"]
+    card = (out / "hf" / "README.md").read_text()
+    assert "| publish | `min_tier` | `A` |" in card and "| qc | `max_components` | `3.0` |" in card
+    # a segment setting the classical backend does not use: segment re-runs, writes the same masks, so link and qc
+    # stay as they are; the card records the setting, so publish re-runs
+    reps = run(thresholds={"max_components": 3.0}, min_tier="A", image_size=512)
+    assert _ran(reps) == ["segment", "publish"]
+    assert "settings changed: image_size 1024 -> 512" in reps[1].reason
+    plan = json.loads((out / "_markers" / "run.json").read_text())
+    assert {s["stage"]: s["config"] for s in plan["stages"]}["segment"]["image_size"] == 512
+
+
+def test_a_standalone_stage_after_a_sharded_run_replaces_its_rows(archive, tmp_path):
+    from typer.testing import CliRunner
+
+    from curation.cli import app
+    from curation.qc.stage import QCStage, run_qc
+
+    out = tmp_path / "out"
+    run_pipeline(archive / "dicom", out, reports=[archive / "reports.jsonl"], shards=2, deid=False)
+    rows = read_table(out, ALL_TABLES["qc"]).num_rows
+    grounded = sorted((out / "hf" / "data" / "grounded").glob("*.parquet"))
+    assert rows and grounded
+    res = CliRunner().invoke(app, ["qc", str(out), "-t", "max_components=2"])
+    assert res.exit_code == 0, res.output
+    assert read_table(out, ALL_TABLES["qc"]).num_rows == rows
+    assert sorted(p.name for p in (out / "qc").glob("*.parquet")) == [f"shard-0000{i}-of-00002.parquet" for i in (0, 1)]
+    res = CliRunner().invoke(app, ["qc", str(out), "-t", "max_components=2"])
+    assert "up to date" in res.output
+    assert run_stages(out, [QCStage()])[0].shards_run == 2  # the executor, with the partitions of the last run
+    run_qc(out)  # the library call: one whole-archive part, the shard parts and markers gone
+    assert [p.name for p in (out / "qc").glob("*.parquet")] == ["part-00000.parquet"]
+    assert read_table(out, ALL_TABLES["qc"]).num_rows == rows
+    reps = run_pipeline(archive / "dicom", out, reports=[archive / "reports.jsonl"], shards=2, deid=False)
+    assert _ran(reps) == ["qc"]  # its markers were gone; publish's inputs are the same bytes again
+    assert read_table(out, ALL_TABLES["qc"]).num_rows == rows

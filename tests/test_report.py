@@ -74,10 +74,11 @@ def test_rerun_redraws_nothing_and_keeps_the_pages(report):
 def test_dice_histogram_with_an_evaluation_file(processed_out, demo_dir, tmp_path):
     import json
 
+    from curation.demo.truth import DemoTruth
     from segmentation.evaluate import evaluate_demo
 
     ev = tmp_path / "segmentation.json"
-    ev.write_text(json.dumps(evaluate_demo(processed_out, demo_dir)))
+    ev.write_text(json.dumps(evaluate_demo(processed_out, DemoTruth(demo_dir))))
     index = write_report(processed_out, tmp_path / "r", evaluation=ev)
     assert (tmp_path / "r" / "plots" / "dice.png").exists() and "mean Dice" in index.read_text()
 

@@ -10,6 +10,7 @@ from curation.io.tables import read_records
 from curation.dicom.volume import SliceRef, Volume, build_geometry
 from schemas import AnnotationRecord, MaskRecord, QuarantineRecord
 from segmentation.classical import ClassicalSegmenter
+from curation.demo.truth import DemoTruth
 from segmentation.evaluate import evaluate_demo
 from schemas.mask_nifti import decode, encode, paste
 from segmentation.recist import recist_axes
@@ -25,7 +26,7 @@ def segmented(demo_out, tmp_path_factory):
 
 
 def test_default_backend_quality_on_demo_truth(segmented, demo_dir):
-    result = evaluate_demo(segmented, demo_dir)
+    result = evaluate_demo(segmented, DemoTruth(demo_dir))
     s = result["summary"]
     assert {"line", "bidimensional", "arrow", "ellipse"} <= set(s)
     for kind in ("line", "bidimensional"):

@@ -1,9 +1,9 @@
 """``opseg deid OUT TARGET``: a de-identified copy of the output tables, the only input publish may push.
 
 Keys (annotation, mask, finding, report, link ids) become HMAC tokens under the project secret; DICOM-derived
-values go through dicognito per patient; free text is scrubbed; file paths become tokens. The CT file paths
-publish needs to write volumes are kept in ``TARGET/_private/ct_paths.parquet`` (never published), keyed by
-the pseudonymous series UID. ``TARGET/_deid/manifest.json`` records what was done and with which versions.
+values go through dicognito per patient; free text is scrubbed; file paths become tokens. The cached CT volumes
+publish needs are listed in ``TARGET/_private/ct_volumes.parquet`` (never published), keyed by the pseudonymous
+series UID (curation.dicom.cache: entries that hold neither UIDs nor archive paths). ``TARGET/_deid/manifest.json`` records what was done and with which versions.
 """
 from __future__ import annotations
 
@@ -22,13 +22,13 @@ import pyarrow as pa
 from curation.deid.dicom_fields import DicomPseudonyms
 from curation.deid.secret import ProjectSecret
 from curation.deid.text import TextScrubber, identifier_variants
+from curation.dicom.cache import PRIVATE_CT_VOLUMES, series_volumes
 from curation.dicom.read import read_dicom
 from curation.io.tables import read_records, write_parquet, write_records
 from schemas import (AnnotationRecord, FindingRecord, InstanceRecord, LinkRecord, MaskRecord, QCRecord,
                      QuarantineRecord, ReportRecord, SeriesRecord, StudyRecord)
 
 MANIFEST = "_deid/manifest.json"
-PRIVATE_CT_PATHS = "_private/ct_paths.parquet"
 _UID = re.compile(r"\b\d+(?:\.\d+){3,}\b")
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:/|\\)[^\s'\":]+")
 
@@ -141,7 +141,7 @@ class Deidentifier:
         target = Path(target)
         steps = [("studies", self._studies), ("series", self._series), ("annotations", self._annotations),
                  ("reports+findings", self._reports_findings), ("masks", self._masks), ("links", self._links),
-                 ("qc", self._qc), ("quarantine", self._quarantine), ("ct paths", self._ct_paths)]
+                 ("qc", self._qc), ("quarantine", self._quarantine), ("ct volumes", self._ct_volumes)]
         tick = progress("de-identify tables", len(steps)) if progress else None
         steps.append(("evaluation", self._evaluation))
         rows = {}
@@ -266,14 +266,18 @@ class Deidentifier:
         (target / "eval" / "segmentation.json").write_text(json.dumps(ev, indent=1))
         return len(ev.get("rows", []))
 
-    def _ct_paths(self, target):
-        paths = defaultdict(list)
-        for i in self.instances:
-            if i.category == "ct_image":
-                paths[self.uid(i.series_uid, i.study_uid)].append(i.path)
-        table = pa.table({"series_uid": sorted(paths), "paths": [sorted(paths[s]) for s in sorted(paths)]})
-        write_parquet(table, target / PRIVATE_CT_PATHS)
-        return len(paths)
+    def _ct_volumes(self, target):
+        """The cached HU volume of every CT series with a mask, by pseudonymous series UID: what publish, the report
+        and SEG export read from the copy. Entries hold no UIDs or paths; the copy never points into the archive."""
+        volumes = series_volumes(self.out)
+        masked = sorted({m.series_uid for m in read_records(self.out, MaskRecord) if m.error is None and m.series_uid in volumes})
+        root = Path(target).resolve()  # entries relative to the copy: the same bytes for the same run in any folder
+        rows = sorted((self.uid(s, self.series_study.get(s)), os.path.relpath(volumes.ensure(s), root)) for s in masked)
+        write_parquet(pa.table({"series_uid": [r[0] for r in rows], "entry": [r[1] for r in rows]}), target / PRIVATE_CT_VOLUMES)
+        stale = target / "_private" / "ct_paths.parquet"  # what earlier versions kept: archive paths
+        if stale.exists():
+            stale.unlink()
+        return len(rows)
 
 
 def deidentify(out: Path, target: Path, secret: ProjectSecret, progress=None, scrubber: Optional[TextScrubber] = None) -> dict:

@@ -25,3 +25,36 @@ def truth_mark(annotation, truth: list[dict]) -> Optional[dict]:
         if best is None or d < best[0]:
             best = (d, t)
     return best[1] if best and best[0] < 1.0 else None
+
+
+class DemoTruth:
+    """The demo archive's truth folder behind curation.io.truth.Truth."""
+
+    def __init__(self, demo_dir: Path):
+        self.folder = Path(demo_dir)
+        self._marks = load_truth(self.folder, "annotations.jsonl")
+        self._labels: dict[str, np.ndarray] = {}
+
+    def mark_for(self, annotation) -> Optional[dict]:
+        return truth_mark(annotation, self._marks)
+
+    def lesion_labels(self, series_uid: str) -> np.ndarray:
+        if series_uid not in self._labels:
+            import nibabel as nib
+
+            img = nib.load(self.folder / "truth" / "masks" / f"{series_uid}.nii.gz")
+            self._labels[series_uid] = np.asarray(img.dataobj).transpose(2, 1, 0)
+        return self._labels[series_uid]
+
+    def reports(self) -> list[dict]:
+        return load_truth(self.folder, "reports.jsonl")
+
+    @property
+    def fingerprint(self) -> str:
+        import hashlib
+
+        h = hashlib.sha1()
+        for name in ("annotations.jsonl", "reports.jsonl", "lesions.jsonl"):
+            f = self.folder / "truth" / name
+            h.update(f.read_bytes() if f.exists() else b"-")
+        return h.hexdigest()

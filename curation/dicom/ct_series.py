@@ -1,4 +1,4 @@
-"""Pydicom datasets of a CT series in volume order (the order of curation.dicom.volume's slice index)."""
+"""Pydicom datasets (headers) of a CT series in volume order (the order of curation.dicom.volume's slice index)."""
 from __future__ import annotations
 
 import pydicom
@@ -10,7 +10,8 @@ from curation.dicom.volume import SeriesGeometry, build_geometry, slice_refs
 def series_datasets(paths: list[str]) -> tuple[list[pydicom.Dataset], SeriesGeometry]:
     """The series' datasets (single-frame ones sorted into volume order) and the geometry, from the one sorter
     (volume.build_geometry) on the same SliceRefs a volume load uses, so enhanced multi-frame CT works too."""
-    datasets = [read_dicom(p) for p in paths]
+    # headers only: what a derived object (DICOM SEG) copies from its sources; pixels are the volume cache's
+    datasets = [read_dicom(p, stop_before_pixels=True) for p in paths]
     for ds in datasets:
         if not ds.get("SpecificCharacterSet"):
             ds.SpecificCharacterSet = "ISO_IR 100"  # highdicom refuses sources without one
@@ -37,25 +38,3 @@ def source_frame_slices(datasets: list[pydicom.Dataset], geometry: SeriesGeometr
         else:
             out.append(index[(uid, None)])
     return out
-
-
-def ct_series_paths(out) -> dict[str, list[str]]:
-    """Series UID -> file paths of its CT images, from an output folder's catalog (or, in a de-identified copy,
-    from its private path table, which maps pseudonymous series UIDs and is never published)."""
-    from collections import defaultdict
-    from pathlib import Path
-
-    import pyarrow.parquet as pq
-
-    from curation.io.tables import read_records
-    from schemas import InstanceRecord
-
-    private = Path(out) / "_private" / "ct_paths.parquet"
-    if not (Path(out) / "instances").is_dir() and private.exists():
-        t = pq.read_table(private).to_pydict()
-        return defaultdict(list, zip(t["series_uid"], t["paths"]))
-    paths: dict[str, list[str]] = defaultdict(list)
-    for inst in read_records(out, InstanceRecord):
-        if inst.category == "ct_image":
-            paths[inst.series_uid].append(inst.path)
-    return paths

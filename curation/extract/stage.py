@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -12,10 +13,12 @@ from typing import Callable, Optional
 from curation.extract import limits
 from curation.io.ids import stable_id
 from curation.extract.gsps import extract_gsps
-from curation.extract.index import index_archive
+from curation.extract.index import index_archive, walk_files
 from curation.dicom.lookup import ImageLookup
 from curation.extract.reports import read_sidecar
-from curation.extract.sr import extract_sr
+from curation.extract.sr import extract_sr, sr_report_text
+from curation.io.partition import Partition
+from curation.io.stage import SOURCE, Stage
 from curation.io.tables import write_records
 from schemas import AnnotationRecord, InstanceRecord, QuarantineRecord, ReportRecord, SeriesRecord, StudyRecord
 from curation.dicom.read import read_dicom
@@ -73,7 +76,7 @@ def extract(source: Path, out: Path, reports: Optional[list[Path]] = None, worke
     write_records(out, StudyRecord, studies)
     write_records(out, AnnotationRecord, annotations)
     write_records(out, ReportRecord, sorted(report_rows, key=lambda r: (r.study_uid or "", r.report_id)))
-    write_records(out, QuarantineRecord, quarantine)
+    write_records(out, QuarantineRecord, quarantine, part="extract")  # the quarantine parts are named by stage
     return ExtractSummary(
         n_files=idx.n_files, n_read=idx.n_read, n_series=len(series),
         n_ct_series=sum(1 for s in series if s.category == "ct_image"),
@@ -172,3 +175,41 @@ def _studies(instances, annotations, reports) -> list[StudyRecord]:
             n_gsps=sum(1 for i in insts if i.category == "gsps"), n_sr=sum(1 for i in insts if i.category == "sr"),
             n_annotations=ann.get(uid, 0), n_reports=rep.get(uid, 0)))
     return out
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    source: Path = Path(".")                 # the archive folder (or a PACS source's local cache)
+    reports: tuple[Path, ...] = ()           # sidecar report tables: CSV, JSONL or Parquet
+
+
+class ExtractStage(Stage):
+    """Archive -> catalog, series geometry, annotations, reports, quarantine. Runs on the whole archive (the index is
+    incremental and parallel inside); new, changed or removed files re-run it."""
+
+    name = "extract"
+    reads = (SOURCE,)
+    writes = (InstanceRecord, SeriesRecord, StudyRecord, AnnotationRecord, ReportRecord, QuarantineRecord)
+    partitioned = False
+    Config = ExtractConfig
+    source_label = "archive"
+    kept_on_reset = ("instances",)  # the incremental index rewrites the catalog in full, reusing unchanged files' rows
+
+    def __init__(self, config: Optional[ExtractConfig] = None, workers: Optional[int] = None):
+        super().__init__(config)
+        self.workers = workers  # how, not what: not part of the config (the tables do not depend on it)
+
+    def source_fingerprint(self) -> str:
+        h = hashlib.sha1()
+        for f in walk_files(self.config.source) + [Path(r) for r in self.config.reports]:
+            st = f.stat()
+            h.update(f"{f}|{st.st_size}|{st.st_mtime_ns}".encode())
+        return h.hexdigest()
+
+    def process(self, part: Partition) -> dict:
+        s = extract(self.config.source, part.out, reports=list(self.config.reports), workers=self.workers,
+                    progress=part.progress)
+        return {"files": s.n_files, "read": s.n_read, "series": s.n_series, "ct_series": s.n_ct_series,
+                "annotations": sum(s.annotations_by_kind.values()),
+                "annotations_by_kind": dict(sorted(s.annotations_by_kind.items())), "reports": s.n_reports,
+                "quarantined": dict(sorted(s.quarantine_by_reason.items()))}

@@ -39,3 +39,9 @@ def _duck_type(arrow_type) -> str:
     if pa.types.is_struct(arrow_type):
         return "struct(" + ", ".join(f'"{f.name}" {_duck_type(f.type)}' for f in arrow_type) + ")"
     raise TypeError(f"no DuckDB type for {arrow_type}")
+
+
+def failure_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
+    """(failed QC check, masks) over the qc table, most frequent first: what the card and the report show."""
+    return con.sql("select unnest(string_split(detail, ', ')) as why, count(*) from qc "
+                   "where metric = 'qc_pass' and not passed group by 1 order by 2 desc, 1").fetchall()

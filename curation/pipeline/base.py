@@ -1,45 +1,35 @@
-"""The end-to-end run: typed stages, a local executor that shards by study and resumes from markers.
+"""The executor: plans, partitions, part names, completion markers and parallelism for stage objects.
 
-Each stage declares the tables it reads and writes and the resources it wants; the pipeline is checked
-before anything runs (every input must come from the source or an earlier stage). A sharded stage writes
-one part file per shard and then a completion marker (``OUT/_markers/<stage>/<part>.json``); a rerun skips
-shards with markers, so an interrupted run resumes where it stopped and ends with the same tables. A
-marker is only trusted while the stage's inputs are unchanged (their fingerprint is stored with it).
+The pipeline is checked before anything runs (every input comes from the source, an earlier stage or a table
+already in OUT). A stage's result is keyed by its config hash, the opseg version, the checksums of its model
+files and the fingerprints of its inputs; the key and the config are stored in ``OUT/_markers/<stage>/plan.json``
+and each finished partition writes ``OUT/_markers/<stage>/<part>.json`` after its part files. A rerun skips
+partitions whose marker carries the current key, so an interrupted run resumes and a changed setting re-runs
+exactly the stages it affects (their outputs change, so the stages reading them re-run too). The whole run's
+plan, every stage's settings included, is ``OUT/_markers/run.json``.
+
+Partitions of a stage run in a process pool (``workers``); a stage's setup (its model) is made once per worker.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
+import shutil
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from curation.io.shards import ALL, Shard
+from curation import __version__
+from curation.io.partition import Partition
+from curation.io.stage import SOURCE, Stage, config_dict, dumps, markers_dir
+from curation.pipeline.checksums import model_checksum
 
-SOURCE = "source"
-
-
-@dataclass(frozen=True)
-class Resources:
-    cpus: int = 1
-    gpus: int = 0
-
-
-@dataclass
-class Stage:
-    name: str
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-    run: Callable[[Path, Shard, dict], dict]
-    sharded: bool = True
-    resources: Resources = Resources()
-    setup: Optional[Callable[[dict], None]] = None      # once per run, before the first shard (e.g. load a model)
-    teardown: Optional[Callable[[dict], None]] = None
-    quarantine_prefix: Optional[str] = None             # the quarantine parts this stage owns
-    source_fingerprint: Optional[Callable[[], str]] = None  # for stages that read outside OUT (the archive)
-    always_run: bool = False  # e.g. fetching from a PACS: new studies may have arrived since the last run
+RUN_PLAN = "_markers/run.json"
 
 
 @dataclass
@@ -49,105 +39,238 @@ class StageReport:
     shards_skipped: int = 0
     seconds: float = 0.0
     stats: list = field(default_factory=list)
+    reason: str = ""
 
 
-def check_pipeline(stages: list[Stage]) -> None:
-    available = {SOURCE}
+@dataclass
+class StagePlan:
+    stage: Stage
+    partitions: list[Partition]
+    todo: list[Partition]
+    key: dict
+    reasons: list[str]       # why it (re-)runs from scratch; empty when resuming or up to date
+    fresh: bool              # earlier results cannot be trusted: clear them first
+
+    @property
+    def summary(self) -> str:
+        n, k = len(self.partitions), len(self.todo)
+        if self.reasons:
+            return f"runs {k}/{n} partitions: " + "; ".join(self.reasons)
+        if self.stage.always_run:
+            return "runs every time (" + self.stage.name + " looks for new input)"
+        if not k:
+            return "up to date"
+        return f"resumes: {k}/{n} partitions left"
+
+
+def check_pipeline(stages: list[Stage], existing: tuple[str, ...] = ()) -> None:
+    available = {SOURCE, *existing}
     for s in stages:
-        missing = [t for t in s.inputs if t not in available]
+        missing = [t for t in s.input_tables if t not in available]
         if missing:
             raise ValueError(f"stage {s.name!r} reads {missing}, which no earlier stage writes")
-        available |= set(s.outputs)
+        available |= set(s.output_tables)
 
 
-def fingerprint(out: Path, tables: tuple[str, ...]) -> str:
-    """Content hash of the part files of some tables (what a stage's result depends on)."""
+def table_fingerprint(out: Path, table: str) -> str:
+    """Content hash of a table's (or an output folder's) part files: what a stage's result depends on."""
     h = hashlib.sha1()
-    for t in sorted(tables):
-        if t == SOURCE:
-            continue
-        files = [p for p in (out / t).rglob("*") if p.suffix in (".parquet", ".json")] if (out / t).is_dir() else []
-        for p in sorted(files):
-            h.update(str(p.relative_to(out)).encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
+    folder = Path(out) / table
+    files = [p for p in folder.rglob("*") if p.suffix in (".parquet", ".json")] if folder.is_dir() else []
+    for p in sorted(files):
+        h.update(str(p.relative_to(out)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:20]
+
+
+def _config_changes(old: dict, new: dict) -> list[str]:
+    keys = sorted(set(old) | set(new))
+    return [f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
 
 
 class LocalExecutor:
-    def __init__(self, out: Path, shards: int = 4, progress=None):
-        self.out, self.n_shards, self.progress = Path(out), max(1, shards), progress
+    def __init__(self, out: Path, shards: int = 4, workers: int = 1, progress=None, log: Optional[Callable[[str], None]] = None):
+        self.out, self.n_shards, self.workers = Path(out), max(1, shards), max(1, workers)
+        self.progress, self.log = progress, log
 
-    def _markers(self, stage: Stage) -> Path:
-        return markers_dir(self.out, stage)
+    # -- planning ---------------------------------------------------------------------------------------------
+    def partitions(self, stage: Stage) -> list[Partition]:
+        n = self.n_shards if stage.partitioned else 1
+        return [Partition(self.out, i, n, stage.name) for i in range(n)]
 
-    def _reset(self, stage: Stage) -> None:
-        """Forget a stage's results: markers and the part files it owns."""
-        folder = self._markers(stage)
-        for m in folder.glob("*.json") if folder.is_dir() else []:
-            m.unlink()
-        for table in stage.outputs:
-            if table == "quarantine":
-                continue
-            for p in (self.out / table).glob("*.parquet") if (self.out / table).is_dir() else []:
-                p.unlink()
-        if stage.quarantine_prefix:
-            for p in (self.out / "quarantine").glob(f"{stage.quarantine_prefix}*.parquet"):
-                p.unlink()
+    def key(self, stage: Stage, inputs: Optional[dict] = None) -> dict:
+        cfg = config_dict(stage.config)
+        return {"config": hashlib.sha256(dumps(cfg).encode()).hexdigest()[:16], "version": __version__,
+                "model": model_checksum(self.out, stage.model_files()),
+                "inputs": inputs if inputs is not None else {t: table_fingerprint(self.out, t)
+                                                             for t in sorted(stage.input_tables) if t != SOURCE},
+                "source": stage.source_fingerprint()}
 
-    def run(self, stages: list[Stage], ctx: Optional[dict] = None) -> list[StageReport]:
-        check_pipeline(stages)
-        ctx = ctx if ctx is not None else {}
+    def plan(self, stage: Stage, inputs: Optional[dict] = None) -> StagePlan:
+        parts = self.partitions(stage)
+        key = self.key(stage, inputs)
+        folder = markers_dir(self.out, stage.name)
+        old = json.loads((folder / "plan.json").read_text()) if (folder / "plan.json").exists() else None
+        reasons = []
+        if old is None:
+            reasons.append("never run here")
+        else:
+            ok = old.get("key", {})
+            if old.get("partitions") != len(parts):
+                reasons.append(f"{len(parts)} partitions (was {old.get('partitions')})")
+            if ok.get("config") != key["config"]:
+                reasons.append("settings changed: " + ", ".join(_config_changes(old.get("config", {}), config_dict(stage.config))))
+            if ok.get("version") != key["version"]:
+                reasons.append(f"opseg {ok.get('version')} -> {key['version']}")
+            if ok.get("model") != key["model"]:
+                reasons.append("model files changed")
+            changed = sorted(t for t in set(ok.get("inputs", {})) | set(key["inputs"])
+                             if ok.get("inputs", {}).get(t) != key["inputs"].get(t))
+            if changed:
+                reasons.append("inputs changed: " + ", ".join(changed))
+            if ok.get("source") != key["source"]:
+                reasons.append(f"{stage.source_label} changed")
+        fresh = bool(reasons)
+        done = set() if fresh or stage.always_run else {p.part for p in parts if self._finished(stage, p, key)}
+        return StagePlan(stage, parts, [p for p in parts if p.part not in done], key, reasons, fresh)
+
+    def _finished(self, stage: Stage, part: Partition, key: dict) -> bool:
+        marker = markers_dir(self.out, stage.name) / f"{part.part}.json"
+        if not marker.exists():
+            return False
+        try:
+            return json.loads(marker.read_text()).get("key") == key_hash(key)
+        except ValueError:
+            return False
+
+    def preview(self, stages: list[Stage]) -> list[tuple[str, str]]:
+        """What will run and why, before anything runs. A stage downstream of one that runs is decided when its
+        turn comes (its inputs may or may not change)."""
+        pending: dict[str, str] = {}
+        lines = []
+        for stage in stages:
+            upstream = sorted({pending[t] for t in stage.input_tables if t in pending})
+            plan = self.plan(stage)
+            own = [r for r in plan.reasons if not r.startswith("inputs changed")]
+            if upstream and not own:
+                text = "runs if the output of " + ", ".join(upstream) + " changes" + (
+                    f" ({plan.summary})" if plan.todo and not plan.reasons else "")
+            else:
+                text = plan.summary
+            if text != "up to date":
+                pending.update({t: stage.name for t in stage.output_tables})
+            lines.append((stage.name, text))
+        return lines
+
+    # -- running ------------------------------------------------------------------------------------------------
+    def run(self, stages: list[Stage], settings: Optional[dict] = None) -> list[StageReport]:
+        existing = tuple(p.name for p in self.out.iterdir()) if self.out.is_dir() else ()
+        check_pipeline(stages, existing)
+        self.write_run_plan(stages, settings)
         reports = []
         for stage in stages:
             t0 = time.perf_counter()
-            rep = StageReport(stage.name)
-            shards, todo = self._plan(stage)
-            rep.shards_skipped = len(shards) - len(todo)
-            tick = self.progress(f"{stage.name} ({len(todo)}/{len(shards)} shards)", len(todo)) if self.progress and todo else None
-            if todo:
-                rep.stats = self._run_shards(stage, todo, ctx, tick)
+            plan = self.plan(stage)
+            rep = StageReport(stage.name, reason=plan.summary)
+            if self.log:
+                self.log(f"{stage.name}: {plan.summary}")
+            folder = markers_dir(self.out, stage.name)
+            if plan.fresh:
+                stage.clear_outputs(self.out)
+                shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True, exist_ok=True)
+            _write_json(folder / "plan.json", {"partitions": len(plan.partitions), "key": plan.key,
+                                               "config": config_dict(stage.config)})
+            rep.shards_skipped = len(plan.partitions) - len(plan.todo)
+            if plan.todo:
+                tick = self.progress(f"{stage.name} ({len(plan.todo)}/{len(plan.partitions)} partitions)",
+                                     len(plan.todo)) if self.progress else None
+                rep.stats = self._run_partitions(stage, plan.todo, plan.key, tick)
                 rep.shards_run = len(rep.stats)
             rep.seconds = time.perf_counter() - t0
             reports.append(rep)
         return reports
 
-    def _plan(self, stage: Stage) -> tuple[list[Shard], list[Shard]]:
-        """All shards of a stage and those still to run; resets the stage when its inputs changed."""
-        shards = [Shard(i, self.n_shards) for i in range(self.n_shards)] if stage.sharded and self.n_shards > 1 else [ALL]
-        inputs_fp = fingerprint(self.out, stage.inputs) + (stage.source_fingerprint() if stage.source_fingerprint else "")
-        plan = {"shards": len(shards), "inputs": inputs_fp}
-        folder = self._markers(stage)
-        plan_file = folder / "plan.json"
-        if not plan_file.exists() or json.loads(plan_file.read_text()) != plan:
-            self._reset(stage)  # new inputs or another shard count: earlier parts cannot be trusted
-            folder.mkdir(parents=True, exist_ok=True)
-            plan_file.write_text(json.dumps(plan))
-        return shards, [s for s in shards if stage.always_run or not (folder / f"{s.part}.json").exists()]
+    def write_run_plan(self, stages: list[Stage], settings: Optional[dict]) -> None:
+        _write_json(self.out / RUN_PLAN, {"opseg": __version__, "executor": type(self).__name__,
+                                          "partitions": self.n_shards, "workers": self.workers,
+                                          "settings": settings or {}, "stages": [s.describe() for s in stages]})
 
-    def _run_shards(self, stage: Stage, todo: list[Shard], ctx: dict, tick) -> list:
-        if stage.setup:
-            stage.setup(ctx)
+    def _run_partitions(self, stage: Stage, todo: list[Partition], key: dict, tick) -> list:
+        workers = min(self.workers, len(todo))
+        if workers <= 1:
+            return self._run_inline(stage, todo, key, tick)
+        return self._run_pool(stage, todo, key, tick, workers)
+
+    def _run_inline(self, stage: Stage, todo: list[Partition], key: dict, tick) -> list:
+        stage.setup()
         done = []
         try:
-            for shard in todo:
-                done.append(run_shard(stage, self.out, shard, ctx))
+            for part in todo:
+                done.append(run_partition(stage, _with_progress(part, self.progress if len(todo) == 1 else None), key))
                 if tick:
                     tick(1)
         finally:
-            if stage.teardown:
-                stage.teardown(ctx)
+            stage.teardown()
         return done
 
+    def _run_pool(self, stage: Stage, todo: list[Partition], key: dict, tick, workers: int) -> list:
+        """Partitions on a process pool. With fork, a stage that shares its setup (a CPU model) is set up once here
+        and every worker inherits its own copy; otherwise (GPU models, spawn) each worker sets it up itself."""
+        fork = sys.platform.startswith("linux")
+        share = fork and stage.share_setup
+        if share:
+            stage.setup()
+        try:
+            ctx = multiprocessing.get_context("fork" if fork else "spawn")
+            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                     initargs=(stage, not share)) as pool:
+                futures = {pool.submit(_work, part, key): part for part in todo}
+                results = {}
+                for f in as_completed(futures):
+                    results[futures[f].index] = f.result()
+                    if tick:
+                        tick(1)
+        finally:
+            if share:
+                stage.teardown()
+        return [results[p.index] for p in todo]
 
-def markers_dir(out: Path, stage: Stage) -> Path:
-    return Path(out) / "_markers" / stage.name
+
+def _with_progress(part: Partition, progress) -> Partition:
+    from dataclasses import replace
+
+    return replace(part, progress=progress) if progress else part
 
 
-def run_shard(stage: Stage, out: Path, shard: Shard, ctx: dict) -> dict:
-    """Run one shard and write its completion marker, only after the stage has written its part files."""
-    stats = stage.run(out, shard, ctx)
-    folder = markers_dir(out, stage)
-    tmp = folder / f".{shard.part}.json.tmp"
-    tmp.write_text(json.dumps({"shard": shard.part, "stats": stats, "finished": time.time()}, default=str))
-    os.replace(tmp, folder / f"{shard.part}.json")
+_WORKER_STAGE: Optional[Stage] = None
+
+
+def _init_worker(stage: Stage, setup: bool) -> None:
+    global _WORKER_STAGE
+    _WORKER_STAGE = stage
+    if setup:
+        stage.setup()
+
+
+def _work(part: Partition, key: dict) -> dict:
+    return run_partition(_WORKER_STAGE, part, key)
+
+
+def key_hash(key: dict) -> str:
+    return hashlib.sha256(dumps(key).encode()).hexdigest()[:20]
+
+
+def run_partition(stage: Stage, part: Partition, key: dict) -> dict:
+    """One partition, then its completion marker (only after the stage has written its part files)."""
+    stats = stage.process(part)
+    _write_json(markers_dir(part.out, stage.name) / f"{part.part}.json",
+                {"partition": part.part, "key": key_hash(key), "stats": stats, "finished": time.time()})
     return stats
+
+
+def _write_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True, default=str))
+    os.replace(tmp, path)

@@ -1,132 +1,165 @@
-"""The opseg pipeline: extract -> segment -> link -> qc [-> evaluate] -> publish -> report [-> DICOM SEG],
-on the local executor. Evaluation runs only with a demo truth folder; SEG export only when asked for."""
+"""The opseg pipeline: [fetch ->] extract -> segment -> link -> qc [-> evaluate] -> deid -> publish -> report
+[-> export-seg], as stage objects on the local (process pool) or the Ray executor.
+
+Every stage setting lives in its config dataclass (``STAGE_CONFIGS``); ``settings`` maps a stage name to the
+fields to change (``opseg run --set segment.image_size=512``; the common ones have their own options). The
+settings are recorded in the run plan (``OUT/_markers/run.json``), in each stage's markers and in the card.
+"""
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
-from curation.pipeline.base import SOURCE, LocalExecutor, Resources, Stage
+from curation.deid.stage import DeidConfig, DeidStage
+from curation.extract.stage import ExtractConfig, ExtractStage
+from curation.io.partition import Partition
+from curation.io.stage import SOURCE, Stage, config_dict, parse_setting
+from curation.pipeline.base import LocalExecutor, StageReport
+from curation.publish.stage import ExportSegConfig, ExportSegStage, PublishConfig, PublishStage
+from curation.qc.stage import QCStage, QCThresholds
+from curation.report.stage import ReportConfig, ReportStage
+from linking.stage import LinkConfig, LinkStage
+from segmentation.stage import SegmentConfig, SegmentStage
+
+STAGE_CONFIGS: dict[str, type] = {"extract": ExtractConfig, "segment": SegmentConfig, "link": LinkConfig,
+                                  "qc": QCThresholds, "deid": DeidConfig, "publish": PublishConfig,
+                                  "report": ReportConfig, "export-seg": ExportSegConfig}
+STAGE_ORDER = ("fetch", "extract", "segment", "link", "qc", "evaluate", "deid", "publish", "report", "export-seg")
 
 
-def build_stages(source: Path, reports: Optional[list[Path]] = None, backend: str = "classical",
-                 checkpoint: Optional[Path] = None, image_size: int = 1024, mcm: bool = True,
-                 hf_dir: Optional[Path] = None, truth: Optional[Path] = None, seg_dir: Optional[Path] = None,
-                 deid: bool = True, secret=None, fetcher=None) -> list[Stage]:
+class FetchStage(Stage):
+    """A PACS: query it and fetch what is new into the local cache the extract stage reads."""
+
+    name = "fetch"
+    reads = (SOURCE,)
+    writes = ("_cache",)
+    partitioned = False
+    always_run = True
+
+    def __init__(self, fetch: Callable[[], Any]):
+        super().__init__()
+        self.fetch = fetch
+
+    def process(self, part: Partition) -> dict:
+        return self.fetch().to_dict()
+
+
+def parse_settings(pairs: list[str]) -> dict[str, dict]:
+    """``STAGE.NAME=VALUE`` texts -> {stage: {name: typed value}} (typed by the config field's default)."""
+    out: dict[str, dict] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        stage, dot, name = key.strip().partition(".")
+        if not sep or not dot or stage not in STAGE_CONFIGS:
+            raise ValueError(f"bad setting {pair!r}: use STAGE.NAME=VALUE with STAGE one of {', '.join(STAGE_CONFIGS)}")
+        cfg = dataclasses.replace(STAGE_CONFIGS[stage](), **out.get(stage, {}))
+        out.setdefault(stage, {})[name] = getattr(parse_setting(cfg, name, raw), name)
+    return out
+
+
+def stage_configs(settings: Optional[dict[str, dict]] = None) -> dict[str, Any]:
+    settings = settings or {}
+    unknown = set(settings) - set(STAGE_CONFIGS)
+    if unknown:
+        raise ValueError(f"settings for unknown stages {sorted(unknown)}; known: {', '.join(STAGE_CONFIGS)}")
+    return {name: dataclasses.replace(cls(), **settings.get(name, {})) for name, cls in STAGE_CONFIGS.items()}
+
+
+def build_stages(source: Path, settings: Optional[dict[str, dict]] = None, truth=None, seg_dir: Optional[Path] = None,
+                 deid: bool = True, secret=None, fetcher=None, threads: int = 1) -> list[Stage]:
     """secret: a curation.deid.secret.ProjectSecret (required when deid is on); fetcher: a callable that fills the
-    folder `source` from a PACS before extract (and returns its FetchStats)."""
-    from curation.extract.stage import extract
-    from curation.extract.index import walk_files
-    from curation.qc.stage import run_qc
-    from linking.stage import run_link
-    from segmentation.stage import make_segmenter, run_segment
-
-    def do_extract(out, shard, ctx):
-        s = extract(source, out, reports=reports)
-        return {"files": s.n_files, "annotations": sum(s.annotations_by_kind.values()), "reports": s.n_reports}
-
-    def load_model(ctx):
-        ctx["segmenter"] = make_segmenter(backend, checkpoint, image_size, mcm)
-
-    def do_segment(out, shard, ctx):
-        s = run_segment(out, backend=backend, checkpoint=checkpoint, shard=shard, segmenter=ctx.get("segmenter"))
-        t = s.mask_seconds
-        return {"masks": s.n_masks, "errors": dict(s.errors), "seconds_per_mask": sum(t) / len(t) if t else None}
-
-    def do_link(out, shard, ctx):
-        s = run_link(out, shard=shard)
-        return {"findings": s.n_findings, "links": dict(s.tiers)}
-
-    def do_qc(out, shard, ctx):
-        return run_qc(out, shard=shard)
-
-    def archive_fingerprint() -> str:  # new, changed or removed files (or report tables) mean a new extract
-        h = hashlib.sha1()
-        for f in walk_files(source) + [Path(r) for r in reports or []]:
-            st = f.stat()
-            h.update(f"{f}|{st.st_size}|{st.st_mtime_ns}".encode())
-        return h.hexdigest()
-
-    def do_evaluate(out, shard, ctx):
-        import json
-
-        from linking.evaluate import evaluate_links
-        from segmentation.evaluate import evaluate_demo
-
-        (out / "eval").mkdir(exist_ok=True)
-        seg, links = evaluate_demo(out, truth), evaluate_links(out, truth)
-        (out / "eval" / "segmentation.json").write_text(json.dumps(seg, indent=1))
-        (out / "eval" / "links.json").write_text(json.dumps(links, indent=1, default=str))
-        return {"segmentation": seg["summary"], "links": {k: v for k, v in links.items() if not isinstance(v, (list, dict))}}
-
-    def do_deid(out, shard, ctx):
-        from curation.deid.tables import deidentify
-
-        m = deidentify(out, out / "deid", secret)
-        return {"rows": m["rows"], "replacements": m["replacements"]}
-
-    shared = (lambda out: out / "deid") if deid else (lambda out: out)  # what publish and report read
-
-    def do_publish(out, shard, ctx):
-        from curation.publish.dataset import publish
-
-        s = publish(shared(out), hf_dir or out / "hf")
-        return {"rows": s.rows, "volumes": s.volumes_written + s.volumes_reused, "volume_errors": s.volume_errors}
-
-    def do_report(out, shard, ctx):
-        from curation.report.html import write_report
-
-        src = shared(out)
-        return {"index": str(write_report(src, out / "report", evaluation=src / "eval" / "segmentation.json"))}
-
-    def do_export_seg(out, shard, ctx):
-        from curation.publish.seg_export import export_seg
-
-        return {"files": len(export_seg(out, seg_dir))}
-
-    gpu = Resources(cpus=1, gpus=1 if backend == "sam2ct" else 0)
-    stages = []
-    if fetcher is not None:  # a PACS: query it and fetch what is new into the local cache the extract stage reads
-        def do_fetch(out, shard, ctx):
-            return fetcher().to_dict()
-        stages.append(Stage("fetch", (SOURCE,), ("cache",), do_fetch, sharded=False, always_run=True,
-                            resources=Resources(cpus=1)))
-    stages += [
-        Stage("extract", (SOURCE,), ("instances", "series", "studies", "annotations", "reports", "quarantine"),
-              do_extract, sharded=False, resources=Resources(cpus=os.cpu_count() or 1),
-              source_fingerprint=archive_fingerprint),
-        Stage("segment", ("annotations", "instances"), ("masks", "quarantine"), do_segment, resources=gpu,
-              setup=load_model, teardown=lambda ctx: ctx.pop("segmenter", None), quarantine_prefix="segment"),
-        Stage("link", ("reports", "annotations", "masks", "series", "instances"), ("findings", "links", "quarantine"),
-              do_link, quarantine_prefix="link"),
-        Stage("qc", ("masks", "annotations", "links", "series", "instances"), ("qc",), do_qc),
-    ]
-    if truth is not None:
-        stages.append(Stage("evaluate", ("masks", "annotations", "links", "findings"), ("eval",), do_evaluate,
-                            sharded=False, source_fingerprint=lambda: str(truth)))
-    tables = ("studies", "series", "annotations", "reports", "findings", "masks", "links", "qc", "quarantine")
-    evaluated = ("eval",) if truth is not None else ()
-    if deid:
-        if secret is None:
-            raise ValueError("de-identification needs the project secret")
-        stages.append(Stage("deid", tables + ("instances",) + evaluated, ("deid",), do_deid, sharded=False,
-                            source_fingerprint=lambda: secret.fingerprint))
-    published = ("deid",) if deid else tables
-    stages.append(Stage("publish", published, ("hf",), do_publish, sharded=False,
-                        source_fingerprint=lambda: str(hf_dir or "")))
-    stages.append(Stage("report", published + evaluated, ("report",), do_report, sharded=False))
+    folder ``source`` from a PACS before extract (and returns its FetchStats); truth: a curation.io.truth.Truth;
+    threads: for the whole-archive stages that encode volumes and pictures (publish, report)."""
+    settings = dict(settings or {})
+    settings["extract"] = {**settings.get("extract", {}), "source": Path(source)}
     if seg_dir is not None:
-        stages.append(Stage("export-seg", ("masks", "annotations", "instances"), ("seg",), do_export_seg, sharded=False,
-                            source_fingerprint=lambda: str(seg_dir)))
+        settings["export-seg"] = {**settings.get("export-seg", {}), "target": Path(seg_dir).resolve()}
+    shared = "deid" if deid else ""
+    for name in ("publish", "report"):
+        settings[name] = {"source": shared, **settings.get(name, {})}
+    cfg = stage_configs(settings)
+    stages: list[Stage] = [FetchStage(fetcher)] if fetcher is not None else []
+    stages += [ExtractStage(cfg["extract"], workers=os.cpu_count()), SegmentStage(cfg["segment"]), LinkStage(cfg["link"]),
+               QCStage(cfg["qc"])]
+    if truth is not None:
+        from curation.pipeline.evaluate import EvaluateStage
+
+        stages.append(EvaluateStage(truth))
+    if deid:
+        stages.append(DeidStage(cfg["deid"], secret=secret, evaluated=truth is not None))
+    recorded = {name: config_dict(c) for name, c in cfg.items()}
+    stages.append(PublishStage(cfg["publish"], settings=recorded, threads=threads))
+    stages.append(ReportStage(cfg["report"], evaluated=truth is not None, threads=threads))
+    if seg_dir is not None:
+        stages.append(ExportSegStage(cfg["export-seg"]))
     return stages
 
 
-def run_pipeline(source, out: Path, reports: Optional[list[Path]] = None, shards: int = 4, progress=None,
-                 deid: bool = True, secret_file: Optional[Path] = None, executor: str = "local", ray_config=None,
-                 **options):
-    """The whole pipeline on a folder or a PACS (see curation.sources.open_source). With deid (the default) publish and report read the de-identified copy OUT/deid; the
-    secret comes from secret_file, else $OPSEG_DEID_SECRET, else one created once at OUT/_secret/deid.key."""
+def legacy_settings(backend=None, checkpoint=None, image_size=None, mcm=None, memory_policy=None, device=None,
+                    link_backend=None, link_model_dir=None, thresholds=None, min_tier=None, hf_dir=None) -> dict:
+    """The named options of ``opseg run`` as stage settings (None: the config's default)."""
+    named = {"segment": {"backend": backend, "checkpoint": checkpoint, "image_size": image_size, "mcm": mcm,
+                         "memory_policy": memory_policy, "device": device},
+             "link": {"backend": link_backend, "model_dir": link_model_dir},
+             "qc": dict(thresholds or {}), "publish": {"min_tier": min_tier, "hf_dir": hf_dir}}
+    return {stage: {k: v for k, v in values.items() if v is not None} for stage, values in named.items()
+            if any(v is not None for v in values.values())}
+
+
+def merge_settings(*layers: Optional[dict]) -> dict:
+    out: dict[str, dict] = {}
+    for layer in layers:
+        for stage, values in (layer or {}).items():
+            out.setdefault(stage, {}).update(values)
+    return out
+
+
+def make_executor(out: Path, shards: int, workers: int, progress, executor: str, ray_config, log):
+    if executor == "local":
+        return LocalExecutor(out, shards=shards, workers=workers, progress=progress, log=log)
+    if executor != "ray":
+        raise ValueError(f"unknown executor {executor!r}: local or ray")
+    from curation.pipeline.ray_executor import RayExecutor
+
+    return RayExecutor(out, shards=shards, progress=progress, config=ray_config, log=log)
+
+
+def run_stages(out: Path, stages: list[Stage], shards: Optional[int] = None, workers: int = 1, progress=None,
+               executor: str = "local", ray_config=None, log=None, preview: Optional[Callable] = None,
+               settings: Optional[dict] = None) -> list[StageReport]:
+    """Run stage objects on OUT. ``shards`` None: the partition count of the last run here (1 on a fresh folder),
+    so a standalone stage replaces that stage's parts instead of writing beside them."""
+    if shards is None:
+        shards = recorded_partitions(out)
+    ex = make_executor(out, shards, workers, progress, executor, ray_config, log)
+    try:
+        if preview is not None:
+            preview(ex.preview(stages))
+        return ex.run(stages, settings=settings)
+    finally:
+        if hasattr(ex, "shutdown"):
+            ex.shutdown()
+
+
+def recorded_partitions(out: Path) -> int:
+    import json
+
+    plan = Path(out) / "_markers" / "run.json"
+    return int(json.loads(plan.read_text()).get("partitions", 1)) if plan.exists() else 1
+
+
+def run_pipeline(source, out: Path, reports: Optional[list[Path]] = None, shards: int = 4, workers: int = 1,
+                 progress=None, deid: bool = True, secret_file: Optional[Path] = None, executor: str = "local",
+                 ray_config=None, settings: Optional[dict] = None, only: Optional[list[str]] = None, truth=None,
+                 seg_dir: Optional[Path] = None, log=None, preview: Optional[Callable] = None, **named) -> list[StageReport]:
+    """The whole pipeline on a folder or a PACS (see curation.extract.sources.open_source). With deid (the default)
+    publish and report read the de-identified copy OUT/deid; the secret comes from secret_file, else
+    $OPSEG_DEID_SECRET, else one created once at OUT/_secret/deid.key. ``named``: the options of legacy_settings
+    (backend=..., min_tier=...); ``settings``: {stage: {field: value}}; ``only``: run just these stages (on the
+    tables already in OUT); ``truth``: a demo archive folder or a curation.io.truth.Truth."""
+    out = Path(out)
     secret = None
     if deid:
         from curation.deid.secret import ProjectSecret
@@ -141,19 +174,22 @@ def run_pipeline(source, out: Path, reports: Optional[list[Path]] = None, shards
     else:
         from curation.extract.sources.base import SeriesCache
 
-        cache = SeriesCache(Path(out) / "_cache" / src.name)
+        cache = SeriesCache(out / "_cache" / src.name)
         folder, fetcher = cache.dicom, (lambda: src.fetch(cache.root))
         folder.mkdir(parents=True, exist_ok=True)
-    stages = build_stages(folder, reports, deid=deid, secret=secret, fetcher=fetcher, **options)
-    if executor == "local":
-        return LocalExecutor(out, shards=shards, progress=progress).run(stages)
-    if executor != "ray":
-        raise ValueError(f"unknown executor {executor!r}: local or ray")
-    from curation.pipeline.ray_executor import RayExecutor
+    if truth is not None and isinstance(truth, (str, Path)):
+        from curation.demo.truth import DemoTruth  # the pipeline wires the demo's truth in; stages never see the demo
 
-    ray_executor = RayExecutor(out, shards=shards, progress=progress, config=ray_config)
-    try:
-        return ray_executor.run(stages)
-    finally:
-        ray_executor.shutdown()
-
+        truth = DemoTruth(Path(truth))
+    extract = {"extract": {"reports": tuple(Path(r) for r in reports or ())}}
+    merged = merge_settings(extract, legacy_settings(**named), settings)
+    stages = build_stages(folder, merged, truth=truth, seg_dir=seg_dir, deid=deid, secret=secret, fetcher=fetcher,
+                          threads=max(1, workers))
+    if only:
+        unknown = set(only) - {s.name for s in stages}
+        if unknown:
+            raise ValueError(f"--only {sorted(unknown)}: not stages of this run ({', '.join(s.name for s in stages)})")
+        stages = [s for s in stages if s.name in only]
+    recorded = {s.name: config_dict(s.config) for s in stages}
+    return run_stages(out, stages, shards=shards, workers=workers, progress=progress, executor=executor,
+                      ray_config=ray_config, log=log, preview=preview, settings=recorded)

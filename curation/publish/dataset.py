@@ -11,17 +11,18 @@ import hashlib
 import json
 import os
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
 import pyarrow as pa
 
-from curation.dicom.ct_series import ct_series_paths
+from curation.dicom.cache import SeriesVolumes, series_volumes
 from curation.io.errors import ReasonedError
 from curation.io.query import connect
 from curation.io.tables import write_parquet
-from curation.dicom.volume import VolumeError, load_volume
+from curation.dicom.volume import VolumeError
 from schemas import ALL_TABLES, GroundedRecord
 from schemas.base import METADATA_KEY, SCHEMA_VERSION
 from schemas.mask_nifti import nifti_gz
@@ -133,13 +134,13 @@ def _patient_splits(con, fractions) -> dict[str, tuple[str, str]]:
     return {s: (p or s, split_of(p or s, fractions)) for s, p in rows}
 
 
-def _export_volume(series_uid: str, paths: list[str], target: Path) -> tuple[Optional[list[int]], bool]:
+def _export_volume(series_uid: str, volumes: SeriesVolumes, target: Path) -> tuple[Optional[list[int]], bool]:
     """Write the CT volume as int16 HU NIfTI once; reruns reuse the file. Returns (shape, written)."""
     import nibabel as nib
 
     if target.exists():
         return list(nib.load(target).shape), False
-    vol = load_volume(sorted(paths), series_uid)
+    vol = volumes.load(series_uid)
     hu = vol.hu.round().clip(-32768, 32767).astype("int16")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
@@ -153,7 +154,10 @@ def volume_file(series_uid: str) -> str:
 
 
 def publish(out: Path, hf_dir: Path, min_tier: str = "B", fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
-            volumes: bool = True, progress: Optional[Callable[[str, int], Callable[[int], None]]] = None) -> PublishSummary:
+            volumes: bool = True, progress: Optional[Callable[[str, int], Callable[[int], None]]] = None,
+            settings: Optional[dict] = None, workers: int = 1) -> PublishSummary:
+    """``settings``: the run's stage settings, recorded in the card; ``workers``: threads encoding CT volumes (zlib
+    and numpy release the GIL)."""
     from curation.publish.dataset_card import write_card
 
     out, hf_dir = Path(out), Path(hf_dir)
@@ -188,20 +192,26 @@ def publish(out: Path, hf_dir: Path, min_tier: str = "B", fractions: tuple[float
             tick(1)
     rel = con.sql(_GROUNDED_SQL.format(tiers=", ".join(f"'{t}'" for t in TIERS[:TIERS.index(min_tier) + 1])))
     records = [dict(zip(rel.columns, r)) for r in rel.fetchall()]
-    ct_paths = ct_series_paths(out) if volumes else {}
+    ct_volumes = series_volumes(out) if volumes else None
     shapes: dict[str, Optional[list[int]]] = {}
-    vtick = progress("publish volumes", len({r["series_uid"] for r in records})) if progress and volumes else None
-    for series_uid in sorted({r["series_uid"] for r in records}) if volumes else []:
+    todo = sorted({r["series_uid"] for r in records}) if volumes else []
+    vtick = progress("publish volumes", len(todo)) if progress and todo else None
+
+    def export(series_uid):
         try:
-            shapes[series_uid], written = _export_volume(series_uid, ct_paths.get(series_uid, []),
-                                                         hf_dir / volume_file(series_uid))
-            summary.volumes_written += written
-            summary.volumes_reused += not written
+            return series_uid, _export_volume(series_uid, ct_volumes, hf_dir / volume_file(series_uid)), None
         except VolumeError as exc:
-            shapes[series_uid] = None
-            summary.volume_errors[series_uid] = f"{exc.reason}: {exc.detail}"
-        if vtick:
-            vtick(1)
+            return series_uid, (None, False), f"{exc.reason}: {exc.detail}"
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        for series_uid, (shape, written), error in pool.map(export, todo):
+            shapes[series_uid] = shape
+            if error:
+                summary.volume_errors[series_uid] = error
+            else:
+                summary.volumes_written += written
+                summary.volumes_reused += not written
+            if vtick:
+                vtick(1)
     grounded = []
     for r in records:
         patient, split = study_split.get(r["study_uid"], (r["study_uid"], split_of(r["study_uid"])))
@@ -223,7 +233,7 @@ def publish(out: Path, hf_dir: Path, min_tier: str = "B", fractions: tuple[float
     if tick:
         tick(1)
     write_card(hf_dir, out, con, summary, min_tier=min_tier, fractions=fractions,
-               qc=Counter((g.prompt_kind, g.qc_passed) for g in grounded))
+               qc=Counter((g.prompt_kind, g.qc_passed) for g in grounded), settings=settings)
     return summary
 
 

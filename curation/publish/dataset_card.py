@@ -2,12 +2,13 @@
 the Hub page needs: how it was made, with which backends, what QC says, what it is for and what it is not."""
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePath
+from typing import Optional
 
 import yaml
 
 from curation import __version__
-from curation.qc.stage import failure_counts
+from curation.io.query import failure_counts
 from schemas import ALL_TABLES, GroundedRecord
 
 CONFIG_ORDER = ("grounded", "studies", "series", "annotations", "reports", "findings", "masks", "links", "qc",
@@ -40,7 +41,26 @@ def _versions(con) -> list[tuple[str, str]]:
     return [(what, ", ".join(sorted(str(v[0]) for v in con.sql(sql).fetchall() if v[0])) or "-") for what, sql in q]
 
 
-def write_card(hf_dir: Path, out: Path, con, summary, min_tier: str, fractions, qc) -> Path:
+def _settings_lines(settings: Optional[dict]) -> list[str]:
+    """Every stage's settings as the run recorded them (paths reduced to file names: a card leaves the site)."""
+    if not settings:
+        return []
+    lines = ["## Settings of the run", "", "| stage | setting | value |", "|---|---|---|"]
+    for stage, cfg in settings.items():
+        for name, value in (cfg or {}).items():
+            lines.append(f"| {stage} | `{name}` | {_public(value)} |")
+    return lines + [""]
+
+
+def _public(value) -> str:
+    if isinstance(value, list):
+        return ", ".join(_public(v) for v in value) or "-"
+    if isinstance(value, str) and ("/" in value or "\\" in value):
+        return f"`{PurePath(value).name}`"
+    return "-" if value is None else f"`{value}`"
+
+
+def write_card(hf_dir: Path, out: Path, con, summary, min_tier: str, fractions, qc, settings: Optional[dict] = None) -> Path:
     import datasets
 
     rows = summary.rows
@@ -118,6 +138,7 @@ def write_card(hf_dir: Path, out: Path, con, summary, min_tier: str, fractions, 
     ]
     lines += [f"| {what} | {v} |" for what, v in _versions(con)]
     lines += [f"| publishing | opseg {__version__}, datasets {datasets.__version__} |", ""]
+    lines += _settings_lines(settings)
     lines += ["## QC summary", "", "| prompt kind | lesions | QC passed |", "|---|---|---|"]
     for kind in sorted({k for k, _ in qc}):
         total = sum(n for (k, _), n in qc.items() if k == kind)

@@ -9,22 +9,44 @@ import numpy as np
 from pydicom.sr.codedict import codes
 
 from curation import __version__
-from curation.dicom.ct_series import ct_series_paths, series_datasets, source_frame_slices
-from curation.io.tables import read_records
-from schemas import AnnotationRecord, MaskRecord
-from schemas.mask_nifti import paste
+from curation.dicom.ct_series import series_datasets, source_frame_slices
+from curation.io.partition import Partition
+from schemas import AnnotationRecord, InstanceRecord, MaskRecord
+from schemas.mask_nifti import decode, paste
 
 LESION_CATEGORY = codes.SCT.MorphologicallyAbnormalStructure
 LESION_TYPE = codes.SCT.Lesion
 SEG_SERIES_NUMBER = 900
 
 
+def _segment_array(ms: list[MaskRecord], shape: tuple[int, int, int], z0: int, z1: int) -> np.ndarray:
+    """Slices z0..z1 as a label map (segment i+1 where mask i is) when no two masks share a voxel, which highdicom
+    checks in one pass; else the (slice, row, column, segment) stack it needs for overlapping segments."""
+    labels = np.zeros((z1 - z0, *shape[1:]), np.uint8 if len(ms) < 255 else np.uint16)
+    for i, m in enumerate(ms, start=1):
+        c0, r0, s0, c1, r1, s1 = m.bbox
+        crop = np.asarray(decode(m.mask).dataobj).transpose(2, 1, 0) > 0
+        region = labels[s0 - z0:s1 - z0, r0:r1, c0:c1]
+        if region[crop].any():
+            return np.stack([paste(m.mask, m.bbox, shape)[z0:z1] for m in ms], axis=-1).astype(np.uint8)
+        region[crop] = i
+    return labels
+
+
 def export_seg(out: Path, target: Path) -> list[Path]:
-    out, target = Path(out), Path(target)
+    """Every series of OUT (library use; the pipeline runs export_partition per partition)."""
+    return export_partition(Partition(Path(out), stage="export-seg"), target)
+
+
+def export_partition(part: Partition, target: Path) -> list[Path]:
+    target = Path(target)
     target.mkdir(parents=True, exist_ok=True)
-    masks = [m for m in read_records(out, MaskRecord) if m.error is None]
-    anns = {a.annotation_id: a for a in read_records(out, AnnotationRecord)}
-    paths = ct_series_paths(out)
+    masks = [m for m in part.read(MaskRecord) if m.error is None]
+    anns = {a.annotation_id: a for a in part.read(AnnotationRecord)}
+    paths = defaultdict(list)
+    for i in part.read(InstanceRecord):
+        if i.category == "ct_image":
+            paths[i.series_uid].append(i.path)
     by_series = defaultdict(list)
     for m in masks:
         by_series[m.series_uid].append(m)
@@ -32,14 +54,21 @@ def export_seg(out: Path, target: Path) -> list[Path]:
     for series_uid, ms in sorted(by_series.items()):
         ms = sorted(ms, key=lambda m: m.mask_id)
         datasets, geometry = series_datasets(paths[series_uid])
-        if len(datasets) > 1 and any("PerFrameFunctionalGroupsSequence" in ds for ds in datasets):
-            raise ValueError(f"series {series_uid}: {len(datasets)} enhanced (functional-group) CT instances; highdicom "
-                             "derives a SEG from one such image or from classic single-frame ones")
         shape = (len(geometry.slices), geometry.rows, geometry.columns)
-        stack = np.stack([paste(m.mask, m.bbox, shape) for m in ms], axis=-1).astype(np.uint8)
-        # masks are in volume order; SEG frames follow the source frames, whose positions highdicom copies from
-        # each frame's functional groups (a multi-frame CT's frames need not be stored in volume order)
-        stack = stack[source_frame_slices(datasets, geometry)]
+        if any("PerFrameFunctionalGroupsSequence" in ds for ds in datasets):
+            if len(datasets) > 1:
+                raise ValueError(f"series {series_uid}: {len(datasets)} enhanced (functional-group) CT instances; "
+                                 "highdicom derives a SEG from one such image or from classic single-frame ones")
+            # masks are in volume order; SEG frames follow the source frames, whose positions highdicom copies from
+            # each frame's functional groups (a multi-frame CT's frames need not be stored in volume order)
+            stack = np.stack([paste(m.mask, m.bbox, shape) for m in ms], axis=-1).astype(np.uint8)
+            stack, planes = stack[source_frame_slices(datasets, geometry)], None
+        else:
+            # only the slices some mask reaches: highdicom's per-pixel checks cost as much as the frames it is given
+            z0, z1 = min(m.bbox[2] for m in ms), max(m.bbox[5] for m in ms)
+            stack = _segment_array(ms, shape, z0, z1)
+            planes = [hd.PlanePositionSequence(hd.CoordinateSystemNames.PATIENT, ds.ImagePositionPatient)
+                      for ds in datasets[z0:z1]]
         descriptions = []
         for i, m in enumerate(ms, start=1):
             a = anns.get(m.annotation_id)
@@ -52,7 +81,8 @@ def export_seg(out: Path, target: Path) -> list[Path]:
                 algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC, algorithm_identification=algorithm,
                 tracking_uid=hd.UID(), tracking_id=m.mask_id))
         seg = hd.seg.Segmentation(
-            source_images=datasets, pixel_array=stack, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+            source_images=datasets, pixel_array=stack, plane_positions=planes,
+            segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
             segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=SEG_SERIES_NUMBER,
             sop_instance_uid=hd.UID(), instance_number=1, manufacturer="opseg", manufacturer_model_name="opseg",
             software_versions=__version__, device_serial_number="0", content_label="LESIONS", omit_empty_frames=True)

@@ -10,14 +10,14 @@ from typing import Callable, Optional
 import numpy as np
 from scipy import ndimage
 
-from curation.dicom.ct_series import ct_series_paths
-from curation.io.shards import ALL, Shard
-from curation.io.tables import read_records, write_records
-from curation.dicom.volume import VolumeError, load_volume
-from schemas import AnnotationRecord, LinkRecord, MaskRecord, QCRecord, SeriesRecord
+from curation.dicom.cache import series_volumes
+from curation.dicom.volume import VolumeError
+from curation.io.partition import Partition
+from curation.io.stage import Stage, run_alone
+from schemas import AnnotationRecord, InstanceRecord, LinkRecord, MaskRecord, QCRecord, SeriesRecord
 
 
-@dataclass
+@dataclass(frozen=True)
 class QCThresholds:
     max_recist_error_pct: float = 20.0      # mask RECIST long axis vs the radiologist's line
     min_line_inside: float = 0.8            # fraction of the drawn line inside the mask on its slice
@@ -68,7 +68,8 @@ def mask_metrics(mask: np.ndarray, hu: Optional[np.ndarray], a: AnnotationRecord
             else:
                 d = float("inf")
             out.append(("arrow_tip_distance_mm", d, th.max_arrow_tip_mm, d <= th.max_arrow_tip_mm, "arrow tip to the mask"))
-    n_comp = ndimage.label(mask)[1]
+    c0, r0, s0, c1, r1, s1 = m.bbox or (0, 0, 0, mask.shape[2], mask.shape[1], mask.shape[0])
+    n_comp = ndimage.label(mask[s0:s1, r0:r1, c0:c1])[1]  # the bbox crop has the same components, at a fraction of the cost
     out.append(("components", float(n_comp), th.max_components, n_comp <= th.max_components, "3D connected components"))
     edge = bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any() or mask[:, :, 0].any()
                 or mask[:, :, -1].any())
@@ -89,34 +90,42 @@ def mask_metrics(mask: np.ndarray, hu: Optional[np.ndarray], a: AnnotationRecord
     return out
 
 
-def failure_counts(con) -> list[tuple[str, int]]:
-    """(failed check, masks) over the qc table, most frequent first, from a DuckDB connection (curation.query)."""
-    return con.sql("select unnest(string_split(detail, ', ')) as why, count(*) from qc "
-                   "where metric = 'qc_pass' and not passed group by 1 order by 2 desc, 1").fetchall()
+class QCStage(Stage):
+    """QC metrics per mask into OUT/qc; the thresholds are the stage's config (``opseg run -t NAME=VALUE``)."""
+
+    name = "qc"
+    reads = (MaskRecord, AnnotationRecord, LinkRecord, SeriesRecord, InstanceRecord)
+    writes = (QCRecord,)
+    Config = QCThresholds
+
+    def process(self, part: Partition) -> dict:
+        return qc_partition(part, self.config)
 
 
 def run_qc(out: Path, thresholds: Optional[QCThresholds] = None,
-           progress: Optional[Callable[[str, int], Callable[[int], None]]] = None, shard: Shard = ALL) -> dict:
+           progress: Optional[Callable[[str, int], Callable[[int], None]]] = None) -> dict:
+    """The QC stage on all of OUT in this process (library use; the CLI goes through the executor)."""
+    return run_alone(QCStage(thresholds), out, progress=progress)
+
+
+def qc_partition(part: Partition, th: QCThresholds) -> dict:
     from schemas.mask_nifti import paste
 
-    th = thresholds or QCThresholds()
-    out = Path(out)
-    anns = {a.annotation_id: a for a in read_records(out, AnnotationRecord)}
-    masks = [m for m in read_records(out, MaskRecord)
-             if m.error is None and m.annotation_id in anns and shard.contains(anns[m.annotation_id].study_uid)]
-    series = {s.series_uid: s for s in read_records(out, SeriesRecord)}
+    anns = {a.annotation_id: a for a in part.read(AnnotationRecord)}
+    masks = [m for m in part.read(MaskRecord) if m.error is None and m.annotation_id in anns]
+    series = {s.series_uid: s for s in part.read(SeriesRecord)}
     links = defaultdict(list)
-    for link in read_records(out, LinkRecord):
+    for link in part.read(LinkRecord):
         links[link.annotation_id].append(link)
-    paths = ct_series_paths(out)
+    volumes = series_volumes(part.out, part.read(InstanceRecord))
     by_series = defaultdict(list)
     for m in masks:
         by_series[m.series_uid].append(m)
     rows: list[QCRecord] = []
-    tick = progress("qc (series)", len(by_series)) if progress else None
+    tick = part.tick("qc (series)", len(by_series))
     for series_uid, ms in sorted(by_series.items()):
         try:
-            volume = load_volume(sorted(paths[series_uid]), series_uid)
+            volume = volumes.load(series_uid)
             hu, geo = volume.hu, volume.geometry
             shape, spacing = hu.shape, (geo.slice_spacing, *geo.pixel_spacing)
         except VolumeError:
@@ -135,6 +144,6 @@ def run_qc(out: Path, thresholds: Optional[QCThresholds] = None,
                               detail=d) for name, v, t, ok, d in metrics]
         if tick:
             tick(1)
-    write_records(out, QCRecord, rows, part=shard.part)
+    part.write(QCRecord, rows)
     verdicts = [r for r in rows if r.metric == "qc_pass"]
     return {"masks": len(verdicts), "passed": sum(1 for r in verdicts if r.passed), "thresholds": asdict(th)}

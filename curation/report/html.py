@@ -12,15 +12,15 @@ import html
 import json
 import os
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 
-from curation.dicom.ct_series import ct_series_paths
-from curation.qc.stage import failure_counts
-from curation.io.query import connect
-from curation.dicom.volume import VolumeError, load_volume
+from curation.dicom.cache import SeriesVolumes, series_volumes
+from curation.dicom.volume import VolumeError
+from curation.io.query import connect, failure_counts
 from schemas.mask_nifti import paste
 
 VIEWS = ("axial", "coronal", "sagittal")
@@ -91,7 +91,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _draw_series(series_uid: str, rows: list[dict], paths: list[str], img_dir: Path) -> Optional[str]:
+def _draw_series(series_uid: str, rows: list[dict], volumes: SeriesVolumes, img_dir: Path) -> Optional[str]:
     """Pictures for every mask of one series (the volume is read once). Returns an error text or None."""
     import io
 
@@ -101,7 +101,7 @@ def _draw_series(series_uid: str, rows: list[dict], paths: list[str], img_dir: P
     if not todo:
         return None
     try:
-        vol = load_volume(sorted(paths), series_uid)
+        vol = volumes.load(series_uid)
     except VolumeError as exc:
         return f"{exc.reason}: {exc.detail}"
     geo = vol.geometry
@@ -197,7 +197,8 @@ def _lesion_html(m: dict, link: Optional[dict], metrics: list, dice: Optional[fl
 
 
 def write_report(out: Path, target: Optional[Path] = None, evaluation: Optional[Path] = None, page_size: int = PAGE_SIZE,
-                 progress: Optional[Callable[[str, int], Callable[[int], None]]] = None) -> Path:
+                 progress: Optional[Callable[[str, int], Callable[[int], None]]] = None, workers: int = 1) -> Path:
+    """``workers``: threads drawing the pictures of different series (numpy, zlib and PNG encoding release the GIL)."""
     out = Path(out)
     target = Path(target) if target else out / "report"
     img_dir, plot_dir = target / "img", target / "plots"
@@ -221,18 +222,19 @@ def write_report(out: Path, target: Optional[Path] = None, evaluation: Optional[
     ok = [m for m in masks if m["error"] is None]
     for m in ok:
         m["picture"] = _picture_key(m)
-    paths = ct_series_paths(out)
+    volumes = series_volumes(out)
     by_series = defaultdict(list)
     for m in ok:
         by_series[m["series_uid"]].append(m)
     tick = progress("report pictures (series)", len(by_series)) if progress else None
     series_errors = {}
-    for series_uid, rows in by_series.items():
-        err = _draw_series(series_uid, rows, paths.get(series_uid, []), img_dir)
-        if err:
-            series_errors[series_uid] = err
-        if tick:
-            tick(1)
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        drawn_series = pool.map(lambda item: (item[0], _draw_series(item[0], item[1], volumes, img_dir)), by_series.items())
+        for series_uid, err in drawn_series:
+            if err:
+                series_errors[series_uid] = err
+            if tick:
+                tick(1)
     drawn = [m for m in ok if m["series_uid"] not in series_errors]
     keep = {f"{m['picture']}_{v}.png" for m in drawn for v in VIEWS}
     for stale in img_dir.glob("*.png"):

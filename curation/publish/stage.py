@@ -1,0 +1,78 @@
+"""The publish stages: the Hugging Face dataset folder (with the run's settings in its card) and DICOM SEG export."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from curation.io.partition import Partition
+from curation.io.stage import Resources, Stage, dumps
+from schemas import AnnotationRecord, InstanceRecord, MaskRecord
+
+TABLES = ("studies", "series", "annotations", "reports", "findings", "masks", "links", "qc", "quarantine")
+
+
+@dataclass(frozen=True)
+class PublishConfig:
+    hf_dir: Optional[Path] = None                        # default OUT/hf
+    min_tier: str = "B"                                  # lowest link tier in the grounded config (A, B or C)
+    volumes: bool = True                                 # write the CT volumes as NIfTI files
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)   # train / validation / test, drawn by patient
+    source: str = "deid"                                 # the folder under OUT it reads ("" = OUT's own tables)
+
+
+class PublishStage(Stage):
+    name = "publish"
+    partitioned = False
+    Config = PublishConfig
+    source_label = "the run's settings (the card lists them)"
+
+    def __init__(self, config: Optional[PublishConfig] = None, settings: Optional[dict] = None, threads: int = 1):
+        super().__init__(config)
+        self.settings, self.threads = settings or {}, threads
+        self.reads = (self.config.source,) if self.config.source else TABLES
+        self.writes = ("hf",)
+
+    @property
+    def resources(self) -> Resources:
+        return Resources(cpus=self.threads)
+
+    def source_fingerprint(self) -> str:  # the card lists every stage's settings: any change rewrites it
+        return hashlib.sha1(dumps(self.settings).encode()).hexdigest()
+
+    def process(self, part: Partition) -> dict:
+        from curation.publish.dataset import publish
+
+        c = self.config
+        s = publish(part.out / c.source, c.hf_dir or part.out / "hf", min_tier=c.min_tier, fractions=tuple(c.fractions),
+                    volumes=c.volumes, progress=part.progress, settings=self.settings, workers=self.threads)
+        return {"rows": s.rows, "volumes": s.volumes_written + s.volumes_reused, "volume_errors": s.volume_errors}
+
+
+@dataclass(frozen=True)
+class ExportSegConfig:
+    target: Path = Path("seg")   # folder for the DICOM SEG files (relative: under OUT)
+
+
+class ExportSegStage(Stage):
+    """One BINARY DICOM SEG per CT series, partitioned by study like segment (the SEG files are identifiable:
+    they go back to the PACS, so this stage reads OUT's own tables, never the de-identified copy)."""
+
+    name = "export-seg"
+    reads = (MaskRecord, AnnotationRecord, InstanceRecord)
+    writes = ("seg",)
+    Config = ExportSegConfig
+
+    def target(self, out: Path) -> Path:
+        return Path(out) / self.config.target
+
+    def clear_outputs(self, out: Path) -> None:
+        folder = self.target(out)
+        for p in folder.glob("seg_*.dcm") if folder.is_dir() else []:
+            p.unlink()
+
+    def process(self, part: Partition) -> dict:
+        from curation.publish.seg_export import export_partition
+
+        return {"files": len(export_partition(part, self.target(part.out)))}
