@@ -25,12 +25,17 @@ from curation.deid.text import TextScrubber, identifier_variants
 from curation.dicom.read import read_dicom
 from curation.io.tables import read_records, write_parquet, write_records
 from schemas import (AnnotationRecord, FindingRecord, InstanceRecord, LinkRecord, MaskRecord, QCRecord,
-                     QuarantineRecord, ReportRecord, SeriesRecord, StudyRecord)
+                     QuarantineRecord, ReportRecord, ReviewRecord, SeriesRecord, StudyRecord)
 
 MANIFEST = "_deid/manifest.json"
 PRIVATE_CT_PATHS = "_private/ct_paths.parquet"
 _UID = re.compile(r"\b\d+(?:\.\d+){3,}\b")
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:/|\\)[^\s'\":]+")
+
+
+def key_token(secret: ProjectSecret, kind: str, value: Optional[str]) -> Optional[str]:
+    """The pseudonym of a key (mask, annotation, ... id): what the de-identified copy holds in its place."""
+    return secret.token(kind, value, 16) if value else value
 
 
 def _header_identifiers(paths: list[str]) -> tuple[list[str], list[str], list[str], list[str]]:
@@ -72,7 +77,7 @@ class Deidentifier:
 
     # ---- keys -------------------------------------------------------------------------------------------------
     def key(self, kind: str, value: Optional[str]) -> Optional[str]:
-        return self.secret.token(kind, value, 16) if value else value
+        return key_token(self.secret, kind, value)
 
     def patient(self, study_uid: Optional[str]) -> str:
         return self.patient_of.get(study_uid or "", study_uid or "")
@@ -141,7 +146,8 @@ class Deidentifier:
         target = Path(target)
         steps = [("studies", self._studies), ("series", self._series), ("annotations", self._annotations),
                  ("reports+findings", self._reports_findings), ("masks", self._masks), ("links", self._links),
-                 ("qc", self._qc), ("quarantine", self._quarantine), ("ct paths", self._ct_paths)]
+                 ("qc", self._qc), ("quarantine", self._quarantine), ("reviews", self._reviews),
+                 ("ct paths", self._ct_paths)]
         tick = progress("de-identify tables", len(steps)) if progress else None
         steps.append(("evaluation", self._evaluation))
         rows = {}
@@ -253,6 +259,13 @@ class Deidentifier:
                 entity = self.key("entity", entity)
             rows.append(dataclasses.replace(q, path=self.path(q.path), entity_id=entity, detail=self.free_text(q.detail)))
         return self._write(target, QuarantineRecord, sorted(rows, key=lambda r: (r.stage, r.reason, r.path or "", r.entity_id or "")))
+
+    def _reviews(self, target):
+        """Reviewers are staff, not patients, but still people: a pseudonym per name; comments are scrubbed."""
+        rows = [dataclasses.replace(r, mask_id=self.key("mask", r.mask_id), comment=self.free_text(r.comment),
+                                    reviewer=f"reviewer-{self.secret.token('reviewer', r.reviewer, 10)}")
+                for r in read_records(self.out, ReviewRecord)]
+        return self._write(target, ReviewRecord, sorted(rows, key=lambda r: (r.reviewed_at, r.mask_id, r.reviewer)))
 
     def _evaluation(self, target):
         """The demo evaluation, with its annotation ids keyed like the tables (so the report can show Dice)."""
