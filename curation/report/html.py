@@ -8,7 +8,6 @@ Pictures are named by a hash of what they show, so a rerun only draws what chang
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -16,7 +15,8 @@ import numpy as np
 
 from curation.io.query import connect
 from curation.qc.stage import failure_counts
-from curation.report.lesions import CSS, VIEWS, draw_pictures, fmt, lesion_html, load_lesions, verdict
+from curation.report.lesions import CSS, LEGEND, VIEWS, draw_pictures, fmt, lesion_html, load_dice, load_lesions,
+                                     verdict
 
 __all__ = ["VIEWS", "write_report"]
 
@@ -95,10 +95,7 @@ def write_report(out: Path, target: Optional[Path] = None, evaluation: Optional[
     plot_dir.mkdir(parents=True, exist_ok=True)
     con = connect(out)
     masks, links, metrics = load_lesions(con)
-    dice = {}
-    if evaluation and Path(evaluation).exists():
-        dice = {r["annotation_id"]: r["dice"] for r in json.loads(Path(evaluation).read_text()).get("rows", [])
-                if r.get("dice") is not None}
+    dice = load_dice(evaluation)
     drawn, series_errors = draw_pictures(out, masks, img_dir, progress)
     keep = {f"{m['picture']}_{v}.png" for m in drawn for v in VIEWS}
     for stale in img_dir.glob("*.png"):
@@ -112,8 +109,7 @@ def write_report(out: Path, target: Optional[Path] = None, evaluation: Optional[
     for i, page in enumerate(pages):
         nav = " ".join(f"<a href='{n}'>{j + 1}</a>" if j != i else f"<b>{j + 1}</b>" for j, n in enumerate(names))
         body = [f"<h1>opseg QC · masks page {i + 1} of {len(pages)}</h1>", f"<p><a href='index.html'>summary</a> · {nav}</p>",
-                "<p class='legend'>mask outline<span style='background:#ff4040'></span> radiologist's mark"
-                "<span style='background:#ffdc00'></span></p>"]
+                LEGEND]
         body += [lesion_html(m, links.get(m["annotation_id"]), metrics.get(m["mask_id"], []),
                              dice.get(m["annotation_id"])) for m in page]
         (target / names[i]).write_text(_page(f"opseg QC masks {i + 1}", body))

@@ -17,6 +17,9 @@ from schemas.mask_nifti import paste
 VIEWS = ("axial", "coronal", "sagittal")
 PICTURE_STYLE = "2"  # bump when the drawing changes, so cached pictures are redrawn
 
+LEGEND = ("<p class='legend'>mask outline<span style='background:#ff4040'></span> radiologist's mark"
+          "<span style='background:#ffdc00'></span></p>")
+
 MASKS_SQL = """
 select m.mask_id, m.series_uid, m.mask, m.bbox, m.error, m.backend, m.recist_long_mm, m.recist_short_mm,
        m.volume_ml, a.annotation_id, a.kind, a.slice_index, a.points_px, a.tip_px, a.length_mm, a.study_uid,
@@ -107,6 +110,14 @@ def load_lesions(con) -> tuple[list[dict], dict[str, dict], dict[str, list]]:
                             "where entity_kind = 'mask'").fetchall():
         metrics[e].append(rest)
     return masks, links, metrics
+
+
+def load_dice(evaluation: Optional[Path]) -> dict[str, float]:
+    """annotation_id -> Dice from an evaluation file (`opseg eval --report`), {} without one."""
+    if not evaluation or not Path(evaluation).exists():
+        return {}
+    return {r["annotation_id"]: r["dice"] for r in json.loads(Path(evaluation).read_text()).get("rows", [])
+            if r.get("dice") is not None}
 
 
 def draw_pictures(out: Path, masks: list[dict], img_dir: Path,
