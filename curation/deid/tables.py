@@ -115,18 +115,19 @@ class Deidentifier:
         offset = dt.timedelta(days=self.dicom.date_offset_days(self.patient(study_uid)))
         return lambda day: day + offset
 
-    def scrub(self, text: Optional[str], study_uid: Optional[str]):
-        res = self.scrubber.scrub(text, self.known(study_uid), self.shifter(study_uid))
+    def scrub(self, text: Optional[str], study_uid: Optional[str], also_known: tuple[str, ...] = ()):
+        res = self.scrubber.scrub(text, self.known(study_uid) + also_known, self.shifter(study_uid))
         self.counts.update(res.counts)
         return res
 
-    def free_text(self, text: Optional[str], study_uid: Optional[str] = None) -> Optional[str]:
-        """Messages and details: paths and UIDs replaced by their pseudonyms, then scrubbed."""
+    def free_text(self, text: Optional[str], study_uid: Optional[str] = None,
+                  also_known: tuple[str, ...] = ()) -> Optional[str]:
+        """Messages and details: paths and UIDs replaced by their pseudonyms, then scrubbed (also of also_known)."""
         if not text:
             return text
         text = _PATH.sub(lambda m: self.path(m.group(0)), text)
         text = _UID.sub(lambda m: self.uid(m.group(0), study_uid), text)
-        return self.scrub(text, study_uid).text
+        return self.scrub(text, study_uid, also_known).text
 
     def scrub_json(self, raw: Optional[str], study_uid: Optional[str]) -> Optional[str]:
         if not raw:
@@ -261,10 +262,13 @@ class Deidentifier:
         return self._write(target, QuarantineRecord, sorted(rows, key=lambda r: (r.stage, r.reason, r.path or "", r.entity_id or "")))
 
     def _reviews(self, target):
-        """Reviewers are staff, not patients, but still people: a pseudonym per name; comments are scrubbed."""
-        rows = [dataclasses.replace(r, mask_id=self.key("mask", r.mask_id), comment=self.free_text(r.comment),
+        """Reviewers are staff, not patients, but still people: a pseudonym per name; comments are scrubbed of every
+        patient's identifiers and of the reviewers' names."""
+        reviews = read_records(self.out, ReviewRecord)
+        staff = tuple(identifier_variants(sorted({r.reviewer for r in reviews}), [], [], []))
+        rows = [dataclasses.replace(r, mask_id=self.key("mask", r.mask_id), comment=self.free_text(r.comment, None, staff),
                                     reviewer=f"reviewer-{self.secret.token('reviewer', r.reviewer, 10)}")
-                for r in read_records(self.out, ReviewRecord)]
+                for r in reviews]
         return self._write(target, ReviewRecord, sorted(rows, key=lambda r: (r.reviewed_at, r.mask_id, r.reviewer)))
 
     def _evaluation(self, target):
