@@ -57,3 +57,17 @@ def review_out(processed_out, tmp_path_factory) -> Path:
     shutil.copytree(processed_out, out)
     build_catalog(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Headless Chromium for the browser tests: required in CI (make system-deps installs it), else skipped."""
+    import os
+    import shutil
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI installs chromium (see .ci/run) so the pages are checked in a real browser")
+        pytest.skip("no chromium on this machine")
+    return browser

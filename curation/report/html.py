@@ -15,8 +15,8 @@ import numpy as np
 
 from curation.io.query import connect
 from curation.qc.stage import failure_counts
-from curation.report.lesions import CSS, LEGEND, VIEWS, draw_pictures, fmt, lesion_html, load_dice, load_lesions,
-                                     verdict
+from curation.report.lesions import (CSS, LEGEND, VIEWS, draw_pictures, lesion_html, load_dice, load_lesions,
+                                     verdict)
 
 __all__ = ["VIEWS", "write_report"]
 
