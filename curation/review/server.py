@@ -59,7 +59,9 @@ class BackgroundServer:
     def __init__(self, catalog: Catalog, reviewer: Optional[str] = "tester", lifetime_s: float = 300.0):
         self.app = make_app(catalog, "127.0.0.1", reviewer)
         self.lifetime_s = lifetime_s
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP: asyncio only disables Nagle on sockets that say so; with proto 0 every keep-alive
+        # response stalls ~40 ms (headers and body are two writes, the client delays its ACK)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         config = uvicorn.Config(self.app, log_level="warning", timeout_keep_alive=2, limit_concurrency=64)
