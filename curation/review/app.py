@@ -44,6 +44,7 @@ class ReviewApp:
         self.catalog = catalog
         self.items = catalog.by_id()
         self.store = store or ReviewStore(catalog.out)
+        self.store.records()  # read the score files before the first request, not during it
         self.default_reviewer = default_reviewer
         self.img_root = catalog.img_dir.resolve()
         self.out_root = catalog.out.resolve()

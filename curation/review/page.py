@@ -17,7 +17,7 @@ padding:0 .3em;font-size:.85em}#status{margin-left:1em;color:#555}
 
 SCRIPT = r"""
 'use strict';
-const S = {masks: [], i: -1, saved: 0, reviewer: ''};
+const S = {masks: [], i: -1, saved: 0, reviewer: '', busy: false};
 const $ = (id) => document.getElementById(id);
 
 function setStatus(text, bad) { const s = $('status'); s.textContent = text; s.style.color = bad ? '#b00' : '#555'; }
@@ -50,7 +50,9 @@ async function show(i) {
   renderList();
   const m = S.masks[i];
   const r = await fetch('api/masks/' + encodeURIComponent(m.mask_id) + '/section');
-  $('section').innerHTML = r.ok ? await r.text() : '<p class="fail">could not load this mask</p>';
+  const text = r.ok ? await r.text() : '<p class="fail">could not load this mask</p>';
+  if (S.i !== i) return;  // the reviewer moved on while this one loaded
+  $('section').innerHTML = text;
   $('current').textContent = (i + 1) + ' / ' + S.masks.length + (m.my_score ? ' · your score: ' + m.my_score : '');
   const row = document.querySelector('#rows tr.current');
   if (row) row.scrollIntoView({block: 'nearest'});
@@ -58,11 +60,20 @@ async function show(i) {
 
 async function score(value) {
   const m = S.masks[S.i];
-  if (!m) return;
+  if (!m || S.busy) return;  // one save at a time: a second key press must not score the same mask again
+  S.busy = true;
   const comment = $('comment').value.trim();
-  const r = await fetch('api/reviews', {method: 'POST', headers: {'Content-Type': 'application/json'},
-    body: JSON.stringify({mask_id: m.mask_id, score: value, comment: comment || null, reviewer: S.reviewer})});
-  const reply = await r.json().catch(() => ({}));
+  let r, reply;
+  try {
+    r = await fetch('api/reviews', {method: 'POST', headers: {'Content-Type': 'application/json'},
+      body: JSON.stringify({mask_id: m.mask_id, score: value, comment: comment || null, reviewer: S.reviewer})});
+    reply = await r.json().catch(() => ({}));
+  } catch (err) {
+    setStatus('not saved: ' + err, true);
+    return;
+  } finally {
+    S.busy = false;
+  }
   if (r.status !== 201) { setStatus('not saved: ' + (reply.detail || r.status), true); return; }
   if (!m.my_score) m.n_reviewers += 1;
   m.my_score = value;
@@ -73,12 +84,20 @@ async function score(value) {
   if (S.i + 1 < S.masks.length) await show(S.i + 1); else renderList();
 }
 
+function imagesLoaded(root) {
+  return Promise.all(Array.from(root.querySelectorAll('img')).map((i) =>
+    i.complete ? null : new Promise((done) => { i.addEventListener('load', done); i.addEventListener('error', done); })));
+}
+
 async function load() {
   const r = await fetch('api/masks?reviewer=' + encodeURIComponent(S.reviewer));
   const data = await r.json();
   S.masks = data.masks;
   const first = S.masks.findIndex((m) => !m.my_score);
   if (S.masks.length) await show(first < 0 ? 0 : first); else renderList();
+  await imagesLoaded($('section'));
+  // ms from navigation until the first mask is on screen with its pictures (read by benchmarks/bench_review.py)
+  if (!document.body.dataset.firstMaskMs) document.body.dataset.firstMaskMs = String(Math.round(performance.now()));
   document.body.dataset.ready = '1';
 }
 
