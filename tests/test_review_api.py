@@ -166,3 +166,26 @@ def test_nothing_outside_the_pictures_is_readable(catalog, server):
 def test_a_foreign_host_header_is_refused(server):
     status, _ = _raw_get(server, "/api/masks", host="attacker.example:80")
     assert status == 400
+
+
+def test_cli_binds_loopback_and_serves_the_deidentified_copy_by_default(review_out, monkeypatch):
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from curation.cli import app as cli
+
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
+    res = CliRunner().invoke(cli, ["review", str(review_out), "--reviewer", "cli"])
+    assert res.exit_code == 0, res.output
+    assert calls == [{"host": "127.0.0.1", "port": 8765, "log_level": "warning"}]
+    assert str(review_out / "deid") in res.output.replace("\n", "") and "WARNING" not in res.output
+    res = CliRunner().invoke(cli, ["review", str(review_out), "--host", "0.0.0.0", "--port", "9000", "--no-deid"])
+    assert res.exit_code == 0 and calls[-1]["host"] == "0.0.0.0" and "WARNING" in res.output and "IDENTIFIABLE" in res.output
+
+
+def test_no_deid_serves_the_output_itself(review_out, processed_out):
+    catalog = build_catalog(review_out, deid=False)
+    raw_ids = set(pq.read_table(processed_out / "masks", columns=["mask_id"]).column("mask_id").to_pylist())
+    assert catalog.served == review_out and catalog.items
+    assert all(i.mask_id == i.stored_id and i.mask_id in raw_ids for i in catalog.items)

@@ -45,3 +45,12 @@ def test_cohen_kappa_textbook_example():
 
 def test_card_labels_never_show_names():
     assert pseudonymous_labels(["Dr Ann Lee", "bo", "Dr Ann Lee"]) == {"Dr Ann Lee": "reviewer 1", "bo": "reviewer 2"}
+
+
+def test_duckdb_view_of_reviews_empty_and_filled(tmp_path):
+    from curation.io.query import connect
+
+    assert connect(tmp_path).sql("select count(*), typeof(max(reviewed_at)) from reviews").fetchall() == [(0, "TIMESTAMP WITH TIME ZONE")]
+    ReviewStore(tmp_path).append("m1", "ann", "minor", "ok", at=T0)
+    assert connect(tmp_path).sql("select mask_id, reviewer, score, comment, reviewed_at = timestamptz '2026-01-01 00:00:00+00' "
+                                 "from reviews").fetchall() == [("m1", "ann", "minor", "ok", True)]
