@@ -370,11 +370,16 @@ def review(out: Path = typer.Argument(..., exists=True, file_okay=False, help="A
            deid: bool = typer.Option(True, "--deid/--no-deid", help="Serve the de-identified copy OUT/deid"),
            secret_file: Optional[Path] = typer.Option(None, "--secret-file", exists=True, dir_okay=False)):
     """Score masks in the browser (1 accept, 2 minor, 3 major, n/p, c comment); scores -> OUT/reviews."""
+    from curation.review.catalog import ReviewError
     from curation.review.server import serve
 
-    with _progress() as factory:
-        serve(out, host=host, port=port, reviewer=reviewer, deid=deid, secret_file=secret_file, progress=factory,
-              echo=console.print)
+    try:
+        with _progress() as factory:
+            serve(out, host=host, port=port, reviewer=reviewer, deid=deid, secret_file=secret_file, progress=factory,
+                  echo=console.print)
+    except ReviewError as exc:
+        console.print(f"[red]review: {exc.reason}: {exc.detail}")
+        raise typer.Exit(2)
 
 
 @app.command()

@@ -184,6 +184,15 @@ def test_cli_binds_loopback_and_serves_the_deidentified_copy_by_default(review_o
     assert res.exit_code == 0 and calls[-1]["host"] == "0.0.0.0" and "WARNING" in res.output and "IDENTIFIABLE" in res.output
 
 
+def test_an_output_without_masks_is_refused_with_a_reason(demo_out):
+    from typer.testing import CliRunner
+
+    from curation.cli import app as cli
+
+    res = CliRunner().invoke(cli, ["review", str(demo_out)])  # extract only: nothing segmented yet
+    assert res.exit_code == 2 and "no_masks" in res.output
+
+
 def test_no_deid_serves_the_output_itself(review_out, processed_out):
     catalog = build_catalog(review_out, deid=False)
     raw_ids = set(pq.read_table(processed_out / "masks", columns=["mask_id"]).column("mask_id").to_pylist())

@@ -16,10 +16,15 @@ import pyarrow.parquet as pq
 
 from curation.deid.secret import ProjectSecret
 from curation.deid.tables import MANIFEST, deidentify, key_token
+from curation.io.errors import ReasonedError
 from curation.io.query import connect
 from curation.report.lesions import draw_pictures, lesion_html, load_dice, load_lesions
 
 Progress = Optional[Callable[[str, int], Callable[[int], None]]]
+
+
+class ReviewError(ReasonedError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,8 @@ def serving_folder(out: Path, deid: bool = True, secret_file: Optional[Path] = N
 def build_catalog(out: Path, deid: bool = True, secret_file: Optional[Path] = None, progress: Progress = None) -> Catalog:
     """Every mask that has pictures, with its section pre-rendered (so a page view is a dictionary lookup)."""
     out = Path(out)
+    if not (out / "masks").is_dir() or not (out / "studies").is_dir():
+        raise ReviewError("no_masks", f"{out} has no masks to review: run `opseg run` (or extract and segment) first")
     served, stored_of = serving_folder(out, deid, secret_file, progress)
     masks, links, metrics = load_lesions(connect(served))
     dice = load_dice(served / "eval" / "segmentation.json")
