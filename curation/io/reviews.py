@@ -33,14 +33,19 @@ def latest(records: Iterable[ReviewRecord]) -> dict[tuple[str, str], ReviewRecor
     return best
 
 
+def worst_ranks(best: dict[tuple[str, str], ReviewRecord]) -> dict[str, int]:
+    """mask_id -> rank of its worst latest score over reviewers (see `latest`)."""
+    worst: dict[str, int] = {}
+    for (mask_id, _), r in best.items():
+        worst[mask_id] = max(worst.get(mask_id, 0), score_rank(r.score))
+    return worst
+
+
 def passing_masks(records: Iterable[ReviewRecord], bar: str) -> set[str]:
     """Masks whose every reviewer's latest score is `bar` or better; a mask nobody scored is not in the set."""
     if bar not in REVIEW_SCORES:
         raise ValueError(f"review bar must be one of {REVIEW_SCORES}, not {bar!r}")
-    worst: dict[str, int] = {}
-    for (mask_id, _), r in latest(records).items():
-        worst[mask_id] = max(worst.get(mask_id, 0), score_rank(r.score))
-    return {m for m, rank in worst.items() if rank <= score_rank(bar)}
+    return {m for m, rank in worst_ranks(latest(records)).items() if rank <= score_rank(bar)}
 
 
 class ReviewStore:

@@ -6,7 +6,7 @@ from collections import Counter
 from itertools import combinations
 from typing import Optional, Sequence
 
-from curation.io.reviews import latest
+from curation.io.reviews import latest, worst_ranks
 from schemas import REVIEW_SCORES, ReviewRecord
 
 PAPER_ACCEPTABLE_OR_MINOR = 0.87  # SAM2CT clinical evaluation: share of masks acceptable or needing minor edits
@@ -44,8 +44,8 @@ def review_section(records: list[ReviewRecord], qc_verdicts: dict[str, Optional[
     labels = pseudonymous_labels([r.reviewer for r in sorted(records, key=lambda r: r.reviewed_at)])
     scores = Counter(r.score for r in best.values())
     n_scores = sum(scores.values())
-    masks = {m for m, _ in best}
-    worst = {m: max((REVIEW_SCORES.index(r.score) for (mm, _), r in best.items() if mm == m)) for m in masks}
+    worst = worst_ranks(best)
+    masks = set(worst)
     ok_scores = (scores["accept"] + scores["minor"]) / n_scores
     ok_masks = sum(1 for w in worst.values() if w <= 1) / len(masks)
     lines += [f"{len(records)} scores given; counting each reviewer's latest score: {n_scores} scores of {len(masks)} "
