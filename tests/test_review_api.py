@@ -110,6 +110,7 @@ def test_a_restarted_server_resumes_where_the_reviewer_stopped(catalog, review_o
     (b"{\"mask_id\": ", None, 400, "malformed_json"),
     (b"[1, 2]", None, 400, "malformed_json"),
     (b"\xff\xfe", None, 400, "malformed_json"),
+    (b"[" * 6000 + b"]" * 6000, None, 400, "malformed_json"),
     (b"{}" + b" " * MAX_BODY_BYTES, None, 413, "body_too_large"),
     (b"mask_id=FIRST&score=accept", {"content-type": "application/x-www-form-urlencoded"}, 415, "not_json"),
 ])

@@ -118,6 +118,8 @@ class ReviewApp:
             data = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return _error(400, "malformed_json", f"the body is not JSON: {exc}")
+        except RecursionError:
+            return _error(400, "malformed_json", "the body nests too deeply")
         if not isinstance(data, dict):
             return _error(400, "malformed_json", "the body must be a JSON object")
         if extra := sorted(set(data) - REVIEW_FIELDS):
