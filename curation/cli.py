@@ -388,6 +388,8 @@ def publish(out: Path = typer.Argument(..., exists=True, file_okay=False, help="
             push_to_hub: Optional[str] = typer.Option(None, "--push-to-hub", metavar="REPO",
                                                       help="Upload to this Hub dataset repo (de-identified output only)"),
             min_tier: str = typer.Option("B", help="Lowest link tier in the grounded config (A, B or C)"),
+            min_review: Optional[str] = typer.Option(None, help="accept | minor: keep only masks whose reviewers' "
+                                                                "latest scores are this good (unreviewed masks left out)"),
             volumes: bool = typer.Option(True, "--volumes/--no-volumes", help="Write the CT volumes as NIfTI files"),
             public: bool = typer.Option(False, "--public", help="Create the Hub repo public (default private)"),
             deid: bool = typer.Option(True, "--deid/--no-deid", help="Publish a de-identified copy (OUT/deid)"),
@@ -410,8 +412,10 @@ def publish(out: Path = typer.Argument(..., exists=True, file_okay=False, help="
         stages.append(DeidStage(secret=ProjectSecret.for_output(out, secret_file)))
     plan = out / "_markers" / "run.json"
     settings = {s["stage"]: s["config"] for s in json.loads(plan.read_text())["stages"]} if plan.exists() else {}
-    cfg = PublishConfig(hf_dir=hf, min_tier=min_tier, volumes=volumes, source="deid" if deid else "")
-    settings["publish"] = {**settings.get("publish", {}), "min_tier": min_tier, "volumes": volumes}
+    cfg = PublishConfig(hf_dir=hf, min_tier=min_tier, volumes=volumes, min_review=min_review,
+                        source="deid" if deid else "")
+    settings["publish"] = {**settings.get("publish", {}), "min_tier": min_tier, "volumes": volumes,
+                           "min_review": min_review}
     try:
         rep = _run_alone(out, stages + [PublishStage(cfg, settings=settings)])[-1]
         rows = _totals(rep).get("rows") or (json.loads((out / "_markers" / "publish" / "part-00000.json").read_text())
@@ -457,9 +461,30 @@ def report(out: Path = typer.Argument(..., exists=True, file_okay=False, help="A
 
 
 @app.command()
+def review(out: Path = typer.Argument(..., exists=True, file_okay=False, help="An opseg output folder with masks"),
+           port: int = typer.Option(8765, help="Port to listen on"),
+           reviewer: Optional[str] = typer.Option(None, help="Default reviewer name (each browser can set its own; "
+                                                             "default: your login)"),
+           host: str = typer.Option("127.0.0.1", help="Address to bind (loopback only unless you mean otherwise)"),
+           deid: bool = typer.Option(True, "--deid/--no-deid", help="Serve the de-identified copy OUT/deid"),
+           secret_file: Optional[Path] = typer.Option(None, "--secret-file", exists=True, dir_okay=False)):
+    """Score masks in the browser (1 accept, 2 minor, 3 major, n/p, c comment); scores -> OUT/reviews."""
+    from curation.review.catalog import ReviewError
+    from curation.review.server import serve
+
+    try:
+        with _progress() as factory:
+            serve(out, host=host, port=port, reviewer=reviewer, deid=deid, secret_file=secret_file, progress=factory,
+                  echo=console.print)
+    except ReviewError as exc:
+        console.print(f"[red]review: {exc.reason}: {exc.detail}")
+        raise typer.Exit(2)
+
+
+@app.command()
 def query(out: Path = typer.Argument(..., exists=True, file_okay=False, help="An opseg output folder"),
           sql: str = typer.Argument(..., help="SQL over the views studies, series, instances, annotations, reports, "
-                                              "findings, masks, links, qc, quarantine"),
+                                              "findings, masks, links, qc, reviews, quarantine"),
           limit: int = typer.Option(50, help="Rows to print")):
     """Run DuckDB SQL over the output tables (one view per table)."""
     from curation.io.query import connect

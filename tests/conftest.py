@@ -43,3 +43,31 @@ def processed_out(demo_out, tmp_path_factory) -> Path:
     run_link(out)
     run_qc(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def review_out(processed_out, tmp_path_factory) -> Path:
+    """A copy of processed_out that review tests may write scores into, with its de-identified copy and review
+    pictures made once (build_catalog on it is then fast). Tests tell their scores apart by reviewer name."""
+    import shutil
+
+    from curation.review.catalog import build_catalog
+
+    out = tmp_path_factory.mktemp("review") / "out"
+    shutil.copytree(processed_out, out)
+    build_catalog(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Headless Chromium for the browser tests: required in CI (make system-deps installs it), else skipped."""
+    import os
+    import shutil
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI installs chromium (see .ci/run) so the pages are checked in a real browser")
+        pytest.skip("no chromium on this machine")
+    return browser

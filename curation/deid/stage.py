@@ -22,6 +22,7 @@ class DeidStage(Stage):
     partitioned = False
     Config = DeidConfig
     source_label = "project secret"
+    optional_reads = ("reviews",)   # scores appended by `opseg review` re-run it (pseudonymised reviewers)
 
     def __init__(self, config: DeidConfig | None = None, secret: ProjectSecret | None = None, evaluated: bool = False):
         super().__init__(config)

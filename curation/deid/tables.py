@@ -26,11 +26,16 @@ from curation.dicom.cache import PRIVATE_CT_VOLUMES, series_volumes
 from curation.dicom.read import read_dicom
 from curation.io.tables import read_records, write_parquet, write_records
 from schemas import (AnnotationRecord, FindingRecord, InstanceRecord, LinkRecord, MaskRecord, QCRecord,
-                     QuarantineRecord, ReportRecord, SeriesRecord, StudyRecord)
+                     QuarantineRecord, ReportRecord, ReviewRecord, SeriesRecord, StudyRecord)
 
 MANIFEST = "_deid/manifest.json"
 _UID = re.compile(r"\b\d+(?:\.\d+){3,}\b")
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:/|\\)[^\s'\":]+")
+
+
+def key_token(secret: ProjectSecret, kind: str, value: Optional[str]) -> Optional[str]:
+    """The pseudonym of a key (mask, annotation, ... id): what the de-identified copy holds in its place."""
+    return secret.token(kind, value, 16) if value else value
 
 
 def _header_identifiers(paths: list[str]) -> tuple[list[str], list[str], list[str], list[str]]:
@@ -72,7 +77,7 @@ class Deidentifier:
 
     # ---- keys -------------------------------------------------------------------------------------------------
     def key(self, kind: str, value: Optional[str]) -> Optional[str]:
-        return self.secret.token(kind, value, 16) if value else value
+        return key_token(self.secret, kind, value)
 
     def patient(self, study_uid: Optional[str]) -> str:
         return self.patient_of.get(study_uid or "", study_uid or "")
@@ -110,18 +115,19 @@ class Deidentifier:
         offset = dt.timedelta(days=self.dicom.date_offset_days(self.patient(study_uid)))
         return lambda day: day + offset
 
-    def scrub(self, text: Optional[str], study_uid: Optional[str]):
-        res = self.scrubber.scrub(text, self.known(study_uid), self.shifter(study_uid))
+    def scrub(self, text: Optional[str], study_uid: Optional[str], also_known: tuple[str, ...] = ()):
+        res = self.scrubber.scrub(text, self.known(study_uid) + also_known, self.shifter(study_uid))
         self.counts.update(res.counts)
         return res
 
-    def free_text(self, text: Optional[str], study_uid: Optional[str] = None) -> Optional[str]:
-        """Messages and details: paths and UIDs replaced by their pseudonyms, then scrubbed."""
+    def free_text(self, text: Optional[str], study_uid: Optional[str] = None,
+                  also_known: tuple[str, ...] = ()) -> Optional[str]:
+        """Messages and details: paths and UIDs replaced by their pseudonyms, then scrubbed (also of also_known)."""
         if not text:
             return text
         text = _PATH.sub(lambda m: self.path(m.group(0)), text)
         text = _UID.sub(lambda m: self.uid(m.group(0), study_uid), text)
-        return self.scrub(text, study_uid).text
+        return self.scrub(text, study_uid, also_known).text
 
     def scrub_json(self, raw: Optional[str], study_uid: Optional[str]) -> Optional[str]:
         if not raw:
@@ -141,7 +147,8 @@ class Deidentifier:
         target = Path(target)
         steps = [("studies", self._studies), ("series", self._series), ("annotations", self._annotations),
                  ("reports+findings", self._reports_findings), ("masks", self._masks), ("links", self._links),
-                 ("qc", self._qc), ("quarantine", self._quarantine), ("ct volumes", self._ct_volumes)]
+                 ("qc", self._qc), ("quarantine", self._quarantine), ("reviews", self._reviews),
+                 ("ct volumes", self._ct_volumes)]
         tick = progress("de-identify tables", len(steps)) if progress else None
         steps.append(("evaluation", self._evaluation))
         rows = {}
@@ -253,6 +260,16 @@ class Deidentifier:
                 entity = self.key("entity", entity)
             rows.append(dataclasses.replace(q, path=self.path(q.path), entity_id=entity, detail=self.free_text(q.detail)))
         return self._write(target, QuarantineRecord, sorted(rows, key=lambda r: (r.stage, r.reason, r.path or "", r.entity_id or "")))
+
+    def _reviews(self, target):
+        """Reviewers are staff, not patients, but still people: a pseudonym per name; comments are scrubbed of every
+        patient's identifiers and of the reviewers' names."""
+        reviews = read_records(self.out, ReviewRecord)
+        staff = tuple(identifier_variants(sorted({r.reviewer for r in reviews}), [], [], []))
+        rows = [dataclasses.replace(r, mask_id=self.key("mask", r.mask_id), comment=self.free_text(r.comment, None, staff),
+                                    reviewer=f"reviewer-{self.secret.token('reviewer', r.reviewer, 10)}")
+                for r in reviews]
+        return self._write(target, ReviewRecord, sorted(rows, key=lambda r: (r.reviewed_at, r.mask_id, r.reviewer)))
 
     def _evaluation(self, target):
         """The demo evaluation, with its annotation ids keyed like the tables (so the report can show Dice)."""

@@ -1,4 +1,5 @@
-"""DuckDB over an opseg output folder: one view per table, named after the table."""
+"""DuckDB over an opseg output folder: one view per table, named after the table (`reviews` included: every
+score ever given; curation.review.store.LATEST_SQL keeps each reviewer's latest)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,6 +33,8 @@ def _duck_type(arrow_type) -> str:
         return "double"
     if pa.types.is_boolean(arrow_type):
         return "boolean"
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamptz" if arrow_type.tz else "timestamp"
     if pa.types.is_binary(arrow_type):
         return "blob"
     if pa.types.is_list(arrow_type):

@@ -83,6 +83,7 @@ class Stage:
 
     name: ClassVar[str] = ""
     reads: ClassVar[tuple[Table, ...]] = ()
+    optional_reads: ClassVar[tuple[Table, ...]] = ()   # read when present (e.g. reviews): fingerprinted, not required
     writes: ClassVar[tuple[Table, ...]] = ()
     partitioned: ClassVar[bool] = True          # one call per partition of studies; False: one call on everything
     always_run: ClassVar[bool] = False          # e.g. a PACS fetch: new studies may have arrived since the last run

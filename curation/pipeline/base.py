@@ -26,7 +26,7 @@ from typing import Callable, Optional
 
 from curation import __version__
 from curation.io.partition import Partition
-from curation.io.stage import SOURCE, Stage, config_dict, dumps, markers_dir
+from curation.io.stage import SOURCE, Stage, config_dict, dumps, markers_dir, table_name
 from curation.pipeline.checksums import model_checksum
 
 RUN_PLAN = "_markers/run.json"
@@ -102,8 +102,9 @@ class LocalExecutor:
         cfg = config_dict(stage.config)
         return {"config": hashlib.sha256(dumps(cfg).encode()).hexdigest()[:16], "version": __version__,
                 "model": model_checksum(self.out, stage.model_files()),
-                "inputs": inputs if inputs is not None else {t: table_fingerprint(self.out, t)
-                                                             for t in sorted(stage.input_tables) if t != SOURCE},
+                "inputs": inputs if inputs is not None else {
+                    t: table_fingerprint(self.out, t)
+                    for t in sorted({*stage.input_tables, *(table_name(x) for x in stage.optional_reads)}) if t != SOURCE},
                 "source": stage.source_fingerprint()}
 
     def plan(self, stage: Stage, inputs: Optional[dict] = None) -> StagePlan:

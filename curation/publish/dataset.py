@@ -28,7 +28,9 @@ from schemas.base import METADATA_KEY, SCHEMA_VERSION
 from schemas.mask_nifti import nifti_gz
 
 SPLITS = ("train", "validation", "test")
-TABLE_CONFIGS = ("studies", "series", "annotations", "reports", "findings", "masks", "links", "qc", "quarantine")
+TABLE_CONFIGS = ("studies", "series", "annotations", "reports", "findings", "masks", "links", "qc", "reviews",
+                 "quarantine")
+REVIEW_BARS = ("accept", "minor")
 TIERS = ("A", "B", "C")
 DEID_MANIFEST = "_deid/manifest.json"  # written by the de-identification step; its absence means identifiable data
 
@@ -45,6 +47,7 @@ class PublishSummary:
     volumes_reused: int = 0
     volume_errors: dict = field(default_factory=dict)   # series -> reason
     deidentified: bool = False
+    review_kept: Optional[int] = None                   # masks meeting --min-review (None: no bar given)
 
 
 def split_of(patient_key: str, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)) -> str:
@@ -71,6 +74,9 @@ _STUDY_OF = {
     "links": "select t.*, t.study_uid as _study from links t order by link_id",
     "qc": ("select t.*, a.study_uid as _study from qc t left join masks m on t.entity_id = m.mask_id "
            "left join annotations a on m.annotation_id = a.annotation_id order by t.entity_kind, t.entity_id, t.metric"),
+    "reviews": ("select t.*, a.study_uid as _study from reviews t left join masks m using (mask_id) "
+                "left join annotations a on m.annotation_id = a.annotation_id "
+                "order by t.reviewed_at, t.mask_id, t.reviewer"),
 }
 
 _GROUNDED_SQL = """
@@ -153,21 +159,48 @@ def volume_file(series_uid: str) -> str:
     return f"volumes/{hashlib.sha256(series_uid.encode()).hexdigest()[:24]}.nii.gz"
 
 
+def _reviewed_tables(rel: pa.Table, deidentified: bool) -> pa.Table:
+    """Reviews as published: never a name as typed. A de-identified copy already holds pseudonyms and scrubbed
+    comments; otherwise reviewers become reviewer-1, -2, ... and comments (unscrubbed free text) are dropped."""
+    if deidentified or not rel.num_rows:
+        return rel
+    from curation.publish.review_stats import pseudonymous_labels
+
+    labels = pseudonymous_labels(rel.column("reviewer").to_pylist())
+    rel = rel.set_column(rel.schema.get_field_index("reviewer"), "reviewer",
+                         pa.array([labels[r].replace(" ", "-") for r in rel.column("reviewer").to_pylist()], pa.string()))
+    return rel.set_column(rel.schema.get_field_index("comment"), "comment", pa.nulls(rel.num_rows, pa.string()))
+
+
+def _keep_masks(table: pa.Table, keep: Optional[set]) -> pa.Table:
+    if keep is None:
+        return table
+    return table.filter(pa.compute.is_in(table.column("mask_id"), value_set=pa.array(sorted(keep), pa.string())))
+
+
 def publish(out: Path, hf_dir: Path, min_tier: str = "B", fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
-            volumes: bool = True, progress: Optional[Callable[[str, int], Callable[[int], None]]] = None,
+            volumes: bool = True, min_review: Optional[str] = None,
+            progress: Optional[Callable[[str, int], Callable[[int], None]]] = None,
             settings: Optional[dict] = None, workers: int = 1) -> PublishSummary:
-    """``settings``: the run's stage settings, recorded in the card; ``workers``: threads encoding CT volumes (zlib
-    and numpy release the GIL)."""
+    """``min_review``: 'accept' or 'minor' keeps, in `grounded` and `masks`, only masks whose every reviewer's latest
+    score is that good (masks nobody scored are left out); ``settings``: the run's stage settings, recorded in the
+    card; ``workers``: threads encoding CT volumes (zlib and numpy release the GIL)."""
+    from curation.io.reviews import ReviewStore, passing_masks
     from curation.publish.dataset_card import write_card
 
     out, hf_dir = Path(out), Path(hf_dir)
     if min_tier not in TIERS:
         raise PublishError("bad_tier", f"min tier must be one of {TIERS}, not {min_tier!r}")
+    if min_review is not None and min_review not in REVIEW_BARS:
+        raise PublishError("bad_review_bar", f"--min-review must be one of {REVIEW_BARS}, not {min_review!r}")
     if not (out / "studies").is_dir():
         raise PublishError("not_an_output", f"{out} has no studies table: run `opseg run` (or extract) first")
     con = connect(out)
     study_split = _patient_splits(con, fractions)
     summary = PublishSummary(hf_dir, deidentified=deidentification_status(out) is not None)
+    reviews = ReviewStore(out).records()
+    keep = passing_masks(reviews, min_review) if min_review else None
+    summary.review_kept = len(keep) if keep is not None else None
     data = hf_dir / "data"
     for config in TABLE_CONFIGS + ("grounded",):  # a republish replaces every data file (no stale split left behind)
         for old in (data / config).glob("*.parquet") if (data / config).is_dir() else []:
@@ -182,6 +215,11 @@ def publish(out: Path, hf_dir: Path, min_tier: str = "B", fractions: tuple[float
             studies = rel.column("_study").to_pylist()
             split = pa.array([study_split.get(s, (None, split_of(s or "")))[1] for s in studies], pa.string())
             rel = rel.drop(["_study"])
+            if config == "masks" and keep is not None:
+                both = _keep_masks(rel.append_column("_split", split), keep)
+                rel, split = both.drop(["_split"]), both.column("_split")
+            elif config == "reviews":
+                rel = _reviewed_tables(rel, summary.deidentified)
             parts = {name: rel.filter(pa.compute.equal(split, name)) for name in SPLITS}
         summary.rows[config] = {}
         for name, part in parts.items():
@@ -192,6 +230,7 @@ def publish(out: Path, hf_dir: Path, min_tier: str = "B", fractions: tuple[float
             tick(1)
     rel = con.sql(_GROUNDED_SQL.format(tiers=", ".join(f"'{t}'" for t in TIERS[:TIERS.index(min_tier) + 1])))
     records = [dict(zip(rel.columns, r)) for r in rel.fetchall()]
+    records = [r for r in records if keep is None or r["mask_id"] in keep]
     ct_volumes = series_volumes(out) if volumes else None
     shapes: dict[str, Optional[list[int]]] = {}
     todo = sorted({r["series_uid"] for r in records}) if volumes else []
@@ -233,7 +272,8 @@ def publish(out: Path, hf_dir: Path, min_tier: str = "B", fractions: tuple[float
     if tick:
         tick(1)
     write_card(hf_dir, out, con, summary, min_tier=min_tier, fractions=fractions,
-               qc=Counter((g.prompt_kind, g.qc_passed) for g in grounded), settings=settings)
+               qc=Counter((g.prompt_kind, g.qc_passed) for g in grounded), settings=settings, reviews=reviews,
+               min_review=min_review)
     return summary
 
 

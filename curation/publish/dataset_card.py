@@ -12,7 +12,7 @@ from curation.io.query import failure_counts
 from schemas import ALL_TABLES, GroundedRecord
 
 CONFIG_ORDER = ("grounded", "studies", "series", "annotations", "reports", "findings", "masks", "links", "qc",
-                "quarantine")
+                "reviews", "quarantine")
 
 
 def _yaml_header(rows: dict) -> str:
@@ -60,8 +60,11 @@ def _public(value) -> str:
     return "-" if value is None else f"`{value}`"
 
 
-def write_card(hf_dir: Path, out: Path, con, summary, min_tier: str, fractions, qc, settings: Optional[dict] = None) -> Path:
+def write_card(hf_dir: Path, out: Path, con, summary, min_tier: str, fractions, qc, settings: Optional[dict] = None,
+               reviews=(), min_review=None) -> Path:
     import datasets
+
+    from curation.publish.review_stats import review_section
 
     rows = summary.rows
     lines = [_yaml_header(rows), "# opseg grounded CT lesions", ""]
@@ -147,11 +150,15 @@ def write_card(hf_dir: Path, out: Path, con, summary, min_tier: str, fractions, 
     lines += ["", "Failed checks over all masks: " + (", ".join(f"{w} ({n})" for w, n in failures) or "none") + "."]
     quarantine = con.sql("select stage, reason, count(*) from quarantine group by 1, 2 order by 3 desc, 1, 2").fetchall()
     lines += ["", "Quarantined inputs: " + (", ".join(f"{s}/{r} ({n})" for s, r, n in quarantine) or "none") + ".", ""]
+    verdicts = dict(con.sql("select entity_id, passed from qc where metric = 'qc_pass'").fetchall())
+    lines += review_section(list(reviews), verdicts, min_review, summary.review_kept)
     lines += [
         "## Intended use and limits",
         "",
         "- For research on grounded report generation, lesion segmentation and report-image alignment. Not for",
-        "  clinical use: masks are machine-made from sparse prompts and were not reviewed by a radiologist.",
+        "  clinical use: masks are machine-made from sparse prompts"
+        + (" and were not reviewed by a radiologist." if not reviews else
+           "; radiologists' scores (above) cover only the masks they reviewed."),
         "- Masks are as good as the backend named above; the CPU `classical-cpu` default is a region-growing",
         "  baseline, not SAM2CT. Filter on `qc_passed` and `link_tier` for training data.",
         "- Only lesions a radiologist chose to mark are present: small, unmarked or non-measurable findings are",

@@ -18,6 +18,7 @@ class PublishConfig:
     hf_dir: Optional[Path] = None                        # default OUT/hf
     min_tier: str = "B"                                  # lowest link tier in the grounded config (A, B or C)
     volumes: bool = True                                 # write the CT volumes as NIfTI files
+    min_review: Optional[str] = None                     # accept | minor: only masks whose reviews meet the bar
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)   # train / validation / test, drawn by patient
     source: str = "deid"                                 # the folder under OUT it reads ("" = OUT's own tables)
 
@@ -46,7 +47,7 @@ class PublishStage(Stage):
 
         c = self.config
         s = publish(part.out / c.source, c.hf_dir or part.out / "hf", min_tier=c.min_tier, fractions=tuple(c.fractions),
-                    volumes=c.volumes, progress=part.progress, settings=self.settings, workers=self.threads)
+                    volumes=c.volumes, min_review=c.min_review, progress=part.progress, settings=self.settings, workers=self.threads)
         return {"rows": s.rows, "volumes": s.volumes_written + s.volumes_reused, "volume_errors": s.volume_errors}
 
 

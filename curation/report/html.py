@@ -7,51 +7,20 @@ Pictures are named by a hash of what they show, so a rerun only draws what chang
 """
 from __future__ import annotations
 
-import hashlib
 import html
-import json
-import os
-from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 
-from curation.dicom.cache import SeriesVolumes, series_volumes
-from curation.dicom.volume import VolumeError
 from curation.io.query import connect, failure_counts
-from schemas.mask_nifti import paste
+from curation.report.lesions import (CSS, LEGEND, VIEWS, draw_pictures, lesion_html, load_dice, load_lesions,
+                                     verdict)
 
-VIEWS = ("axial", "coronal", "sagittal")
+__all__ = ["VIEWS", "write_report"]
+
 PAGE_SIZE = 50
-PICTURE_STYLE = "2"  # bump when the drawing changes, so cached pictures are redrawn
 
-_MASKS_SQL = """
-select m.mask_id, m.series_uid, m.mask, m.bbox, m.error, m.backend, m.recist_long_mm, m.recist_short_mm,
-       m.volume_ml, a.annotation_id, a.kind, a.slice_index, a.points_px, a.tip_px, a.length_mm, a.study_uid,
-       a.text as mark_text, q.passed as qc_passed, q.detail as qc_detail
-from masks m join annotations a using (annotation_id)
-left join qc q on q.entity_id = m.mask_id and q.metric = 'qc_pass'
-order by a.study_uid, m.series_uid, m.mask_id
-"""
-_LINKS_SQL = """
-select l.annotation_id, l.tier, l.score, l.evidence, f.text, f.section, f.char_start, f.char_end, r.text as report_text
-from links l join findings f using (finding_id) join reports r on r.report_id = f.report_id
-order by l.annotation_id, l.tier, l.score desc, l.link_id
-"""
-
-CSS = """
-body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:1200px}
-h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.5em}
-table{border-collapse:collapse;font-size:.85em}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}
-.lesion{border:1px solid #bbb;border-radius:6px;padding:.6em;margin:1em 0}
-.views img{margin-right:6px;border:1px solid #444;background:#000}
-.pass{color:#080;font-weight:bold}.fail{color:#b00;font-weight:bold}.na{color:#777}
-mark{background:#ffe066}.report{white-space:pre-wrap;font-size:.85em;background:#f6f6f6;padding:.5em}
-blockquote{border-left:4px solid #ffcc00;margin:.5em 0;padding:.2em .8em;background:#fffbe6}
-.legend span{display:inline-block;width:1em;height:.7em;margin:0 .3em}
-"""
 # Lets a headless browser (and a person) see at once whether every picture loaded.
 IMAGE_CHECK = ("<script>window.addEventListener('load',function(){var i=Array.prototype.slice.call(document.images),"
                "ok=i.filter(function(x){return x.complete&&x.naturalWidth>0}).length;"
@@ -63,58 +32,6 @@ def _page(title: str, body: list[str]) -> str:
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
             + "\n".join(body) + IMAGE_CHECK + "</body></html>\n")
-
-
-def _verdict(passed: Optional[bool]) -> str:
-    if passed is None:
-        return "<span class='na'>no QC</span>"
-    return "<span class='pass'>QC pass</span>" if passed else "<span class='fail'>QC fail</span>"
-
-
-def _fmt(v) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, float):
-        return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
-    return html.escape(str(v))
-
-
-def _picture_key(row: dict) -> str:
-    h = hashlib.sha1(PICTURE_STYLE.encode() + (row["mask"] or b""))
-    h.update(json.dumps([row["slice_index"], row["points_px"], row["tip_px"], row["kind"], row["bbox"]]).encode())
-    return h.hexdigest()[:20]
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _draw_series(series_uid: str, rows: list[dict], volumes: SeriesVolumes, img_dir: Path) -> Optional[str]:
-    """Pictures for every mask of one series (the volume is read once). Returns an error text or None."""
-    import io
-
-    from curation.report.pictures import overlays
-
-    todo = [r for r in rows if not all((img_dir / f"{r['picture']}_{v}.png").exists() for v in VIEWS)]
-    if not todo:
-        return None
-    try:
-        vol = volumes.load(series_uid)
-    except VolumeError as exc:
-        return f"{exc.reason}: {exc.detail}"
-    geo = vol.geometry
-    spacing = (geo.slice_spacing, *geo.pixel_spacing)
-    for r in todo:
-        mask = paste(r["mask"], r["bbox"], vol.hu.shape)
-        pics = overlays(vol.hu, mask, spacing, r["slice_index"], r["kind"], r["points_px"], r["tip_px"],
-                        higher_slice_is_superior=geo.affine[2, 2] > 0)
-        for view, img in pics.items():
-            buf = io.BytesIO()
-            img.save(buf, format="PNG", optimize=True)
-            _write_atomic(img_dir / f"{r['picture']}_{view}.png", buf.getvalue())
-    return None
 
 
 def _plots(con, masks: list[dict], dice: dict, plot_dir: Path) -> list[tuple[str, str]]:
@@ -168,74 +85,18 @@ def _plots(con, masks: list[dict], dice: dict, plot_dir: Path) -> list[tuple[str
     return made
 
 
-def _lesion_html(m: dict, link: Optional[dict], metrics: list, dice: Optional[float]) -> str:
-    head = (f"<section class='lesion' id='{m['mask_id']}'><h3>{html.escape(m['kind'])} · {_verdict(m['qc_passed'])}"
-            f" · <code>{m['mask_id'][:16]}</code></h3>")
-    facts = (f"<p>study <code>{html.escape(m['study_uid'] or '')}</code>, slice {_fmt(m['slice_index'])}; drawn "
-             f"{_fmt(m['length_mm'])} mm; mask long/short axis {_fmt(m['recist_long_mm'])}/{_fmt(m['recist_short_mm'])}"
-             f" mm, {_fmt(m['volume_ml'])} ml" + (f"; Dice {dice:.3f}" if dice is not None else "") +
-             f"; backend {html.escape(m['backend'])}</p>")
-    if m["qc_passed"] is False:
-        facts += f"<p class='fail'>failed: {html.escape(m['qc_detail'] or '')}</p>"
-    views = "<div class='views'>" + "".join(
-        f"<img src='img/{m['picture']}_{v}.png' alt='{v} view of {m['mask_id'][:16]}' title='{v}'>" for v in VIEWS) + "</div>"
-    if link:
-        text, a, b = link["report_text"], link["char_start"], link["char_end"]
-        report = (html.escape(text[:a]) + "<mark>" + html.escape(text[a:b]) + "</mark>" + html.escape(text[b:]))
-        linked = (f"<p>linked sentence (tier {link['tier']}, score {link['score']:.2f}, "
-                  f"{html.escape(', '.join(link['evidence'] or []))}; section {html.escape(link['section'] or '-')}):</p>"
-                  f"<blockquote>{html.escape(link['text'])}</blockquote>"
-                  f"<details><summary>report</summary><div class='report'>{report}</div></details>")
-    else:
-        linked = "<p class='na'>no linked sentence</p>"
-    rows = "".join(f"<tr><td>{html.escape(n)}</td><td>{_fmt(v)}</td><td>{_fmt(t)}</td>"
-                   f"<td>{'' if p is None else ('✔' if p else '✘')}</td><td>{html.escape(d or '')}</td></tr>"
-                   for n, v, t, p, d in metrics)
-    table = ("<details><summary>QC metrics</summary><table><tr><th>metric</th><th>value</th><th>threshold</th>"
-             f"<th>pass</th><th>detail</th></tr>{rows}</table></details>")
-    return head + facts + views + linked + table + "</section>"
-
-
 def write_report(out: Path, target: Optional[Path] = None, evaluation: Optional[Path] = None, page_size: int = PAGE_SIZE,
                  progress: Optional[Callable[[str, int], Callable[[int], None]]] = None, workers: int = 1) -> Path:
-    """``workers``: threads drawing the pictures of different series (numpy, zlib and PNG encoding release the GIL)."""
+    """``workers``: threads drawing the pictures of different series."""
     out = Path(out)
     target = Path(target) if target else out / "report"
     img_dir, plot_dir = target / "img", target / "plots"
     img_dir.mkdir(parents=True, exist_ok=True)
     plot_dir.mkdir(parents=True, exist_ok=True)
     con = connect(out)
-    rel = con.sql(_MASKS_SQL)
-    masks = [dict(zip(rel.columns, r)) for r in rel.fetchall()]
-    rel = con.sql(_LINKS_SQL)
-    links: dict[str, dict] = {}
-    for r in rel.fetchall():
-        links.setdefault(r[0], dict(zip(rel.columns, r)))  # best tier, then best score
-    metrics = defaultdict(list)
-    for e, *rest in con.sql("select entity_id, metric, value, threshold, passed, detail from qc "
-                            "where entity_kind = 'mask'").fetchall():
-        metrics[e].append(rest)
-    dice = {}
-    if evaluation and Path(evaluation).exists():
-        dice = {r["annotation_id"]: r["dice"] for r in json.loads(Path(evaluation).read_text()).get("rows", [])
-                if r.get("dice") is not None}
-    ok = [m for m in masks if m["error"] is None]
-    for m in ok:
-        m["picture"] = _picture_key(m)
-    volumes = series_volumes(out)
-    by_series = defaultdict(list)
-    for m in ok:
-        by_series[m["series_uid"]].append(m)
-    tick = progress("report pictures (series)", len(by_series)) if progress else None
-    series_errors = {}
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        drawn_series = pool.map(lambda item: (item[0], _draw_series(item[0], item[1], volumes, img_dir)), by_series.items())
-        for series_uid, err in drawn_series:
-            if err:
-                series_errors[series_uid] = err
-            if tick:
-                tick(1)
-    drawn = [m for m in ok if m["series_uid"] not in series_errors]
+    masks, links, metrics = load_lesions(con)
+    dice = load_dice(evaluation)
+    drawn, series_errors = draw_pictures(out, masks, img_dir, progress, workers=workers)
     keep = {f"{m['picture']}_{v}.png" for m in drawn for v in VIEWS}
     for stale in img_dir.glob("*.png"):
         if stale.name not in keep:
@@ -248,10 +109,9 @@ def write_report(out: Path, target: Optional[Path] = None, evaluation: Optional[
     for i, page in enumerate(pages):
         nav = " ".join(f"<a href='{n}'>{j + 1}</a>" if j != i else f"<b>{j + 1}</b>" for j, n in enumerate(names))
         body = [f"<h1>opseg QC · masks page {i + 1} of {len(pages)}</h1>", f"<p><a href='index.html'>summary</a> · {nav}</p>",
-                "<p class='legend'>mask outline<span style='background:#ff4040'></span> radiologist's mark"
-                "<span style='background:#ffdc00'></span></p>"]
-        body += [_lesion_html(m, links.get(m["annotation_id"]), metrics.get(m["mask_id"], []),
-                              dice.get(m["annotation_id"])) for m in page]
+                LEGEND]
+        body += [lesion_html(m, links.get(m["annotation_id"]), metrics.get(m["mask_id"], []),
+                             dice.get(m["annotation_id"])) for m in page]
         (target / names[i]).write_text(_page(f"opseg QC masks {i + 1}", body))
     plots = _plots(con, masks, dice, plot_dir)
     body = _summary(con, out, masks, links, dice, plots, page_of, series_errors)
@@ -281,7 +141,7 @@ def _summary(con, out, masks, links, dice, plots, page_of, series_errors) -> lis
         link = links.get(m["annotation_id"])
         d = dice.get(m["annotation_id"])
         body.append(f"<tr><td>{name}</td><td>{html.escape(m['kind'])}</td><td>{html.escape((m['study_uid'] or '')[-12:])}"
-                    f"</td><td>{_verdict(m['qc_passed'])}</td><td>{link['tier'] if link else '—'}</td>"
+                    f"</td><td>{verdict(m['qc_passed'])}</td><td>{link['tier'] if link else '—'}</td>"
                     f"<td>{'' if d is None else f'{d:.3f}'}</td></tr>")
     body.append("</table>")
     failed = [m for m in masks if m["error"] is not None]

@@ -1,0 +1,1 @@
+"""`opseg review`: radiologists score masks in the browser; scores go to OUT/reviews."""
