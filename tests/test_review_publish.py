@@ -69,3 +69,16 @@ def test_publish_refuses_an_unknown_bar(reviewed, tmp_path):
     res = CliRunner().invoke(app, ["publish", str(out), "--hf", str(tmp_path / "hf"), "--no-volumes",
                                    "--min-review", "major"])
     assert res.exit_code == 2 and "bad_review_bar" in res.output
+
+
+def test_scores_given_after_a_publish_reach_the_next_one(reviewed, tmp_path):
+    """Publishing reads the de-identified copy: a score appended after the last publish must re-run deid."""
+    out, ids = reviewed
+    out2 = tmp_path / "out"
+    shutil.copytree(out, out2)
+    pseudo = {m: key_token(ProjectSecret.for_output(out2), "mask", m) for m in ids}
+    before = _publish(out2, tmp_path / "hf-1", "accept")["masks"]
+    assert pseudo[ids[3]] not in before
+    ReviewStore(out2).append(ids[3], "Dr Ann Lee", "accept")
+    after = _publish(out2, tmp_path / "hf-2", "accept")["masks"]
+    assert after == before | {pseudo[ids[3]]}
