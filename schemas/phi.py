@@ -10,7 +10,7 @@ Temporal Information with Modified Dates.
 from __future__ import annotations
 
 PHI_CLASSES: dict[str, str] = {
-    "uid": "DICOM UID: replaced by dicognito's per-patient mapping (a 2.25 UID; profile action U), so references "
+    "uid": "DICOM UID: replaced by dicognito's per-patient mapping (a new UID under root 2; profile action U), so references "
            "between tables still join",
     "key": "opseg id: replaced by an HMAC-SHA256 token under the project secret (the same id gets the same token in "
            "every table; an id that is a DICOM UID goes through the uid mapping)",
