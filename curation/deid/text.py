@@ -16,6 +16,7 @@ import datetime as dt
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Optional
 
 import regex
@@ -74,6 +75,7 @@ def identifier_variants(names: list[str], ids: list[str], dates: list[str], phon
     return sorted(out, key=len, reverse=True)
 
 
+@lru_cache(maxsize=4096)  # one per patient; a run visits a patient's rows together
 def _known_regex(known: tuple[str, ...]):
     alternatives = []
     for k in known:
@@ -120,7 +122,6 @@ class TextScrubber:
             self._nlp.load()
             self._ner = SpacyRecognizer(supported_entities=["PERSON"])
             self.engine, self.model = "spacy", model
-        self._known: dict[tuple[str, ...], object] = {}
 
     def describe(self) -> str:
         from importlib.metadata import version
@@ -138,9 +139,7 @@ class TextScrubber:
             hits += [(r.start, r.end, r.entity_type, r.score)
                      for r in rec.analyze(text, rec.supported_entities, None) if r.score >= 0.3]
         if known:
-            if known not in self._known:
-                self._known[known] = _known_regex(known)
-            hits += [(m.start(), m.end(), "KNOWN_PHI", 1.0) for m in self._known[known].finditer(text)]
+            hits += [(m.start(), m.end(), "KNOWN_PHI", 1.0) for m in _known_regex(known).finditer(text)]
         if self._ner is not None:
             artifacts = self._nlp.process_text(text, "en")
             hits += [(r.start, r.end, "PERSON", r.score) for r in self._ner.analyze(text, ["PERSON"], artifacts)]
