@@ -161,6 +161,13 @@ def test_publish_refuses_a_copy_made_for_other_columns(phi_run, tmp_path):
         push_to_hub(stale, out / "hf", "org/x")
 
 
+def test_published_columns_carry_their_phi_class(phi_run):
+    _, out, _ = phi_run
+    for part in (next((out / "deid" / "annotations").glob("*.parquet")), next((out / "hf" / "data" / "annotations").glob("*.parquet"))):
+        field = pq.read_schema(part).field("graphic_layer")
+        assert field.metadata[b"opseg.phi"] == b"dicom_text" and field.metadata[b"opseg.dicom"] == b"GraphicLayer", part
+
+
 def test_card_lists_phi_classes_and_what_was_done(phi_run):
     _, out, _ = phi_run
     card = (out / "hf" / "README.md").read_text()

@@ -1,8 +1,10 @@
 """A patient's identifiers as its DICOM headers hold them, to be found again in free text: every element the
 confidentiality profile removes, empties or dummies (schemas.phi.PROFILE: names, IDs, institution and device
-fields, birth date, phone, address) plus every person name (PN) anywhere in the file, sequences included."""
+fields, birth date, phone, address) plus every person name (PN) anywhere in the file, sequences included.
+Values made only of generic label words (a layer "MEASUREMENTS", a department "RADIOLOGY") are left out."""
 from __future__ import annotations
 
+from curation.deid.labels import label_is_safe
 from curation.dicom.read import read_dicom
 from schemas.phi import header_identifier_keywords
 
@@ -27,8 +29,8 @@ def header_identifiers(paths: list[str]) -> tuple[list[str], list[str], list[str
             dates.update(values(elem))
         elif elem.keyword in _PHONES:
             phones.update(values(elem))
-        elif elem.keyword in keywords:
-            ids.update(values(elem))
+        elif elem.keyword in keywords:  # a layer called MEASUREMENTS must not blank that word in every report
+            ids.update(v for v in values(elem) if not label_is_safe(v))
 
     for p in paths:
         try:

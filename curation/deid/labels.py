@@ -12,7 +12,8 @@ finding findings lesion lesions target targets nontarget non tumor tumour tumors
 angle angles ellipse ellipses circle circles polygon polyline cad user report reports presentation state gsps pr
 label labels shutter shutters cursor crosshair distance area volume axis axes long short bidimensional diameter
 prior current baseline follow up new old primary secondary node nodes nodule nodules mass masses liver lung lungs
-kidney kidneys bone brain chest abdomen pelvis left right unknown none layer_ measurements_ dicom sr tid probe
+kidney kidneys bone brain chest abdomen pelvis left right unknown none dicom sr tid probe radiology imaging
+diagnostic department standard
 """.split())
 
 

@@ -136,7 +136,9 @@ def _hf_schema(config: str) -> pa.Schema:
     features = datasets.Features.from_arrow_schema(pa.schema([pa.field(n, t) for n, t, _ in cls.describe()]))
     if config == "grounded":
         features["mask"] = datasets.Nifti()
-    return _with_opseg_metadata(features.arrow_schema, config)
+    hf, phi = features.arrow_schema, {f.name: f.metadata for f in cls.arrow_schema()}
+    hf = pa.schema([f.with_metadata(phi[f.name]) if phi.get(f.name) else f for f in hf], metadata=hf.metadata)
+    return _with_opseg_metadata(hf, config)  # the PHI classes travel with the published columns too
 
 
 def _patient_splits(con, fractions) -> dict[str, tuple[str, str]]:
