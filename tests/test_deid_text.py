@@ -87,3 +87,19 @@ def test_ner_engine_from_a_local_spacy_pipeline(tmp_path):
     assert ner.engine == "spacy" and ner.scrub(text).text == "Images reviewed with colleague [NAME] today. Nodule 2.4 cm."
     with pytest.raises(ValueError, match="neither an installed package nor a folder"):
         TextScrubber(engine="spacy", spacy_model=str(tmp_path / "missing"))
+
+
+def test_more_identifier_forms(scrubber):
+    """Forms the demo does not write but archives do: other date layouts, accented and hyphenated names, titles
+    without a dot, local phones, street addresses, institutions, local e-mail domains, ages in words."""
+    known = tuple(identifier_variants(["Smith-Jones^Mary^^Dr.", "Núñez^José"], ["MRN998877"], [], []))
+    text = ("Comparison: 03-Jun-2024, 2024/06/03, 06-03-2024. Mrs Smith-Jones and mary smith jones; JOSÉ NÚÑEZ seen by "
+            "Dr. O'Brien and Dr. McDonald. Relayed to Smith, John at 555-1234. 92M with cough; a ninety-two-year-old. "
+            "Lives at 12 Elm Street, Springfield, MA 02115. Outside study from Mercy General Hospital; "
+            "j.doe@radiology.local. A so-called target lesion measures 5 mm (se 4 im 3/12).")
+    res = scrubber.scrub(text, known, BACK_100, STUDY).text
+    for gone in ("Jun-2024", "2024/06/03", "06-03-2024", "Smith", "Jones", "Mary", "José", "Núñez", "O'Brien",
+                 "McDonald", "John", "555-1234", "92", "ninety", "Elm", "Springfield", "02115", "Mercy", "j.doe"):
+        assert gone.lower() not in res.lower(), (gone, res)
+    assert res.startswith("Comparison: 24-Feb-2024, 2024/02/24, 02-24-2024.")
+    assert res.endswith("A so-called target lesion measures 5 mm (se 4 im 3/12).")

@@ -8,16 +8,20 @@ from __future__ import annotations
 from curation.deid.dates import DATE_PATTERNS
 
 # "MR"/"MS" only with a dot: MR angiography, MS lesions
-_TITLE = r"(?:(?:(?:Dr|DR|Doctor|DOCTOR|Prof|PROF|Professor)\.?|(?:Mr|Mrs|Ms|MR|MRS|MS|Miss)\.)\s+)"
+_TITLE = r"(?:(?:(?:Dr|DR|Doctor|DOCTOR|Prof|PROF|Professor|Mr|Mrs|Ms|Miss|Mx|MRS)\.?|(?:MR|MS)\.)\s+)"
 _ACRONYMS = r"(?:CT|MRI?|PET|US|ICU|ER|ED|OR|IV|PACS|RECIST|MRN|DOB|ACC|PA|NP|MD|DO|RN|LUNGS?|LIVER|KIDNEYS?|IMPRESSION|FINDINGS)"
-_NAME_WORD = rf"(?!{_ACRONYMS}\b)(?:[A-Z][a-z]+(?:['’-][A-Za-z]+)*|[A-Z]{{3,}}(?:['’-][A-Z]+)*|[A-Z][a-z]*[A-Z][a-z]+)"
+# Title-case, UPPER (3+), McName, O'Name; any script's letters (José, Núñez)
+_NAME_WORD = (rf"(?!(?:{_ACRONYMS}|Dr|Doctor|Prof|Mr|Mrs|Ms|Miss)\b)(?:\p{{Lu}}['’]?\p{{Lu}}?\p{{Ll}}+(?:['’-]\p{{L}}+)*|\p{{Lu}}{{3,}}(?:['’-]\p{{Lu}}+)*|"
+              rf"\p{{Lu}}\p{{Ll}}*\p{{Lu}}\p{{Ll}}+)")
 _INITIAL = r"(?:\s+[A-Z](?:\.|\b))"
-NAME = rf"{_TITLE}?(?:[A-Z]\.\s*){{0,2}}{_NAME_WORD}{_INITIAL}?(?:\s+{_NAME_WORD}){{0,2}}\b"
+NAME = rf"{_TITLE}?(?:[A-Z]\.\s*){{0,2}}{_NAME_WORD}{_INITIAL}?(?:,?\s+{_NAME_WORD}){{0,2}}\b"
 # phrases after which radiology reports write a person's name
-_CUES = (r"discussed with|communicated (?:to|with)|conveyed to|called|paged|notified|spoke with|spoken to|"
-         r"reviewed with|d/w|dictated by|transcribed by|signed by|signed|reported by|read by|reviewed by|"
-         r"verified by|approved by|interpreted by|attending|radiologist|resident|fellow|technologist|cc:|"
-         r"referring(?: physician| provider| doctor)?|ordering(?: physician| provider)?|/s/")
+_CUES = (r"discussed with|communicated (?:to|with)|conveyed to|relayed to|reported to|(?<!so-)called|paged|notified|"
+         r"informed|contacted|spoke (?:with|to)|spoken (?:with|to)|reviewed with|d/w|dictated by|transcribed by|"
+         r"signed by|reported by|read by|reviewed by|verified by|approved by|confirmed by|interpreted by|prepared by|"
+         r"performed by|requested by|attending(?: physician| radiologist)?|radiologist|resident|fellow|"
+         r"technologist|dictating (?:physician|radiologist)|cc:|copy to|"
+         r"referring(?: physician| provider| doctor| clinician)?|ordering(?: physician| provider)?|/s/")
 _CUE_NAME = (rf"(?i:\b(?:{_CUES}))\s*(?::\s*|,\s*|\s+)(?:(?i:the\s+)?(?i:referring|ordering)\s+(?i:physician|provider),?\s+)?"
              rf"(?:(?i:to|with)\s+)?(?P<phi>{NAME})")
 
@@ -42,11 +46,21 @@ PATTERNS: list[tuple[str, str, float]] = [
     ("ID", r"(?<![\w.])[A-Z]{1,5}-?\d{5,}(?!\w|\.\d)", 0.6),
     ("ID", r"(?<![\w.,])\d{7,}(?!\w|[.,]\d)", 0.6),
     ("ID", r"(?i:\bSSN\s*[:#]?\s*)\d{3}-?\d{2}-?\d{4}\b|\b\d{3}-\d{2}-\d{4}\b", 0.8),
-    ("AGE", r"(?<![\w.])(?:9\d|1[0-4]\d)(?=\s*-?\s*(?i:years?|yrs?|y/?o\b|yo\b|y\.o\.|-?year-old))", 0.9),
+    ("EMAIL_ADDRESS", r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b", 0.8),  # also local domains presidio's check rejects
+    ("ADDRESS", r"\b\d{1,5}\s+(?:\p{Lu}\p{Ll}+\s+){1,3}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|"
+                r"Dr|Way|Court|Ct|Place|Pl|Terrace|Parkway|Square|Sq)\b\.?(?:,\s*\p{Lu}\p{Ll}+(?:\s\p{Lu}\p{Ll}+)?\b)?", 0.7),
+    ("ADDRESS", r"\b(?:A[KLRZ]|C[AOT]|D[CE]|FL|GA|HI|I[ADLN]|K[SY]|LA|M[ADEINOST]|N[CDEHJMVY]|O[HKR]|PA|RI|S[CD]|T[NX]|"
+                r"UT|V[AT]|W[AIVY]),?\s+\d{5}(?:-\d{4})?\b", 0.7),
+    ("INSTITUTION", r"\b(?:(?:St\.?|Saint|\p{Lu}\p{Ll}+)\s+){1,4}(?:Hospital|Medical Cent(?:er|re)|Clinic|Infirmary|"
+                    r"Health(?: System| Centre| Center)?|Imaging Cent(?:er|re)|Cancer Cent(?:er|re)|Radiology Associates)\b", 0.6),
+    ("AGE", r"(?<![\w.])(?:9\d|1[0-4]\d)(?=\s*-?\s*(?i:years?|yrs?|y/?o\b|yo\b|y\.o\.|-?year-old|-?yr-old)|\s?[MF]\b|yo[mf]\b)", 0.9),
+    ("AGE", r"(?i:\b(?:ninety|one hundred(?: and)?)(?:[-\s](?:one|two|three|four|five|six|seven|eight|nine))?)"
+            r"(?=[-\s]*(?i:years?|yrs?|yo\b|year-old))", 0.9),
     ("AGE", r"(?i:\bage[d:]?)\s*(?P<phi>9\d|1[0-4]\d)(?!\w|\.\d)", 0.9),
     ("PHONE_NUMBER", r"(?<![\w.])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}(?:\s*(?i:x|ext\.?)\s*\d{1,5})?(?!\w)", 0.7),
     ("PHONE_NUMBER", r"(?<![\w.])\+\d{1,3}[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,4}(?!\w)", 0.7),
     ("PHONE_NUMBER", r"(?i:\b(?:ext|extension|pager|beeper|bleep|tel|phone|fax)\.?\s*[:#]?\s*)\d{3,6}\b", 0.7),
+    ("PHONE_NUMBER", r"(?<![\w.-])\d{3}-\d{4}(?![\w-])|(?<![\w.])0\d{2,4}[\s-]\d{3,4}[\s-]\d{3,4}(?!\w)", 0.5),
     ("URL", r"(?i:\b(?:https?|ftp|file)://[^\s<>\"']+|\bwww\d{0,3}\.[^\s<>\"']+)", 0.9),
     ("URL", r"(?i:\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|edu|gov|io|info|health|med|nhs\.uk|co\.uk|ac\.uk)\b"
             r"(?:/[^\s<>\"']*)?)", 0.6),
@@ -57,4 +71,4 @@ PATTERNS: list[tuple[str, str, float]] = [
 PLACEHOLDER = {"PERSON": "[NAME]", "KNOWN_PHI": "[REDACTED]", "EMAIL_ADDRESS": "[EMAIL]", "URL": "[URL]",
                "PHONE_NUMBER": "[PHONE]", "IP_ADDRESS": "[ID]", "ID": "[ID]", "MRN": "[MRN]",
                "ACCESSION": "[ACCESSION]", "SIGNATURE": "[SIGNATURE]", "DATE": "[DATE]", "AGE": "90+",
-               "PATH": "[PATH]", "UID": "[UID]"}
+               "PATH": "[PATH]", "UID": "[UID]", "ADDRESS": "[ADDRESS]", "INSTITUTION": "[INSTITUTION]"}

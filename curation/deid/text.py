@@ -33,6 +33,9 @@ REPORT_WORDS = frozenset(
     "free fine full wide early late rich king bishop page price hall lane wood moore may june april august ward".split())
 
 
+_AFFIXES = {"dr", "mr", "mrs", "ms", "miss", "prof", "md", "phd", "do", "jr", "sr", "ii", "iii", "iv"}
+
+
 @dataclass
 class Scrubbed:
     text: str
@@ -56,8 +59,9 @@ def identifier_variants(names: list[str], ids: list[str], dates: list[str], phon
     """Strings that identify one patient, as they may be written in free text (name parts match in any order)."""
     out: set[str] = set()
     for pn in names:
-        parts = [p for p in re.split(r"[\^\s,=]+", pn or "") if p and not p.isdigit()]
+        parts = [p for p in re.split(r"[\^\s,=]+", pn or "") if p and not p.isdigit() and p.lower().strip(".") not in _AFFIXES]
         out |= {p for p in parts if len(p) >= 3}
+        out |= {h for p in parts if "-" in p for h in p.split("-") if len(h) >= 3}  # Smith-Jones: Smith, Jones
         for a, b in zip(parts, parts[1:]):  # short parts ("Li", "Wu") only next to another part, either order
             out |= {f"{a} {b}", f"{b} {a}", f"{a}, {b}", f"{b}, {a}", f"{a}^{b}"}
     for v in ids + phones:
@@ -153,9 +157,14 @@ class TextScrubber:
             return Scrubbed(text or "")
         # widest first, then strongest: overlapping hits collapse into the span that covers most
         hits = sorted(self._find(text, tuple(known)), key=lambda h: (h[0], -(h[1] - h[0]), -h[3]))
-        spans, counts, last_end = [], {}, -1
+        spans, counts, last_end, last_entity = [], {}, -1, ""
         for start, end, entity, _ in hits:
-            if start < last_end or end <= start:
+            if end <= last_end or end <= start:
+                continue
+            if start < last_end:  # overlaps the previous span and reaches further: one span, a plain placeholder
+                s0, _, _ = spans[-1]
+                spans[-1] = (s0, end, PLACEHOLDER.get(last_entity, "[REDACTED]"))
+                last_end = end
                 continue
             original = text[start:end]
             rep = PLACEHOLDER.get(entity, "[REDACTED]")
@@ -167,7 +176,7 @@ class TextScrubber:
                 rep = uid(original) or rep
             spans.append((start, end, rep))
             counts[entity] = counts.get(entity, 0) + 1
-            last_end = end
+            last_end, last_entity = end, entity
         pieces, pos = [], 0
         for s, e, rep in spans:
             pieces += [text[pos:s], rep]
