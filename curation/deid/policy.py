@@ -57,6 +57,7 @@ class ColumnPolicy:
         self._study_of: dict[str, dict[str, str]] = {}
         self._known: dict[str, tuple[str, ...]] = {}
         self._spans: dict[tuple[str, str], Scrubbed] = {}
+        self._memo: dict[tuple[str, Optional[str]], Scrubbed] = {}
         self._load_references()
 
     # ---- where a row belongs ----------------------------------------------------------------------------------
@@ -82,6 +83,7 @@ class ColumnPolicy:
         by["entity_id"] = {k: v for name in ("series_uid", "sop_uid", "annotation_id", "mask_id", "link_id", "study_uid")
                            for k, v in by[name].items()}
         by["source_sop_uid"] = by["referenced_sop_uid"] = by["sop_uid"]
+        by["path"] = by["source_path"] = pairs("instances", "path")
         self._instance_paths = read_table(self.out, ALL_TABLES["instances"]).select(["series_uid", "study_uid", "path"]).to_pylist()
 
     def study(self, row: dict) -> Optional[str]:
@@ -175,11 +177,18 @@ class ColumnPolicy:
         return self._known.get(self.patient(study), self._known[""]) if study else self._known[""]
 
     def scrub(self, text: str, study: Optional[str]) -> Scrubbed:
+        memo = (text, study) if len(text) <= 256 else None  # QC details and labels repeat across rows
+        if memo in self._memo:
+            res = self._memo[memo]
+            self.counts.update(res.counts)
+            return res
         offset = self._offset(self.patient(study)) if study else None
         res = self.scrubber.scrub(text, self.known(study), (lambda d: d + offset) if offset is not None else None,
                                   reference=self.study_date.get(study or ""), path_token=self.path,
                                   uid=lambda u: self.uid(u, study))
         self.counts.update(res.counts)
+        if memo is not None and len(self._memo) < 100_000:
+            self._memo[memo] = res
         return res
 
     def _offset(self, patient: str) -> dt.timedelta:
