@@ -63,7 +63,7 @@ def test_identifiers_go_measurements_stay(scrubber):
 def test_header_names_that_are_report_words_go_only_as_names(scrubber):
     known = tuple(identifier_variants(["Long^Rose"], [], [], []))
     res = scrubber.scrub("Rose LONG: the long axis is 2 cm; rose slightly.", known)
-    assert res.text == "[REDACTED]: the long axis is 2 cm; rose slightly."  # the pair, in either order
+    assert res.text == "[REDACTED] [REDACTED]: the long axis is 2 cm; rose slightly."
 
 
 def test_measurement_sentences_keep_their_sizes(scrubber):
@@ -103,3 +103,11 @@ def test_more_identifier_forms(scrubber):
         assert gone.lower() not in res.lower(), (gone, res)
     assert res.startswith("Comparison: 24-Feb-2024, 2024/02/24, 02-24-2024.")
     assert res.endswith("A so-called target lesion measures 5 mm (se 4 im 3/12).")
+
+
+def test_cues_take_names_not_sentences_or_the_next_line(scrubber):
+    text = ("Radiologist:\nFINDINGS:\nImages were read by the resident and the nodule measures 5 mm.\n"
+            "Findings discussed with\nLiver: lesion 2 cm, prior 12/2023. Electronically signed by: Jane Roe, MD")
+    res = scrubber.scrub(text, (), BACK_100, STUDY).text
+    assert res == ("[SIGNATURE]\nFINDINGS:\nImages were read by the resident and the nodule measures 5 mm.\n"
+                   "Findings discussed with\nLiver: lesion 2 cm, prior 9/2023. Electronically signed by: [NAME]")

@@ -34,6 +34,7 @@ DATE_PATTERNS: list[tuple[str, str]] = [
     ("month_day", rf"\b(?P<mon>{MONTHS})\.?\s+(?P<d>3[01]|[12]\d|0?[1-9]){_SFX}?\b(?:,?\s+{_Y}\b)?"),
     ("day_month", rf"\b(?P<d>3[01]|[12]\d|0?[1-9]){_SFX}?\s+(?:(?i:of)\s+)?(?P<mon>{MONTHS})\b\.?(?:,?\s+{_Y}\b)?"),
     ("month_year", rf"\b(?P<mon>{MONTHS})\.?,?\s+{_Y}\b"),
+    ("month_year_numeric", rf"(?<![\w/.:]){_NOT_REF}(?P<m>1[0-2]|0?[1-9])/{_Y}(?![\w/])"),
     ("month_day_numeric", rf"(?<![\w/.:]){_NOT_REF}(?P<m>1[0-2]|0?[1-9])/(?P<d>3[01]|[12]\d|0?[1-9])(?![\w/]|\.\d)"),
 ]
 _COMPILED = [(name, regex.compile(rx)) for name, rx in DATE_PATTERNS]

@@ -8,13 +8,13 @@ from __future__ import annotations
 from curation.deid.dates import DATE_PATTERNS
 
 # "MR"/"MS" only with a dot: MR angiography, MS lesions
-_TITLE = r"(?:(?:(?:Dr|DR|Doctor|DOCTOR|Prof|PROF|Professor|Mr|Mrs|Ms|Miss|Mx|MRS)\.?|(?:MR|MS)\.)\s+)"
+_TITLE = r"(?:(?:(?:Dr|DR|Doctor|DOCTOR|Prof|PROF|Professor|Mr|Mrs|Ms|Miss|Mx|MRS)\.?|(?:MR|MS)\.)[ \t]+)"
 _ACRONYMS = r"(?:CT|MRI?|PET|US|ICU|ER|ED|OR|IV|PACS|RECIST|MRN|DOB|ACC|PA|NP|MD|DO|RN|LUNGS?|LIVER|KIDNEYS?|IMPRESSION|FINDINGS)"
 # Title-case, UPPER (3+), McName, O'Name; any script's letters (José, Núñez)
 _NAME_WORD = (rf"(?!(?:{_ACRONYMS}|Dr|Doctor|Prof|Mr|Mrs|Ms|Miss)\b)(?:\p{{Lu}}['’]?\p{{Lu}}?\p{{Ll}}+(?:['’-]\p{{L}}+)*|\p{{Lu}}{{3,}}(?:['’-]\p{{Lu}}+)*|"
               rf"\p{{Lu}}\p{{Ll}}*\p{{Lu}}\p{{Ll}}+)")
-_INITIAL = r"(?:\s+[A-Z](?:\.|\b))"
-NAME = rf"{_TITLE}?(?:[A-Z]\.\s*){{0,2}}{_NAME_WORD}{_INITIAL}?(?:,?\s+{_NAME_WORD}){{0,2}}\b"
+_INITIAL = r"(?:[ \t]+[A-Z](?:\.|\b))"
+NAME = rf"{_TITLE}?(?:[A-Z]\.[ \t]*){{0,2}}{_NAME_WORD}{_INITIAL}?(?:,?[ \t]+{_NAME_WORD}){{0,2}}\b"
 # phrases after which radiology reports write a person's name
 _CUES = (r"discussed with|communicated (?:to|with)|conveyed to|relayed to|reported to|(?<!so-)called|paged|notified|"
          r"informed|contacted|spoke (?:with|to)|spoken (?:with|to)|reviewed with|d/w|dictated by|transcribed by|"
@@ -22,8 +22,9 @@ _CUES = (r"discussed with|communicated (?:to|with)|conveyed to|relayed to|report
          r"performed by|requested by|attending(?: physician| radiologist)?|radiologist|resident|fellow|"
          r"technologist|dictating (?:physician|radiologist)|cc:|copy to|"
          r"referring(?: physician| provider| doctor| clinician)?|ordering(?: physician| provider)?|/s/")
-_CUE_NAME = (rf"(?i:\b(?:{_CUES}))\s*(?::\s*|,\s*|\s+)(?:(?i:the\s+)?(?i:referring|ordering)\s+(?i:physician|provider),?\s+)?"
-             rf"(?:(?i:to|with)\s+)?(?P<phi>{NAME})")
+_CUE_NAME = (rf"(?i:\b(?:{_CUES}))[ \t]*(?::[ \t]*|,[ \t]*|[ \t]+)"
+             rf"(?:(?i:the[ \t]+)?(?i:referring|ordering)[ \t]+(?i:physician|provider),?[ \t]+)?"
+             rf"(?:(?i:to|with)[ \t]+)?(?P<phi>{NAME})")
 
 PATHS = (r"(?<![\w/.\\-])(?:[A-Za-z]:|\\\\)?[\\/](?=[^\s\\/])(?:[^\\/\n:*?\"<>|]+[\\/])+"
          r"(?:[^\\/\n:*?\"<>|]*?\.(?i:dcm|dicom|ima|img|nii|nii\.gz|gz|json|jsonl|csv|tsv|txt|parquet|pt|pth|ckpt|"
@@ -31,12 +32,13 @@ PATHS = (r"(?<![\w/.\\-])(?:[A-Za-z]:|\\\\)?[\\/](?=[^\s\\/])(?:[^\\/\n:*?\"<>|]
 
 # (entity, regex, score)
 PATTERNS: list[tuple[str, str, float]] = [
-    ("SIGNATURE", r"(?m)^[^\n]*(?:(?i:\b(?:electronically signed|signed by|dictated by|transcribed by|reported by|"
-                  r"read by|attending(?: radiologist)?:|radiologist:))|/s/)[^\n]*$", 0.9),
+    # a line that starts as a signature goes whole; a cue inside a sentence only takes the name after it
+    ("SIGNATURE", r"(?m)^[ \t]*(?:(?i:(?:electronically signed|signed by|dictated by|transcribed by|reported by|"
+                  r"read by|attending(?: radiologist)?:|radiologist:|signed:|signature:))|/s/)[^\n]*$", 0.9),
     ("PERSON", _CUE_NAME, 0.85),
-    ("PERSON", rf"{_TITLE}(?:[A-Z]\.\s*){{0,2}}{_NAME_WORD}{_INITIAL}?(?:\s+{_NAME_WORD})?\b", 0.8),
-    ("PERSON", rf"\b{_NAME_WORD}{_INITIAL}?\s+{_NAME_WORD},?\s+(?:MD|M\.D\.|DO|PhD|RN|PA-C|FRCR|MBBS|RT)\b", 0.8),
-    ("PERSON", rf"(?i:\b(?:patient|pt|name|patient name)\s*[:.]\s*)(?P<phi>{_NAME_WORD}(?:[ ,^]+{_NAME_WORD}){{0,2}})", 0.8),
+    ("PERSON", rf"{_TITLE}(?:[A-Z]\.[ \t]*){{0,2}}{_NAME_WORD}{_INITIAL}?(?:[ \t]+{_NAME_WORD})?\b", 0.8),
+    ("PERSON", rf"\b{_NAME_WORD}{_INITIAL}?[ \t]+{_NAME_WORD},?[ \t]+(?:MD|M\.D\.|DO|PhD|RN|PA-C|FRCR|MBBS|RT)\b", 0.8),
+    ("PERSON", rf"(?i:\b(?:patient|pt|name|patient name)[ \t]*[:.][ \t]*)(?P<phi>{_NAME_WORD}(?:[ ,^]+{_NAME_WORD}){{0,2}})", 0.8),
     ("MRN", r"(?i:\b(?:MRN|MR\s?#|MR\s?no\.?|med(?:ical)?\s+rec(?:ord)?(?:\s+(?:number|no\.?|#))?|patient\s+id|"
             r"hospital\s+(?:number|no\.?)|chart\s+(?:number|no\.?|#)|NHS\s+(?:number|no\.?))\s*[:#]?\s*)"
             r"[A-Za-z0-9][A-Za-z0-9-]{3,}\b", 0.9),

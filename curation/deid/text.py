@@ -82,11 +82,15 @@ def identifier_variants(names: list[str], ids: list[str], dates: list[str], phon
 @lru_cache(maxsize=4096)  # one per patient; a run visits a patient's rows together
 def _known_regex(known: tuple[str, ...]):
     alternatives = []
+    from spacy.lang.en.stop_words import STOP_WORDS  # "Will", "Hope", "May": names only when capitalised
+
     for k in known:
-        if k.lower() in REPORT_WORDS:
-            alternatives.append(f"(?-i:{regex.escape(k.title())}|{regex.escape(k.upper())})")
+        words = [w.lower() for w in re.split(r"[^\w]+", k) if w]
+        flexible = lambda v: regex.escape(v).replace(r"\ ", r"\s+")  # noqa: E731
+        if words and all(w in REPORT_WORDS or w in STOP_WORDS for w in words):
+            alternatives.append(f"(?-i:{flexible(k.title())}|{flexible(k.upper())})")
         else:
-            alternatives.append(regex.escape(k).replace(r"\ ", r"\s+"))
+            alternatives.append(flexible(k))
     return regex.compile(r"(?i)(?<![A-Za-z0-9])(?:" + "|".join(alternatives) + r")(?![A-Za-z0-9])")
 
 
