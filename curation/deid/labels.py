@@ -13,7 +13,8 @@ angle angles ellipse ellipses circle circles polygon polyline cad user report re
 label labels shutter shutters cursor crosshair distance area volume axis axes long short bidimensional diameter
 prior current baseline follow up new old primary secondary node nodes nodule nodules mass masses liver lung lungs
 kidney kidneys bone brain chest abdomen pelvis left right unknown none dicom sr tid probe radiology imaging
-diagnostic department standard
+diagnostic department standard info information custom general misc common system temp temporary notes note
+comment comments tool tools overlay top bottom cornerstone cornerstonetools ohif weasis agfa impax osirix horos
 """.split())
 
 
