@@ -20,4 +20,4 @@ comment comments tool tools overlay top bottom cornerstone cornerstonetools ohif
 
 def label_is_safe(label: str) -> bool:
     words = [w for w in re.split(r"[^A-Za-z]+", label) if w]
-    return all(w.lower() in LABEL_WORDS for w in words)
+    return bool(words) and all(w.lower() in LABEL_WORDS for w in words)  # a bare number is an ID, not a label

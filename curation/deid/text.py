@@ -71,6 +71,8 @@ def identifier_variants(names: list[str], ids: list[str], dates: list[str], phon
             digits = re.sub(r"\D", "", v)
             if len(digits) >= 7 and digits != v:
                 out.add(digits)
+            # multi-line values (addresses "Petersgraben\r\nBasel\r\n...") are written a line at a time
+            out |= {part.strip() for part in re.split(r"[\r\n,;]+", v) if len(part.strip()) >= 4} - {v}
     for d in dates:
         if d and len(d) == 8 and d.isdigit():
             day = dt.date(int(d[:4]), int(d[4:6]), int(d[6:8]))
