@@ -18,9 +18,10 @@ PHI_CLASSES: dict[str, str] = {
                 "(profile action D)",
     "date": "date: shifted by the patient's offset, format kept (Modified Dates option); unparseable dates removed",
     "datetime": "date and time: the date part shifted by the patient's offset, the time kept; unparseable removed",
-    "free_text": "text: names (headers, cue phrases, signatures, NER when installed), IDs, MRN/accession forms, phone "
-                 "numbers, e-mail, URLs and ages over 89 replaced by placeholders; dates shifted (or redacted when "
-                 "the year cannot be inferred); paths and UIDs replaced by their pseudonyms",
+    "free_text": "text: names (header values in any order and case, after cue phrases, signatures, NER when installed), "
+                 "IDs, MRN/accession forms, phone numbers, e-mail, URLs, street addresses, institution names and ages "
+                 "over 89 replaced by placeholders; dates shifted (or redacted when the year cannot be inferred); "
+                 "paths and UIDs replaced by their pseudonyms",
     "dicom_text": "DICOM-derived text: the profile action of its element (C cleaned as free text; D a dummy label "
                   "unless every word is a known non-identifying term; X removed; Z emptied)",
     "person_name": "person name: replaced by dicognito's dummy name (profile action D)",

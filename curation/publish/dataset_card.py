@@ -45,7 +45,8 @@ def deidentification_section(status: dict) -> list[str]:
     changed = status.get("values_changed", {})
     lines = ["## De-identification", "", "| PHI class | what was done | columns | values changed |", "|---|---|---|---|"]
     for phi, entry in status.get("policy", {}).items():
-        cols = ", ".join(f"`{c}`" for c in entry["columns"])
+        cols = (f"every number, boolean and geometry column ({len(entry['columns'])})" if phi == "numeric"
+                else ", ".join(f"`{c}`" for c in entry["columns"]))
         lines.append(f"| `{phi}` | {entry['transform']} | {cols} | {changed.get(phi, 0)} |")
     reps = status.get("replacements", {})
     lines += ["", "Replacements in free text: " + (", ".join(f"{k.lower()} {v}" for k, v in reps.items()) or "none") + ".",
