@@ -58,6 +58,7 @@ class ColumnPolicy:
         self._known: dict[str, tuple[str, ...]] = {}
         self._spans: dict[tuple[str, str], Scrubbed] = {}
         self._memo: dict[tuple[str, Optional[str]], Scrubbed] = {}
+        self._span_parents = {(c.SPAN_OF[0], c.SPAN_OF[2]) for c in ALL_TABLES.values() if c.SPAN_OF}
         self._load_references()
 
     # ---- where a row belongs ----------------------------------------------------------------------------------
@@ -108,7 +109,7 @@ class ColumnPolicy:
             value = row.get(name)
             if value is None or phi in (None, "code", "numeric", "none"):
                 continue
-            if phi == "free_text" and isinstance(value, str):  # kept: span children are cut from it
+            if (cls.TABLE, name) in self._span_parents and isinstance(value, str):  # span children are cut from it
                 res = self.scrub(value, study)
                 self._spans[(cls.TABLE, f"{name}\x00{row.get(cls.policy()[0][0])}")] = res
                 new = res.text
