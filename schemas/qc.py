@@ -13,21 +13,21 @@ from schemas.base import Record, col
 class QCRecord(Record):
     TABLE = "qc"
     DOC = "Long-format QC metrics: one row per entity and metric."
-    entity_kind: str = col(pa.string(), "mask | annotation | link | series")
-    entity_id: str = col(pa.string(), "Id of the entity")
-    metric: str = col(pa.string(), "Metric name (e.g. recist_error_pct)")
-    value: Optional[float] = col(pa.float64(), "Metric value", None)
-    threshold: Optional[float] = col(pa.float64(), "Threshold applied", None)
-    passed: Optional[bool] = col(pa.bool_(), "Whether the value passes the threshold", None)
-    detail: Optional[str] = col(pa.string(), "Human-readable detail", None)
+    entity_kind: str = col(pa.string(), "mask | annotation | link | series", phi="code")
+    entity_id: str = col(pa.string(), "Id of the entity", phi="key")
+    metric: str = col(pa.string(), "Metric name (e.g. recist_error_pct)", phi="code")
+    value: Optional[float] = col(pa.float64(), "Metric value", None, phi="numeric")
+    threshold: Optional[float] = col(pa.float64(), "Threshold applied", None, phi="numeric")
+    passed: Optional[bool] = col(pa.bool_(), "Whether the value passes the threshold", None, phi="numeric")
+    detail: Optional[str] = col(pa.string(), "Human-readable detail", None, phi="free_text")
 
 
 @dataclass(kw_only=True)
 class QuarantineRecord(Record):
     TABLE = "quarantine"
     DOC = "Everything that could not be used, with the reason; the run goes on without it."
-    stage: str = col(pa.string(), "index | volume | gsps | sr | reports | segment | link | publish")
-    path: Optional[str] = col(pa.string(), "File concerned", None)
-    entity_id: Optional[str] = col(pa.string(), "UID / id concerned", None)
-    reason: str = col(pa.string(), "Short machine-readable reason (e.g. not_dicom, truncated)")
-    detail: Optional[str] = col(pa.string(), "Full error message", None)
+    stage: str = col(pa.string(), "index | volume | gsps | sr | reports | segment | link | publish", phi="code")
+    path: Optional[str] = col(pa.string(), "File concerned", None, phi="path")
+    entity_id: Optional[str] = col(pa.string(), "UID / id concerned", None, phi="key")
+    reason: str = col(pa.string(), "Short machine-readable reason (e.g. not_dicom, truncated)", phi="code")
+    detail: Optional[str] = col(pa.string(), "Full error message", None, phi="free_text")

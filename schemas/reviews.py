@@ -18,10 +18,12 @@ class ReviewRecord(Record):
     DOC = ("One row per score a reviewer gave a mask; rows are only appended, and a reviewer's latest score for a "
            "mask is the one that counts. `reviewer` and `comment` are typed by people: pseudonymise / scrub them "
            "before publishing (the de-identified copy does).")
-    mask_id: str = col(pa.string(), "Mask scored (PHI class: key; pseudonymised like masks.mask_id)")
-    reviewer: str = col(pa.string(), "Who scored it, as typed (PHI class: person name, a staff member's: "
-                                     "pseudonymise before publishing)")
-    score: str = col(pa.string(), "accept (clinically acceptable) | minor (minor edits) | major (major edits)")
-    comment: Optional[str] = col(pa.string(), "Reviewer's remark (PHI class: free text: scrub before publishing)", None)
-    reviewed_at: dt.datetime = col(pa.timestamp("us", tz="UTC"), "When the score was given, UTC (PHI class: "
-                                                                  "datetime of the review, not of the patient's care)")
+    mask_id: str = col(pa.string(), "Mask scored (pseudonymised like masks.mask_id)", phi="key")
+    reviewer: str = col(pa.string(), "Who scored it, as typed (a staff member: pseudonymised before publishing)",
+                        phi="staff")
+    score: str = col(pa.string(), "accept (clinically acceptable) | minor (minor edits) | major (major edits)",
+                     phi="code")
+    comment: Optional[str] = col(pa.string(), "Reviewer's remark (scrubbed before publishing)", None, phi="free_text")
+    reviewed_at: dt.datetime = col(pa.timestamp("us", tz="UTC"), "When the score was given, UTC (the time of the "
+                                                                  "review, not of the patient's care: kept)",
+                                   phi="numeric")

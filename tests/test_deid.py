@@ -1,27 +1,32 @@
-"""De-identification: identifiers planted in headers, GSPS/SR text and reports never reach a published file;
-pseudonyms stay consistent; measurements survive scrubbing; push is only allowed on de-identified output."""
+"""De-identification end to end: identifiers planted in headers, GSPS texts and layers, SR and reports never reach a
+published byte; pseudonyms stay consistent; the linker grounds the same marks on scrubbed reports; publish and push
+refuse copies made for other columns or none."""
+import dataclasses
 import datetime as dt
 import gzip
 import json
 import re
+import shutil
 
 import pyarrow.parquet as pq
 import pytest
 
-from curation.deid.text import TextScrubber, identifier_variants
+from curation.deid.policy import ColumnPolicy
+from curation.deid.secret import ProjectSecret
+from curation.deid.text import TextScrubber
 from curation.demo import generate_archive
 from curation.demo.phi import plant_phi
-from curation.publish.dataset import deidentification_status, push_to_hub
 from curation.io.query import connect
+from curation.io.tables import read_records, write_records
 from curation.pipeline.run import run_pipeline
-from linking.measure import sizes
+from curation.publish.dataset import PublishError, deidentification_status, publish, push_to_hub
+from curation.demo.truth import DemoTruth
+from linking.evaluate import evaluate_links
+from linking.stage import run_link
+from schemas import AnnotationRecord, ReportRecord
+from schemas.phi import PHI_CLASSES
 
 SECRET = "a-test-secret-of-enough-length-0123456789"
-
-
-@pytest.fixture(scope="module")
-def scrubber():
-    return TextScrubber()
 
 
 @pytest.fixture(scope="module")
@@ -48,33 +53,41 @@ def _strings(value):
 
 
 def _published_text(folder):
-    """Every published file as searchable text: Parquet values (incl. nested and binary), NIfTI headers, text."""
+    """Every published file as searchable text: its name, Parquet values (incl. nested and binary) and raw bytes,
+    NIfTI headers, and the bytes of every other file (HTML, JSON, Markdown, pictures)."""
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and "_private" not in p.parts):
+        name = str(path.relative_to(folder))
         if path.suffix == ".parquet":
             rows = pq.read_table(path).to_pylist()
-            yield path, "\n".join(s for r in rows for s in _strings(r)) + path.read_bytes().decode("latin-1")
+            yield path, name + "\n" + "\n".join(s for r in rows for s in _strings(r)) + path.read_bytes().decode("latin-1")
         elif path.name.endswith(".nii.gz"):
-            yield path, gzip.decompress(path.read_bytes())[:352].decode("latin-1")  # the NIfTI-1 header
-        elif path.suffix in (".md", ".html", ".json"):
-            yield path, path.read_text()
+            yield path, name + "\n" + gzip.decompress(path.read_bytes())[:352].decode("latin-1")  # the NIfTI-1 header
+        else:
+            yield path, name + "\n" + path.read_bytes().decode("latin-1")
 
 
 def test_planted_identifiers_reach_no_published_file(phi_run):
     demo, out, planted = phi_run
     needles = {s for values in planted.values() for s in values if s}
-    assert len(needles) > 30
+    assert len(needles) > 100
     folders = [out / "hf", out / "report", out / "deid"]
-    scanned = 0
+    scanned, kinds = 0, set()
+    patterns = [re.compile(re.escape(n) if not n[0].isalnum() else rf"(?<![A-Za-z0-9]){re.escape(n)}(?![A-Za-z0-9])",
+                           re.IGNORECASE) for n in sorted(needles)]
     for folder in folders:
         for path, text in _published_text(folder):
             scanned += 1
-            for needle in needles:
-                pattern = re.escape(needle) if not needle[0].isalnum() else rf"(?<![A-Za-z0-9]){re.escape(needle)}(?![A-Za-z0-9])"
-                assert not re.search(pattern, text, re.IGNORECASE), f"{needle!r} found in {path}"
-    assert scanned > 20
+            kinds.add(path.suffix)
+            for pattern in patterns:
+                assert not pattern.search(text), f"{pattern.pattern!r} found in {path}"
+    assert scanned > 20 and {".parquet", ".html", ".json", ".gz", ".md"} <= kinds
     # the identifiers really were in the input, and in the identifiable tables that are never published
     raw = connect(out).sql("select string_agg(text, ' ') from reports").fetchall()[0][0]
     assert all(v[1] in raw for v in planted.values())  # each MRN
+    layers = {r[0] for r in connect(out).sql("select distinct graphic_layer from annotations").fetchall()}
+    assert {"RICHARD WEBBER", "ARIZONA ROBBINS", "CALLIE TORRES"} & layers
+    quarantined = connect(out).sql("select string_agg(coalesce(path, '') || detail, ' ') from quarantine").fetchall()[0][0]
+    assert "Lovelace" in quarantined  # a path with spaces and a name reached an error message
 
 
 def test_pseudonyms_are_consistent_and_dates_shift_together(phi_run):
@@ -103,7 +116,6 @@ def test_pseudonyms_are_consistent_and_dates_shift_together(phi_run):
 
 
 def test_same_secret_same_pseudonyms_other_secret_others(phi_run, tmp_path):
-    from curation.deid.secret import ProjectSecret
     from curation.deid.tables import deidentify
 
     _, out, _ = phi_run
@@ -119,26 +131,53 @@ def test_same_secret_same_pseudonyms_other_secret_others(phi_run, tmp_path):
     assert not ids(again) & ids(other)
 
 
-def test_measurement_sentences_survive_scrubbing(scrubber):
-    from test_linking_sentences import CASES
+def test_links_ground_the_same_marks_after_scrubbing(phi_run, tmp_path):
+    """The linker on the scrubbed reports (planted PHI removed) grounds the demo's marks exactly as on the raw ones."""
+    demo, out, _ = phi_run
+    copy = tmp_path / "out"
+    for table in ("studies", "series", "instances", "annotations", "masks", "quarantine"):
+        shutil.copytree(out / table, copy / table)
+    policy = ColumnPolicy(out, ProjectSecret(SECRET.encode()), TextScrubber("regex"))
+    raw = read_records(out, ReportRecord)
+    scrubbed = [dataclasses.replace(r, text=policy.scrub(r.text, r.study_uid).text) for r in raw]
+    assert sum(a.text != b.text for a, b in zip(raw, scrubbed)) >= 3
+    write_records(copy, ReportRecord, scrubbed)
+    run_link(copy)
+    truth = DemoTruth(demo)
+    before, after = evaluate_links(out, truth), evaluate_links(copy, truth)
+    assert before["n_marks"] >= 10 and before["recall_ab"] >= 0.9
+    assert (after["precision_ab"], after["recall_ab"]) == (before["precision_ab"], before["recall_ab"]), (before, after)
 
-    for sentence, current, prior, _ in CASES:
-        res = scrubber.scrub(sentence, shift_date=lambda d: d)
-        assert sizes(res.text) == sizes(sentence), (sentence, res.text)
+
+def test_publish_refuses_a_copy_made_for_other_columns(phi_run, tmp_path):
+    _, out, _ = phi_run
+    stale = tmp_path / "deid"
+    shutil.copytree(out / "deid", stale)
+    manifest = json.loads((stale / "_deid" / "manifest.json").read_text())
+    assert manifest["tables"]["annotations"]["schema_hash"] == AnnotationRecord.schema_hash()
+    manifest["tables"]["annotations"]["schema_hash"] = "made-for-old-cols"
+    (stale / "_deid" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(PublishError, match="annotations.*de-identified for schema made-for-old-cols"):
+        publish(stale, tmp_path / "hf", volumes=False)
+    with pytest.raises(PublishError, match="schema_changed|run `opseg deid` again"):
+        push_to_hub(stale, out / "hf", "org/x")
 
 
-def test_report_recognisers(scrubber):
-    known = tuple(identifier_variants(["Lovelace^Ada"], ["DEMO00001", "48213570"], ["19620315"], ["(617) 555-1200"]))
-    text = ("Patient: Ada Lovelace, MRN 48213570, DOB 03/15/1962. Accession: ACC12345. Compared with CT of 2024-05-06.\n"
-            "Findings discussed with Dr. Gregory House by phone at 617-555-1200 on 06/01/2025.\n"
-            "Electronically signed by: Meredith Grey, MD\nLesion measures 2.4 x 1.7 cm (series 3, image 45).")
-    res = scrubber.scrub(text, known, lambda d: d + dt.timedelta(days=-100))
-    for gone in ("Ada", "Lovelace", "48213570", "1962", "ACC12345", "Gregory", "House", "555-1200", "Meredith", "Grey"):
-        assert gone not in res.text, (gone, res.text)
-    assert "2024-01-27" in res.text  # moved by the patient's offset, format kept
-    assert "Lesion measures 2.4 x 1.7 cm (series 3, image 45)." in res.text
-    start = text.index("Lesion")
-    assert res.text[res.remap(start):res.remap(len(text), end=True)] == text[start:]
+def test_published_columns_carry_their_phi_class(phi_run):
+    _, out, _ = phi_run
+    for part in (next((out / "deid" / "annotations").glob("*.parquet")), next((out / "hf" / "data" / "annotations").glob("*.parquet"))):
+        field = pq.read_schema(part).field("graphic_layer")
+        assert field.metadata[b"opseg.phi"] == b"dicom_text" and field.metadata[b"opseg.dicom"] == b"GraphicLayer", part
+
+
+def test_card_lists_phi_classes_and_what_was_done(phi_run):
+    _, out, _ = phi_run
+    card = (out / "hf" / "README.md").read_text()
+    section = card[card.index("## De-identification"):]
+    for phi in ("uid", "key", "dicom_id", "date", "free_text", "dicom_text", "path", "image", "json", "code"):
+        assert f"| `{phi}` | {PHI_CLASSES[phi]} |" in section, phi
+    assert "`annotations.graphic_layer`" in section and "`masks.checkpoint`" in section
+    assert "Replacements in free text:" in section and "date " in section
 
 
 def test_nifti_headers_carry_no_identifiers(phi_run):

@@ -38,7 +38,7 @@ def _publish(out, hf, bar):
 def test_min_review_keeps_exactly_the_masks_that_meet_the_bar(reviewed, tmp_path):
     out, ids = reviewed
     secret = ProjectSecret.for_output(out)
-    pseudo = {m: key_token(secret, "mask", m) for m in ids}
+    pseudo = {m: key_token(secret, m) for m in ids}
     linked = {r[0] for r in connect(out / "deid").sql("select mask_id from links where tier in ('A', 'B')").fetchall()}
     accepted = _publish(out, tmp_path / "hf-accept", "accept")
     assert accepted["masks"] == {pseudo[ids[0]], pseudo[ids[1]]}
@@ -76,7 +76,7 @@ def test_scores_given_after_a_publish_reach_the_next_one(reviewed, tmp_path):
     out, ids = reviewed
     out2 = tmp_path / "out"
     shutil.copytree(out, out2)
-    pseudo = {m: key_token(ProjectSecret.for_output(out2), "mask", m) for m in ids}
+    pseudo = {m: key_token(ProjectSecret.for_output(out2), m) for m in ids}
     before = _publish(out2, tmp_path / "hf-1", "accept")["masks"]
     assert pseudo[ids[3]] not in before
     ReviewStore(out2).append(ids[3], "Dr Ann Lee", "accept")

@@ -25,6 +25,7 @@ class DicomPseudonyms:
         self._anonymizer = lru_cache(maxsize=4096)(
             lambda patient: Anonymizer(id_prefix="P", seed=secret.seed("patient", patient)))
         self._uids: dict[tuple[str, str], str] = {}
+        self._offsets: dict[str, int] = {}
 
     def map(self, patient: str, **elements: Optional[str]) -> dict[str, Optional[str]]:
         """Pseudonymise DICOM element values of one patient: map(p, StudyInstanceUID=..., StudyDate=...)."""
@@ -45,8 +46,16 @@ class DicomPseudonyms:
         return self._uids[key]
 
     def date_offset_days(self, patient: str) -> int:
-        moved = self.map(patient, StudyDate=_REFERENCE_DAY)["StudyDate"]
-        return (dt.date(int(moved[:4]), int(moved[4:6]), int(moved[6:8])) - dt.date(2000, 1, 1)).days
+        """dicognito's offset for the patient (62-730 days back), kept 10+ days clear of whole years: a date written
+        without a year ("June 3") must not come back unchanged."""
+        if patient not in self._offsets:
+            moved = self.map(patient, StudyDate=_REFERENCE_DAY)["StudyDate"]
+            days = (dt.date(int(moved[:4]), int(moved[4:6]), int(moved[6:8])) - dt.date(2000, 1, 1)).days
+            years = round(days / 365.25)
+            if years and abs(days - years * 365.25) < 10:
+                days -= 20
+            self._offsets[patient] = days
+        return self._offsets[patient]
 
     def shift_date(self, patient: str, value: Optional[str]) -> Optional[str]:
         """A YYYYMMDD or ISO date moved by the patient's offset, in the format it came in."""
@@ -59,3 +68,12 @@ class DicomPseudonyms:
             return None  # not a date we can move: drop it rather than publish it
         moved = day + dt.timedelta(days=self.date_offset_days(patient))
         return moved.isoformat() if "-" in value else moved.strftime("%Y%m%d")
+
+    def shift_datetime(self, patient: str, value: Optional[str]) -> Optional[str]:
+        """A DICOM DT (YYYYMMDDHHMMSS...) or ISO date-time with its date part moved; the time is kept."""
+        if not value:
+            return value
+        iso = "-" in value[:10]
+        date_part, rest = (value[:10], value[10:]) if iso else (value[:8], value[8:])
+        moved = self.shift_date(patient, date_part)
+        return None if moved is None else moved + rest

@@ -1,170 +1,76 @@
 """``opseg deid OUT TARGET``: a de-identified copy of the output tables, the only input publish may push.
 
-Keys (annotation, mask, finding, report, link ids) become HMAC tokens under the project secret; DICOM-derived
-values go through dicognito per patient; free text is scrubbed; file paths become tokens. The cached CT volumes
-publish needs are listed in ``TARGET/_private/ct_volumes.parquet`` (never published), keyed by the pseudonymous
-series UID (curation.dicom.cache: entries that hold neither UIDs nor archive paths). ``TARGET/_deid/manifest.json`` records what was done and with which versions.
+Driven by the PHI class every column declares in schemas/ (schemas.phi): each table is read, each column goes
+through its class's transform (curation.deid.policy), and the copy is written with the table's schema hash in
+``TARGET/_deid/manifest.json``, so publish can refuse a table whose columns changed since. A string or list
+column without a class stops the run rather than being copied raw. The catalog of source files (``instances``,
+a private table) is not copied; the cached CT volumes publish needs are listed in
+``TARGET/_private/ct_volumes.parquet`` (never published), keyed by the pseudonymous series UID (curation.dicom.cache:
+entries that hold neither UIDs nor archive paths).
 """
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import json
 import os
-import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from importlib.metadata import version
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import pyarrow as pa
 
-from curation.deid.dicom_fields import DicomPseudonyms
+from curation.deid.policy import ColumnPolicy, DeidPolicyError, check_policy, key_token
 from curation.deid.secret import ProjectSecret
-from curation.deid.text import TextScrubber, identifier_variants
+from curation.deid.text import TextScrubber
 from curation.dicom.cache import PRIVATE_CT_VOLUMES, series_volumes
-from curation.dicom.read import read_dicom
-from curation.io.tables import read_records, write_parquet, write_records
-from schemas import (AnnotationRecord, FindingRecord, InstanceRecord, LinkRecord, MaskRecord, QCRecord,
-                     QuarantineRecord, ReportRecord, ReviewRecord, SeriesRecord, StudyRecord)
+from curation.io.tables import read_table, write_parquet, write_table
+from schemas import ALL_TABLES, MaskRecord, Record
+from schemas.phi import PHI_CLASSES
 
 MANIFEST = "_deid/manifest.json"
-_UID = re.compile(r"\b\d+(?:\.\d+){3,}\b")
-_PATH = re.compile(r"(?:[A-Za-z]:)?(?:/|\\)[^\s'\":]+")
+
+__all__ = ["Deidentifier", "DeidPolicyError", "deidentify", "key_token", "MANIFEST"]
 
 
-def key_token(secret: ProjectSecret, kind: str, value: Optional[str]) -> Optional[str]:
-    """The pseudonym of a key (mask, annotation, ... id): what the de-identified copy holds in its place."""
-    return secret.token(kind, value, 16) if value else value
-
-
-def _header_identifiers(paths: list[str]) -> tuple[list[str], list[str], list[str], list[str]]:
-    """Names, IDs, dates and phone numbers from the headers of some files (one per series is enough)."""
-    names, ids, dates, phones = set(), set(), set(), set()
-
-    def visit(ds, elem):
-        if elem.VR == "PN" and elem.value:
-            names.update(str(v) for v in (elem.value if elem.VM > 1 else [elem.value]))
-        elif elem.keyword in ("PatientID", "OtherPatientIDs", "AccessionNumber", "StudyID", "IssuerOfPatientID",
-                              "InstitutionName", "StationName") and elem.value:
-            ids.update(str(v) for v in (elem.value if elem.VM > 1 else [elem.value]))
-        elif elem.keyword in ("PatientBirthDate",) and elem.value:
-            dates.add(str(elem.value))
-        elif elem.keyword in ("PatientTelephoneNumbers", "PatientAddress") and elem.value:
-            phones.update(str(v) for v in (elem.value if elem.VM > 1 else [elem.value]))
-
-    for p in paths:
-        try:
-            read_dicom(p, stop_before_pixels=True).walk(visit)
-        except Exception:  # unreadable files are already in quarantine
-            continue
-    return sorted(names), sorted(ids), sorted(dates), sorted(phones)
+def published_tables() -> dict[str, type[Record]]:
+    """Every contract table that leaves the archive (all but the private ones), parents before span children."""
+    tables = {n: c for n, c in ALL_TABLES.items() if not c.PRIVATE}
+    return dict(sorted(tables.items(), key=lambda kv: bool(kv[1].SPAN_OF)))
 
 
 class Deidentifier:
     def __init__(self, out: Path, secret: ProjectSecret, scrubber: Optional[TextScrubber] = None):
         self.out, self.secret = Path(out), secret
-        self.dicom = DicomPseudonyms(secret)
-        self.scrubber = scrubber or TextScrubber()
-        self.counts: Counter = Counter()
-        self.instances = read_records(out, InstanceRecord)
-        self.studies = {s.study_uid: s for s in read_records(out, StudyRecord)}
-        self.patient_of = {s.study_uid: s.patient_id or s.study_uid for s in self.studies.values()}
-        self.series_study = {i.series_uid: i.study_uid for i in self.instances}
-        self.sop_study = {i.sop_uid: i.study_uid for i in self.instances}
-        self._known: dict[str, tuple[str, ...]] = {}
-        self._all_known: tuple[str, ...] = ()
+        self.columns = ColumnPolicy(self.out, secret, scrubber or TextScrubber())
 
-    # ---- keys -------------------------------------------------------------------------------------------------
-    def key(self, kind: str, value: Optional[str]) -> Optional[str]:
-        return key_token(self.secret, kind, value)
-
-    def patient(self, study_uid: Optional[str]) -> str:
-        return self.patient_of.get(study_uid or "", study_uid or "")
-
-    def uid(self, value: Optional[str], study_uid: Optional[str] = None) -> Optional[str]:
-        """A UID through the dicognito mapping of the patient it belongs to."""
-        if not value:
-            return value
-        study = study_uid or self.sop_study.get(value) or self.series_study.get(value) or (value if value in self.studies else None)
-        return self.dicom.uid(self.patient(study), value)
-
-    def path(self, value: Optional[str]) -> Optional[str]:
-        if not value:
-            return value
-        stem, _, line = value.rpartition(":") if re.search(r":\d+$", value) else (value, "", "")
-        return f"file-{self.secret.token('path', stem, 16)}{Path(stem).suffix}" + (f":{line}" if line else "")
-
-    # ---- text -------------------------------------------------------------------------------------------------
-    def known(self, study_uid: Optional[str]) -> tuple[str, ...]:
-        """This patient's identifiers as they may appear in text (all patients' when the study is unknown)."""
-        if not self._known:
-            by_patient: dict[str, list[str]] = defaultdict(list)
-            first_of_series: dict[str, str] = {}
-            for i in self.instances:
-                first_of_series.setdefault(i.series_uid, i.path)
-            for series, path in first_of_series.items():
-                by_patient[self.patient(self.series_study.get(series))].append(path)
-            for patient, paths in by_patient.items():
-                names, ids, dates, phones = _header_identifiers(paths)
-                self._known[patient] = tuple(identifier_variants(names, ids + [patient], dates, phones))
-            self._all_known = tuple(sorted({k for v in self._known.values() for k in v}, key=len, reverse=True))
-        return self._known.get(self.patient(study_uid), self._all_known) if study_uid else self._all_known
-
-    def shifter(self, study_uid: Optional[str]) -> Callable[[dt.date], dt.date]:
-        offset = dt.timedelta(days=self.dicom.date_offset_days(self.patient(study_uid)))
-        return lambda day: day + offset
-
-    def scrub(self, text: Optional[str], study_uid: Optional[str], also_known: tuple[str, ...] = ()):
-        res = self.scrubber.scrub(text, self.known(study_uid) + also_known, self.shifter(study_uid))
-        self.counts.update(res.counts)
-        return res
-
-    def free_text(self, text: Optional[str], study_uid: Optional[str] = None,
-                  also_known: tuple[str, ...] = ()) -> Optional[str]:
-        """Messages and details: paths and UIDs replaced by their pseudonyms, then scrubbed (also of also_known)."""
-        if not text:
-            return text
-        text = _PATH.sub(lambda m: self.path(m.group(0)), text)
-        text = _UID.sub(lambda m: self.uid(m.group(0), study_uid), text)
-        return self.scrub(text, study_uid, also_known).text
-
-    def scrub_json(self, raw: Optional[str], study_uid: Optional[str]) -> Optional[str]:
-        if not raw:
-            return raw
-
-        def walk(node):
-            if isinstance(node, dict):
-                return {k: (self.scrub(v, study_uid).text if k in ("text", "tokens") and isinstance(v, str) else walk(v))
-                        for k, v in node.items()}
-            if isinstance(node, list):
-                return [walk(v) for v in node]
-            return node
-        return json.dumps(walk(json.loads(raw)), sort_keys=True)
-
-    # ---- tables -----------------------------------------------------------------------------------------------
     def run(self, target: Path, progress=None) -> dict:
         target = Path(target)
-        steps = [("studies", self._studies), ("series", self._series), ("annotations", self._annotations),
-                 ("reports+findings", self._reports_findings), ("masks", self._masks), ("links", self._links),
-                 ("qc", self._qc), ("quarantine", self._quarantine), ("reviews", self._reviews),
-                 ("ct volumes", self._ct_volumes)]
-        tick = progress("de-identify tables", len(steps)) if progress else None
-        steps.append(("evaluation", self._evaluation))
-        rows = {}
-        for name, step in steps:
-            rows[name] = step(target)
+        tables = published_tables()
+        for cls in tables.values():
+            check_policy(cls)  # before writing anything
+        tick = progress("de-identify tables", len(tables) + 2) if progress else None
+        entries = {}
+        for name, cls in tables.items():
+            entries[name] = {"rows": self._table(target, cls), "schema_hash": cls.schema_hash()}
             if tick:
                 tick(1)
+        ct_series = self._ct_volumes(target)
+        evaluation = self._evaluation(target)
+        if tick:
+            tick(2)
         manifest = {
             "deidentified": True, "secret_fingerprint": self.secret.fingerprint,
             "methods": {"keys": "HMAC-SHA256 under the project secret",
-                        "dicom_fields": f"dicognito {version('dicognito')}, one seeded anonymizer per patient",
-                        "free_text": f"presidio-analyzer {version('presidio-analyzer')} (regex engine) + opseg recognisers "
-                                     "+ the patient's header identifiers",
-                        "dates": "shifted by the patient's dicognito offset (DICOM fields and report text alike)",
-                        "paths": "replaced by HMAC tokens"},
-            "rows": rows, "replacements": dict(sorted(self.counts.items())),
+                        "dicom_fields": f"dicognito {version('dicognito')}, one seeded anonymizer per patient; DICOM "
+                                        "text by the PS3.15 Basic Profile action of its element",
+                        "free_text": self.columns.scrubber.describe() + " + the patient's header identifiers",
+                        "dates": "shifted by the patient's dicognito offset (DICOM fields and free text alike)",
+                        "paths": "replaced as a whole by HMAC tokens"},
+            "policy": {phi: {"transform": PHI_CLASSES[phi], "columns": cols} for phi, cols in _columns_by_class(tables).items()},
+            "tables": entries,
+            "rows": {**{n: e["rows"] for n, e in entries.items()}, "ct volumes": ct_series, "evaluation": evaluation},
+            "replacements": dict(sorted(self.columns.counts.items())),
+            "values_changed": dict(sorted(self.columns.changed.items())),
         }
         (target / "_deid").mkdir(parents=True, exist_ok=True)
         tmp = target / "_deid" / ".manifest.json.tmp"
@@ -172,129 +78,48 @@ class Deidentifier:
         os.replace(tmp, target / MANIFEST)  # last: its presence says the copy is complete
         return manifest
 
-    def _write(self, target, cls, rows) -> int:
-        write_records(target, cls, rows)
-        return len(rows)
+    def _table(self, target: Path, cls: type[Record]) -> int:
+        rows = read_table(self.out, cls).to_pylist()
+        clean = [self.columns.row(cls, row) for row in rows]
+        keys = [f[0] for f in cls.policy()[:3]]
+        clean.sort(key=lambda r: tuple("" if r.get(k) is None else str(r[k]) for k in keys))
+        write_table(target, cls, pa.Table.from_pylist(clean, schema=cls.arrow_schema()))
+        return len(clean)
 
-    def _studies(self, target):
-        rows = []
-        for s in sorted(self.studies.values(), key=lambda s: s.study_uid):
-            p = self.patient(s.study_uid)
-            m = self.dicom.map(p, PatientID=s.patient_id, AccessionNumber=s.accession_number)
-            rows.append(dataclasses.replace(s, study_uid=self.uid(s.study_uid, s.study_uid), patient_id=m["PatientID"],
-                                            accession_number=m["AccessionNumber"],
-                                            study_date=self.dicom.shift_date(p, s.study_date),
-                                            description=self.free_text(s.description, s.study_uid)))
-        return self._write(target, StudyRecord, sorted(rows, key=lambda r: r.study_uid))
-
-    def _series(self, target):
-        rows = [dataclasses.replace(r, series_uid=self.uid(r.series_uid, r.study_uid), study_uid=self.uid(r.study_uid, r.study_uid),
-                                    description=self.free_text(r.description, r.study_uid),
-                                    geometry_error=self.free_text(r.geometry_error, r.study_uid))
-                for r in read_records(self.out, SeriesRecord)]
-        return self._write(target, SeriesRecord, sorted(rows, key=lambda r: (r.study_uid, r.series_uid)))
-
-    def _annotations(self, target):
-        rows = []
-        for a in read_records(self.out, AnnotationRecord):
-            st = a.study_uid
-            rows.append(dataclasses.replace(
-                a, annotation_id=self.key("annotation", a.annotation_id), source_sop_uid=self.uid(a.source_sop_uid, st),
-                source_path=self.path(a.source_path), study_uid=self.uid(st, st), series_uid=self.uid(a.series_uid, st),
-                referenced_sop_uid=self.uid(a.referenced_sop_uid, st), tracking_uid=self.uid(a.tracking_uid, st),
-                text=self.scrub(a.text, st).text if a.text else a.text))
-        return self._write(target, AnnotationRecord, sorted(rows, key=lambda r: r.annotation_id))
-
-    def _reports_findings(self, target):
-        reports, scrubbed = [], {}
-        for r in read_records(self.out, ReportRecord):
-            st = r.study_uid
-            res = self.scrub(r.text, st)
-            scrubbed[r.report_id] = res
-            m = self.dicom.map(self.patient(st), AccessionNumber=r.accession_number)
-            ref = self.uid(r.source_ref, st) if _UID.fullmatch(r.source_ref or "") else self.path(r.source_ref)
-            reports.append(dataclasses.replace(
-                r, report_id=self.key("report", r.report_id), study_uid=self.uid(st, st), accession_number=m["AccessionNumber"],
-                source_ref=ref, report_date=self.dicom.shift_date(self.patient(st), r.report_date) if r.report_date else None,
-                text=res.text, n_chars=len(res.text)))
-        findings = []
-        for f in read_records(self.out, FindingRecord):
-            res = scrubbed.get(f.report_id)
-            start, end = (res.remap(f.char_start), res.remap(f.char_end, end=True)) if res else (f.char_start, f.char_end)
-            text = res.text[start:end] if res else self.scrub(f.text, f.study_uid).text
-            findings.append(dataclasses.replace(
-                f, finding_id=self.key("finding", f.finding_id), report_id=self.key("report", f.report_id),
-                study_uid=self.uid(f.study_uid, f.study_uid), char_start=start, char_end=end, text=text,
-                entities_json=self.scrub_json(f.entities_json, f.study_uid)))
-        self._write(target, ReportRecord, sorted(reports, key=lambda r: r.report_id))
-        return {"reports": len(reports), "findings": self._write(target, FindingRecord, sorted(findings, key=lambda r: r.finding_id))}
-
-    def _masks(self, target):
-        rows = [dataclasses.replace(m, mask_id=self.key("mask", m.mask_id), annotation_id=self.key("annotation", m.annotation_id),
-                                    series_uid=self.uid(m.series_uid), error=self.free_text(m.error))
-                for m in read_records(self.out, MaskRecord)]
-        return self._write(target, MaskRecord, sorted(rows, key=lambda r: r.mask_id))
-
-    def _links(self, target):
-        rows = [dataclasses.replace(r, link_id=self.key("link", r.link_id), study_uid=self.uid(r.study_uid, r.study_uid),
-                                    annotation_id=self.key("annotation", r.annotation_id), mask_id=self.key("mask", r.mask_id),
-                                    finding_id=self.key("finding", r.finding_id))
-                for r in read_records(self.out, LinkRecord)]
-        return self._write(target, LinkRecord, sorted(rows, key=lambda r: r.link_id))
-
-    def _qc(self, target):
-        kinds = {"mask": "mask", "annotation": "annotation", "link": "link"}
-        rows = [dataclasses.replace(q, entity_id=self.key(kinds[q.entity_kind], q.entity_id) if q.entity_kind in kinds
-                                    else self.uid(q.entity_id), detail=self.free_text(q.detail))
-                for q in read_records(self.out, QCRecord)]
-        return self._write(target, QCRecord, sorted(rows, key=lambda r: (r.entity_kind, r.entity_id, r.metric)))
-
-    def _quarantine(self, target):
-        rows = []
-        for q in read_records(self.out, QuarantineRecord):
-            entity = q.entity_id
-            if entity and _UID.match(entity):
-                uid_part, _, rest = entity.partition("#")
-                entity = self.uid(uid_part) + (f"#{rest}" if rest else "")
-            elif entity:
-                entity = self.key("entity", entity)
-            rows.append(dataclasses.replace(q, path=self.path(q.path), entity_id=entity, detail=self.free_text(q.detail)))
-        return self._write(target, QuarantineRecord, sorted(rows, key=lambda r: (r.stage, r.reason, r.path or "", r.entity_id or "")))
-
-    def _reviews(self, target):
-        """Reviewers are staff, not patients, but still people: a pseudonym per name; comments are scrubbed of every
-        patient's identifiers and of the reviewers' names."""
-        reviews = read_records(self.out, ReviewRecord)
-        staff = tuple(identifier_variants(sorted({r.reviewer for r in reviews}), [], [], []))
-        rows = [dataclasses.replace(r, mask_id=self.key("mask", r.mask_id), comment=self.free_text(r.comment, None, staff),
-                                    reviewer=f"reviewer-{self.secret.token('reviewer', r.reviewer, 10)}")
-                for r in reviews]
-        return self._write(target, ReviewRecord, sorted(rows, key=lambda r: (r.reviewed_at, r.mask_id, r.reviewer)))
-
-    def _evaluation(self, target):
+    def _evaluation(self, target: Path) -> int:
         """The demo evaluation, with its annotation ids keyed like the tables (so the report can show Dice)."""
         src = self.out / "eval" / "segmentation.json"
         if not src.exists():
             return 0
         ev = json.loads(src.read_text())
         for row in ev.get("rows", []):
-            row["annotation_id"] = self.key("annotation", row.get("annotation_id"))
+            row["annotation_id"] = self.columns.key(row.get("annotation_id"))
         (target / "eval").mkdir(parents=True, exist_ok=True)
         (target / "eval" / "segmentation.json").write_text(json.dumps(ev, indent=1))
         return len(ev.get("rows", []))
 
-    def _ct_volumes(self, target):
+    def _ct_volumes(self, target: Path) -> int:
         """The cached HU volume of every CT series with a mask, by pseudonymous series UID: what publish, the report
         and SEG export read from the copy. Entries hold no UIDs or paths; the copy never points into the archive."""
         volumes = series_volumes(self.out)
-        masked = sorted({m.series_uid for m in read_records(self.out, MaskRecord) if m.error is None and m.series_uid in volumes})
+        masks = read_table(self.out, MaskRecord).select(["series_uid", "error"]).to_pylist()
+        masked = {m["series_uid"] for m in masks if m["error"] is None and m["series_uid"] in volumes}
         root = Path(target).resolve()  # entries relative to the copy: the same bytes for the same run in any folder
-        rows = sorted((self.uid(s, self.series_study.get(s)), os.path.relpath(volumes.ensure(s), root)) for s in masked)
-        write_parquet(pa.table({"series_uid": [r[0] for r in rows], "entry": [r[1] for r in rows]}), target / PRIVATE_CT_VOLUMES)
+        rows = sorted((self.columns.uid(s), os.path.relpath(volumes.ensure(s), root)) for s in sorted(masked))
+        write_parquet(pa.table({"series_uid": [r[0] for r in rows], "entry": [r[1] for r in rows]}),
+                      target / PRIVATE_CT_VOLUMES)
         stale = target / "_private" / "ct_paths.parquet"  # what earlier versions kept: archive paths
         if stale.exists():
             stale.unlink()
         return len(rows)
+
+
+def _columns_by_class(tables: dict[str, type[Record]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    for name, cls in tables.items():
+        for column, typ, phi, _ in cls.policy():
+            out[phi or "numeric"].append(f"{name}.{column}")
+    return {phi: out[phi] for phi in PHI_CLASSES if phi in out}
 
 
 def deidentify(out: Path, target: Path, secret: ProjectSecret, progress=None, scrubber: Optional[TextScrubber] = None) -> dict:

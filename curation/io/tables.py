@@ -23,7 +23,8 @@ def write_records(out: Path, cls: type[Record], records: Iterable[Record], part:
 
 
 def write_table(out: Path, cls: type[Record], table: pa.Table, part: str = "part-00000") -> Path:
-    table = table.cast(cls.arrow_schema()) if table.schema != cls.arrow_schema() else table
+    schema = cls.arrow_schema()
+    table = table if table.schema.equals(schema, check_metadata=True) else table.cast(schema)  # PHI field metadata too
     return write_parquet(table, table_dir(out, cls) / f"{part}.parquet")
 
 

@@ -61,6 +61,18 @@ def deidentification_status(out: Path) -> Optional[dict]:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def check_deidentified_schemas(status: dict, out: Path) -> None:
+    """Refuse a de-identified copy made for other columns than the code now declares: a column added (or
+    reclassified) since would be published as whatever the old run left, or not at all."""
+    tables = status.get("tables") or {}
+    for config in TABLE_CONFIGS:
+        want, got = ALL_TABLES[config].schema_hash(), (tables.get(config) or {}).get("schema_hash")
+        if got != want:
+            raise PublishError("schema_changed",
+                               f"{out}: table {config!r} was de-identified for schema {got}, but schemas/ now declares "
+                               f"{want} (columns or their PHI classes changed): run `opseg deid` again")
+
+
 # Each table's rows with the study they belong to (qc rows reach it through their mask's annotation), in a
 # fixed order: joins run in parallel, and a republish must write the same bytes.
 _STUDY_OF = {
@@ -131,7 +143,9 @@ def _hf_schema(config: str) -> pa.Schema:
     features = datasets.Features.from_arrow_schema(pa.schema([pa.field(n, t) for n, t, _ in cls.describe()]))
     if config == "grounded":
         features["mask"] = datasets.Nifti()
-    return _with_opseg_metadata(features.arrow_schema, config)
+    hf, phi = features.arrow_schema, {f.name: f.metadata for f in cls.arrow_schema()}
+    hf = pa.schema([f.with_metadata(phi[f.name]) if phi.get(f.name) else f for f in hf], metadata=hf.metadata)
+    return _with_opseg_metadata(hf, config)  # the PHI classes travel with the published columns too
 
 
 def _patient_splits(con, fractions) -> dict[str, tuple[str, str]]:
@@ -195,9 +209,12 @@ def publish(out: Path, hf_dir: Path, min_tier: str = "B", fractions: tuple[float
         raise PublishError("bad_review_bar", f"--min-review must be one of {REVIEW_BARS}, not {min_review!r}")
     if not (out / "studies").is_dir():
         raise PublishError("not_an_output", f"{out} has no studies table: run `opseg run` (or extract) first")
+    status = deidentification_status(out)
+    if status is not None:
+        check_deidentified_schemas(status, out)
     con = connect(out)
     study_split = _patient_splits(con, fractions)
-    summary = PublishSummary(hf_dir, deidentified=deidentification_status(out) is not None)
+    summary = PublishSummary(hf_dir, deidentified=status is not None)
     reviews = ReviewStore(out).records()
     keep = passing_masks(reviews, min_review) if min_review else None
     summary.review_kept = len(keep) if keep is not None else None
@@ -285,6 +302,7 @@ def push_to_hub(out: Path, hf_dir: Path, repo_id: str, private: bool = True, tok
                            f"refusing to push {hf_dir} to {repo_id}: the tables in {out} were produced without "
                            f"de-identification (no {out / DEID_MANIFEST}), so they carry UIDs, patient IDs, accession "
                            f"numbers and report text as found in the archive. Publish de-identified output only.")
+    check_deidentified_schemas(status, out)
     from huggingface_hub import HfApi
 
     api = HfApi(token=token)

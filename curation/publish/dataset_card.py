@@ -60,6 +60,20 @@ def _public(value) -> str:
     return "-" if value is None else f"`{value}`"
 
 
+def deidentification_section(status: dict) -> list[str]:
+    """Each PHI class: what was done, to which columns, how many values changed; then the free-text replacements."""
+    changed = status.get("values_changed", {})
+    lines = ["## De-identification", "", "| PHI class | what was done | columns | values changed |", "|---|---|---|---|"]
+    for phi, entry in status.get("policy", {}).items():
+        cols = (f"every number, boolean and geometry column ({len(entry['columns'])})" if phi == "numeric"
+                else ", ".join(f"`{c}`" for c in entry["columns"]))
+        lines.append(f"| `{phi}` | {entry['transform']} | {cols} | {changed.get(phi, 0)} |")
+    reps = status.get("replacements", {})
+    lines += ["", "Replacements in free text: " + (", ".join(f"{k.lower()} {v}" for k, v in reps.items()) or "none") + ".",
+              ""]
+    return lines
+
+
 def write_card(hf_dir: Path, out: Path, con, summary, min_tier: str, fractions, qc, settings: Optional[dict] = None,
                reviews=(), min_review=None) -> Path:
     import datasets
@@ -71,12 +85,14 @@ def write_card(hf_dir: Path, out: Path, con, summary, min_tier: str, fractions, 
     if summary.deidentified:
         from curation.publish.dataset import deidentification_status
 
-        methods = (deidentification_status(out) or {}).get("methods", {})
+        status = deidentification_status(out) or {}
+        methods = status.get("methods", {})
         lines += ["De-identified by opseg before publishing: " + "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in
                                                                        sorted(methods.items())) + ".",
                   "Pseudonyms are stable within the project (one secret); dates are shifted per patient, so intervals "
                   "hold but calendar dates are not real. Automated scrubbing can miss identifiers: keep the licence "
-                  "terms and do not attempt re-identification.", ""]
+                  "terms and do not attempt re-identification. What was done, by the PHI class each column declares, "
+                  "is under [De-identification](#de-identification).", ""]
     else:
         lines += ["> **NOT DE-IDENTIFIED.** These tables carry DICOM UIDs, patient IDs, accession numbers and report text",
                   "> exactly as found in the source archive. Keep this folder inside the environment that holds the",
@@ -152,6 +168,8 @@ def write_card(hf_dir: Path, out: Path, con, summary, min_tier: str, fractions, 
     lines += ["", "Quarantined inputs: " + (", ".join(f"{s}/{r} ({n})" for s, r, n in quarantine) or "none") + ".", ""]
     verdicts = dict(con.sql("select entity_id, passed from qc where metric = 'qc_pass'").fetchall())
     lines += review_section(list(reviews), verdicts, min_review, summary.review_kept)
+    if summary.deidentified:
+        lines += deidentification_section(status)
     lines += [
         "## Intended use and limits",
         "",

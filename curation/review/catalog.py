@@ -79,7 +79,7 @@ def serving_folder(out: Path, deid: bool = True, secret_file: Optional[Path] = N
     secret = ProjectSecret.for_output(out, secret_file)
     if _deid_is_stale(out, served):
         deidentify(out, served, secret, progress=progress)
-    return served, {key_token(secret, "mask", m): m for m in _mask_ids(out)}
+    return served, {key_token(secret, m): m for m in _mask_ids(out)}
 
 
 def build_catalog(out: Path, deid: bool = True, secret_file: Optional[Path] = None, progress: Progress = None) -> Catalog:
