@@ -24,7 +24,7 @@ class ReportRecord(Record):
     flags: list = col(pa.list_(pa.string()), "Warnings (e.g. study_not_in_archive)", factory=list)
 
 
-IMAGE_REF = pa.struct([("series", pa.int64()), ("image", pa.int64()), ("text", pa.string())])
+IMAGE_REF = pa.struct([("series", pa.int64()), ("image", pa.int64()), ("image_last", pa.int64()), ("text", pa.string())])
 
 
 @dataclass(kw_only=True)
@@ -47,6 +47,6 @@ class FindingRecord(Record):
     temporal: Optional[str] = col(pa.string(), "current | prior | both | null", None)
     negated: bool = col(pa.bool_(), "Finding is negated", False)
     uncertain: bool = col(pa.bool_(), "Finding is hedged", False)
-    image_refs: Optional[list] = col(pa.list_(IMAGE_REF), "'series N image M' references", None)
+    image_refs: Optional[list] = col(pa.list_(IMAGE_REF), "'series N image M' references (image_last: end of a range of images, else null)", None)
     entities_json: Optional[str] = col(pa.string(), "RadGraph entities/relations for the sentence (JSON)", None)
     backend: str = col(pa.string(), "Parser backend and version (rules-spacy x.y | radgraph <model>)", "")
