@@ -34,6 +34,8 @@ def report_findings(report: ReportRecord, analyse, backend: str) -> tuple[list[F
 
 def _report_findings(report: ReportRecord, analyse, backend: str) -> tuple[list[FindingRecord], list[QuarantineRecord]]:
     text, problems = check_text(report.text)
+    problems += [("non_utf8_text", f"the report was not UTF-8 ({f}); its offsets refer to that decoding")
+                 for f in (report.flags or []) if f.startswith("decoded_as_")]
     notes = [_note(report, reason, detail) for reason, detail in problems]
     if not text.strip():
         return [], notes + [_note(report, "empty_report", "no text")]
@@ -73,7 +75,7 @@ def _record(report: ReportRecord, s, seg, a: dict, backend: str) -> FindingRecor
     elif any("sum" in z.flags for z in seg.sizes) and not current:
         meta["not_grounded"] = "sum_of_diameters"
     start, end = s.start + seg.start, s.start + seg.end
-    side = seg.side(s.text) if seg.start or seg.end < len(s.text) else None
+    side = seg.side(s.text) if seg.start or seg.end < len(s.text) else seg.side_after_size(s.text)
     laterality = None if side == "none" else side or a["laterality"]
     if laterality is None and side != "none" and s.subsection:  # "Right kidney:" heads the sentences under it
         words = side_words(s.subsection)

@@ -33,9 +33,10 @@ def usable_findings(findings: list) -> list:
     candidates = [f for f in findings if "not_grounded" not in metas[id(f)]
                   and (f.section or "").split("/")[0] in GROUNDED_SECTIONS]
     body = [f for f in candidates if (f.section or "").startswith("FINDINGS")]
+    body_ids = {id(f) for f in body}
     left_out: set[int] = set()
     for f in candidates:
-        if f in body:
+        if id(f) in body_ids:
             continue
         mine = _longs(metas[id(f)])
         same = [b for b in body if b.report_id == f.report_id and id(b) not in left_out

@@ -20,13 +20,15 @@ PATTERNS = [  # (regex, group of series, group of image, group of range-series, 
     (re.compile(rf"\b{_IMG}\.?\s*#?\s*(\d+){_RANGE}\s*[,;]?\s*(?:of|on|in|from|,)\s*{_SER}\.?\s*#?\s*(\d+)", re.I), 4, 1, 2, 3),
     (re.compile(rf"\b{_SER}\.?\s*/\s*{_IMG}\.?\s*:?\s*(\d+)\s*/\s*(\d+){_RANGE}", re.I), 1, 2, 3, 4),
     (re.compile(rf"\b{_SER}\.?\s*#?\s*(\d+)\s*[,;/]?\s*{_IMG}\.?\s*#?\s*:?\s*(\d+){_RANGE}", re.I), 1, 2, 3, 4),
-    (re.compile(rf"(?<![\w/])s\s?(\d+)\s*[,;/]?\s*i\s?(\d+)\b{_RANGE}", re.I), 1, 2, 3, 4),
+    (re.compile(rf"(?<![\w/])s\s?(\d+)\s*[,;/:]?\s*i\s?(\d+)\b{_RANGE}", re.I), 1, 2, 3, 4),
     (re.compile(rf"\b(?:ima|image|img)\.?\s*:?\s*(\d+)\s*[-/:]\s*(\d+){_RANGE}", re.I), 1, 2, 3, 4),
 ]
 MORE_IMAGES = re.compile(r"^(?:\s*(?:,|and|&)\s*(\d+)\b)+")       # "series 602, images 30 and 121"
 _PAIR = r"\d+\s*[-:/]\s*\d+"
 BRACKET_GROUP = re.compile(rf"\(\s*({_PAIR}(?:\s*(?:,|;|and|&)\s*{_PAIR})*)\s*\)")   # "(6-88)", "(3:40 and 3:22)"
 PAIR = re.compile(r"(\d+)\s*([-:/])\s*(\d+)")
+MAYBE_REF = re.compile(r"\d\s*[-:/]\s*\d|(?<![a-z])(?:s|i|im|img|ima|images?|slices?|se|ser|series)\.?\s*#?\s*:?\s*\d",
+                       re.IGNORECASE)   # every form has two numbers joined by - : / or an image / series word before one
 HAS_SIZE = re.compile(r"\d\s*-?\s*(?:mm|cm|millimet|centimet)", re.I)
 BARE_SLASH = re.compile(r"(?<![\w/.:-])(\d+)\s*/\s*(\d+)(?![\w/:-]|\.\d)")
 IMAGE_ALONE = re.compile(rf"\b{_IMG}\.?\s*(?:no\.?|#)?\s*(\d+){_RANGE}", re.I)
@@ -48,12 +50,15 @@ class ImageRef:
 
 
 def _date_like(a: str, b: str) -> bool:
+    """Day and month either way round, a leading zero, or a month and a year ("11/2024")."""
     x, y = int(a), int(b)
-    return a.startswith("0") or b.startswith("0") or (1 <= x <= 31 and 1 <= y <= 31 and (x <= 12 or y <= 12))
+    if a.startswith("0") or b.startswith("0") or (1 <= x <= 12 and len(b) == 4 and b[:2] in ("19", "20")):
+        return True
+    return 1 <= x <= 31 and 1 <= y <= 31 and (x <= 12 or y <= 12)
 
 
 def image_refs(sentence: str) -> list[ImageRef]:
-    if not re.search(r"\d", sentence):
+    if not MAYBE_REF.search(sentence):
         return []
     found: list[ImageRef] = []
     taken: list[tuple[int, int]] = []
@@ -82,7 +87,8 @@ def image_refs(sentence: str) -> list[ImageRef]:
         before = sentence[max(0, g.start() - 40):g.start()]
         for m in PAIR.finditer(g.group(1)):
             a, sep, b = m.groups()
-            if a.startswith("0") or (_date_like(a, b) and (DATE_CUE.search(before) or sep == "/" and int(b) <= 12)):
+            if a.startswith("0") or len(b) == 4 and _date_like(a, b) or \
+                    (_date_like(a, b) and (DATE_CUE.search(before) or sep == "/" and int(b) <= 12)):
                 continue
             span = (g.start(), g.end()) if m.span() == (0, len(g.group(1))) else (g.start(1) + m.start(), g.start(1) + m.end())
             add(int(a), int(b), None, span)

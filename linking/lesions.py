@@ -17,7 +17,8 @@ from linking.image_refs import ImageRef
 from linking.measure import Size
 from linking.radgraph_schema import side_words
 
-SIDE_AFTER = re.compile(r"^\s*(?:\)\s*)?(?:(?:on|in)\s+the\s+|on\s+)?(?:left|right)\b(?:\s+side)?", re.IGNORECASE)
+SIDE_AFTER = re.compile(r"^\s*(?:\)\s*)?(?:(?:on|in)\s+the\s+|on\s+)?(left|right)(?:\s+side)?"
+                        r"(?=\s*(?:$|[,.;:()]|(?:and|or|with|respectively|previously)\b))", re.IGNORECASE)
 NOUN = re.compile(r"\b(?:nodules?|lesions?|mass(?:es)?|metastas[ie]s|cysts?|nodes?|tumou?rs?|deposits?|implants?|"
                   r"foci|focus|adenopathy|hypodensit(?:y|ies)|opacit(?:y|ies)|consolidation|effusions?)\b", re.IGNORECASE)
 
@@ -28,6 +29,14 @@ class Segment:
     end: int
     sizes: list[Size] = field(default_factory=list)
     refs: list[ImageRef] = field(default_factory=list)
+
+    def side_after_size(self, text: str) -> str | None:
+        """The side written right after this lesion's size ("the largest 2.4 cm on the right")."""
+        lesion = [z for z in self.sizes if z.temporal == "current" and not {"sum", "change"} & set(z.flags)]
+        if not lesion:
+            return None
+        m = SIDE_AFTER.match(text[lesion[0].end:lesion[0].end + 30])
+        return m.group(1).lower() if m else None
 
     def side(self, text: str) -> str | None:
         """The one side named inside this lesion's own words, if exactly one is; "none" when this lesion

@@ -28,11 +28,11 @@ LIST_RE = re.compile(rf"(?<![\w.\-/,])({_NUM}(?:\s*,\s*{_NUM})*)\s*,?\s*(?:and|&
                      re.IGNORECASE)
 RANGE_RE = re.compile(rf"{_NUM}\s*(?:{_UNIT})?\s*(?:-|–|to)\s*{_NUM}{_JOIN}{_UNIT}|\bbetween\s+{_NUM}\s*(?:{_UNIT})?\s*and\s+"
                       rf"{_NUM}{_JOIN}{_UNIT}", re.IGNORECASE)
-TECHNIQUE_WORDS = re.compile(r"slice|thickness|collimation|interval(?!\s+(?:growth|increase|decrease|change|enlarg|develop|"
+TECHNIQUE_WORDS = re.compile(r"slice|collimation|interval(?!\s+(?:growth|increase|decrease|change|enlarg|develop|"
                              r"progress|resolution|reduction|new|regress|improve|worsen))|reconstruct|\bkvp\b|\bmas\b|pitch|"
                              r"increment|\bsections?\b|window|\bct ?di|\bdlp\b", re.IGNORECASE)
-NOT_TECHNIQUE = re.compile(r"\b(?:wall|cortical|mural|pleural|bowel|endometrial|tissue|nodular|maximal|maximum|septal|rind)"
-                           r"\s+thickness", re.IGNORECASE)
+THICKNESS_AFTER = re.compile(r"^\s*(?:axial\s+|image\s+)?(?:thickness|thick\s+(?:slices|sections|images|reconstructions))",
+                             re.IGNORECASE)   # "at 5 mm thickness" is technique; "5 mm in thickness" is a size
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _DATE = rf"(?:\d{{1,2}}[/.-]\d{{1,2}}(?:[/.-]\d{{2,4}})?|(?:19|20)\d\d|{_MONTH}\s*\d{{1,2}}|\d{{1,2}}\s*{_MONTH})"
 PRIOR_BEFORE = re.compile(  # a prior cue shortly before the value: strong cues reach 4 words (no number between), weak ones none
@@ -49,6 +49,8 @@ CHANGE_BEFORE = re.compile(r"\b(?:growth|increase|decrease|reduction|shrinkage|e
                            r"difference|grown|increased|decreased|enlarged|shrunk|reduced|grew)\s+(?:of|by)\s*$", re.IGNORECASE)
 ATTRIBUTE = re.compile(r"(?:\b(?:component|portion|part|core|rim|wall)\s+(?:of|measuring)\s*$)")
 ATTRIBUTE_AFTER = re.compile(r"^\s*(?:[\w-]+\s+){0,2}(?:component|portion|part|core)\b", re.IGNORECASE)
+HAS_UNIT = re.compile(r"\d\s*-?\s*(?:mm|cm|millimet|centimet)", re.IGNORECASE)   # no size without one: skip the rest
+SUB_SIZE = re.compile(r"(?<=\bsub)-(?=\d)", re.IGNORECASE)
 LIST_JOIN = re.compile(r"\s*(?:,|;|and|&|or)\s*(?:(?:,|and)\s*)?")
 AXIS_RE = re.compile(r"(short|long)[ -]axis(\s+(?:diameters|measurements|dimensions))?", re.IGNORECASE)
 FROM_TO_RE = re.compile(rf"\bfrom\s+({_NUM})(?:{_JOIN}({_UNIT}))?\s+to\s+({_NUM}){_JOIN}({_UNIT})", re.IGNORECASE)
@@ -76,6 +78,7 @@ def _mm(value: str, unit: str) -> tuple[float, float]:
 def _raw_sizes(sentence: str) -> list[Size]:
     """Every size with its span, before temporal and axis cues."""
     out, taken = [], []
+    sentence = SUB_SIZE.sub(" ", sentence)  # "sub-5 mm" reads as "sub 5 mm" (same length: spans hold)
     for m in FROM_TO_RE.finditer(sentence):  # "from 12 to 15 mm": 12 was, 15 is
         for g, when in ((1, "prior"), (3, "current")):
             mm, prec = _mm(m.group(g), m.group(g + 1) or m.group(4))
@@ -87,7 +90,7 @@ def _raw_sizes(sentence: str) -> list[Size]:
             continue
         for v in re.finditer(_NUM, m.group(0)[: m.end(2) - m.start()]):
             mm, prec = _mm(v.group(0), m.group(3))
-            out.append(Size((mm,), prec, v.group(0), m.start() + v.start(), m.start() + v.end()))
+            out.append(Size((mm,), prec, v.group(0), m.start() + v.start(), m.start() + v.end(), "unknown"))
         taken.append(m.span())
     for m in SIZE_RE.finditer(sentence):
         groups = m.groups()
@@ -96,7 +99,7 @@ def _raw_sizes(sentence: str) -> list[Size]:
         if not units[-1] or any(a <= m.start() < b for a, b in ranges + taken):
             continue  # a size ends in a unit
         context = sentence[max(0, m.start() - 30): m.start()] + " " + re.match(r".{0,20}\w*", sentence[m.end():]).group(0)
-        if TECHNIQUE_WORDS.search(NOT_TECHNIQUE.sub(" ", context)):
+        if TECHNIQUE_WORDS.search(context) or THICKNESS_AFTER.match(sentence[m.end():m.end() + 30]):
             continue
         dims, precision = [], 0.0
         for v, u in zip(values, units):
@@ -109,14 +112,14 @@ def _raw_sizes(sentence: str) -> list[Size]:
 
 def sizes(sentence: str, section: str = "FINDINGS") -> list[Size]:
     """Sizes in a sentence; nothing from TECHNIQUE; ranges and technique numbers rejected."""
-    if section == "TECHNIQUE" or not re.search(r"\d", sentence):
+    if section == "TECHNIQUE" or not HAS_UNIT.search(sentence):
         return []
     out = _raw_sizes(sentence)
     for size in out:
         before, after = sentence[max(0, size.start - 40): size.start], sentence[size.end:size.end + 60]
         if size.temporal == "unknown":
             size.temporal = "prior" if _is_prior(before, after) else "current"
-        if re.search(r"up to\W*$", before, re.IGNORECASE):
+        if re.search(r"(?:up to|sub|<|less than|smaller than)\W*$", before, re.IGNORECASE):
             size.flags.append("up_to")
         if SUM_LABEL.search(sentence[max(0, size.start - 200):size.start]):
             size.flags.append("sum")

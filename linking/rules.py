@@ -21,7 +21,7 @@ OBSERVATIONS = [
     "embolism", "embolus", "emboli", "filling defect", "thrombus", "thrombosis", "granuloma", "atelectasis", "fibrosis",
     "abnormality", "pneumothorax", "aneurysm", "hematoma", "haematoma", "hernia", "adenoma", "carcinoma", "recurrence",
     "conglomerate", "opacification", "ground-glass opacity", "ground glass opacity", "infiltrate", "stenosis",
-    "hydronephrosis", "obstruction", "dilatation", "dilation", "enlargement", "splenomegaly", "hepatomegaly", "nodulus",
+    "hydronephrosis", "obstruction", "calculus", "calculi", "stone", "stones", "dilatation", "dilation", "enlargement", "splenomegaly", "hepatomegaly", "nodulus",
 ]
 DESCRIPTORS = ["hypodense", "hyperdense", "cystic", "solid", "enhancing", "spiculated", "dominant", "small", "large",
                "subcentimeter", "new", "enlarged", "indeterminate", "additional", "suspicious"]
@@ -55,12 +55,34 @@ def nlp():
     """A blank English pipeline with phrase rules: no model download, deterministic."""
     pipe = spacy.blank("en")
     ruler = pipe.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
-    plural = lambda words: sorted(set(words) | {w + "s" for w in words if not w.endswith("s")})  # noqa: E731
-    patterns = [{"label": "OBS", "pattern": p} for p in plural(OBSERVATIONS)]
-    patterns += [{"label": "DESC", "pattern": p} for p in DESCRIPTORS]
-    patterns += [{"label": "ANAT", "pattern": p} for p in ANATOMY]
-    ruler.add_patterns(patterns)
+    ruler.add_patterns([{"label": label, "pattern": p} for label, words in _lexicon() for p in words])
     return pipe
+
+
+def _lexicon() -> list[tuple[str, list[str]]]:
+    plural = sorted(set(OBSERVATIONS) | {w + "s" for w in OBSERVATIONS if not w.endswith("s")})
+    return [("OBS", plural), ("DESC", DESCRIPTORS), ("ANAT", ANATOMY)]
+
+
+@lru_cache(maxsize=1)
+def _matcher():
+    """The entity ruler's phrases as a bare PhraseMatcher: the same entities at a third of the cost."""
+    from spacy.matcher import PhraseMatcher
+
+    pipe = nlp()
+    pm = PhraseMatcher(pipe.vocab, attr="LOWER")
+    for label, words in _lexicon():
+        pm.add(label, [pipe.make_doc(w) for w in words])
+    return pm
+
+
+def _entities(text: str):
+    """(doc, entity spans): tokenised, phrases matched, overlaps resolved longest first as the ruler does."""
+    from spacy.tokens import Span
+    from spacy.util import filter_spans
+
+    doc = nlp().make_doc(text)
+    return doc, sorted(filter_spans([Span(doc, s, e, label=m) for m, s, e in _matcher()(doc)]), key=lambda e: e.start)
 
 
 def backend_name() -> str:
@@ -101,9 +123,8 @@ def clause_assertion(doc, text: str, observations: list) -> dict:
 def analyse(text: str, assertion=clause_assertion) -> dict:
     """RadGraph-style entities for one sentence, plus the finding-level summary opseg stores. ``assertion``
     judges negation and uncertainty of the observations (clause rules by default, or medspaCy ConText)."""
-    doc = nlp()(text)
+    doc, spans = _entities(text)
     ents, obs, anat, desc = {}, [], [], []
-    spans = list(doc.ents)
     m = NEGATED_UNKNOWN.match(text)
     if m and not any(e.label_ == "OBS" for e in spans):  # "No hydronephrosis.": a negated finding the lexicon lacks
         unknown = doc.char_span(m.start(1), m.end(1), label="OBS", alignment_mode="expand")
