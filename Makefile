@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 DEMO_DIR ?= demo
 
-.PHONY: install install-radgraph install-ray system-deps demo test bench clean
+.PHONY: install install-radgraph install-ray install-context system-deps demo test bench clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
@@ -29,6 +29,19 @@ $(VENV)/.radgraph: $(VENV)/.installed
 	touch $@
 
 install-radgraph: $(VENV)/.radgraph
+
+# medspaCy ConText, compared with the clause rules by benchmarks/bench_report_corpus.py (the rules stay the
+# default: docs/benchmarks.md). medspacy 1.3.1 and PyRuSH pin spacy<3.8 (which would replace spacy 3.8 and
+# numpy 2), yet run on them: they go in with --no-deps after their real needs (the 'context' extra). pysbd 0.3.4
+# also drops a top-level 'benchmarks' package into site-packages (and medspacy_quickumls a 'tests' one); opseg
+# never imports its benchmarks/ or tests/ folders by those names, so nothing here is shadowed.
+$(VENV)/.context: $(VENV)/.installed
+	$(PIP) install -q -e ".[test,context]"
+	$(PIP) install -q --no-deps medspacy==1.3.1 PyRuSH==1.0.13
+	$(PY) -c "import medspacy, spacy; print('medspacy ok', medspacy.__version__, 'spacy', spacy.__version__)"
+	touch $@
+
+install-context: $(VENV)/.context
 
 # The Ray executor's extra (ray[data]); CPU wheels, nothing here pulls CUDA.
 $(VENV)/.ray: $(VENV)/.installed

@@ -3,8 +3,8 @@
 Tier A: the finding's image reference lands in the mark's slice range (±1) under the site's image-number
 convention AND the size agrees (|Δ| ≤ max(1 mm, 5 %)); arrows need only the image reference. Locked first.
 Tier B: Hungarian assignment on size disagreement for the rest, kept only with a clear margin (runner-up
-≥ 0.5 tolerance units worse in its row and column). Tier C: the best remaining plausible candidate, kept
-for review and excluded from training by default. Vetoes: laterality, negation, prior-only values, same
+≥ 0.5 tolerance units worse in its row and column). Tier C: an assignment of the remaining marks to the
+findings no tier used, within 2 tolerance units, kept for review and excluded from training by default. Vetoes: laterality, negation, prior-only values, same
 series but wrong slice. The convention (InstanceNumber, or stack index up or down) is learned from the
 pairs whose size agrees exactly.
 """
@@ -72,7 +72,7 @@ def size_fit(mark: Mark, sizes: list[dict]) -> tuple[float, bool, bool, bool, bo
     if mark.long_mm is None:
         return best
     for s in sizes:
-        if s["temporal"] != "current":
+        if s["temporal"] != "current" or {"sum", "change", "attribute"} & set(s.get("flags", [])):
             continue
         dims = sorted(s["dims_mm"], reverse=True)
         mine = [mark.long_mm] + ([mark.short_mm] if mark.short_mm else [])
@@ -110,12 +110,17 @@ def evaluate_pair(mark: Mark, finding: dict, series_numbers: dict[int, int]) -> 
             if ref["series"] != mark.series_number:
                 continue
             c.same_series_refs = True
+        images = range(ref["image"], (ref.get("image_last") or ref["image"]) + 1)  # a range "IMA 8-34 to 8-40"
         for conv in CONVENTIONS:
-            z = mark.slice_for(ref["image"], conv)
-            if z is not None and mark.slice_lo - 1 <= z <= mark.slice_hi + 1:
+            zs = [z for z in (mark.slice_for(im, conv) for im in (images[0], images[-1])) if z is not None]
+            if not zs:
+                continue
+            lo, hi = min(zs), max(zs)
+            if lo <= mark.slice_hi + 1 and mark.slice_lo - 1 <= hi:
                 c.conventions.add(conv)
-                k = mark.slice_k if mark.slice_k is not None else z
-                c.slice_distance[conv] = min(c.slice_distance.get(conv, 99), abs(z - k))
+                k = mark.slice_k if mark.slice_k is not None else lo
+                dist = 0 if lo <= k <= hi else min(abs(lo - k), abs(hi - k))
+                c.slice_distance[conv] = min(c.slice_distance.get(conv, 99), dist)
     return c
 
 
@@ -186,17 +191,35 @@ def match_study(marks: list[Mark], findings: list[dict], series_numbers: dict[in
             if min(runner_row, runner_col) - cost[a, b] >= MARGIN:
                 i, j = rows[a], cols[b]
                 used_m.add(i), used_f.add(j)
-                links.append((i, j, "B", round(0.8 - 0.1 * cost[a, b], 4), evidence(cands[(i, j)], findings[j])))
-    # tier C: the best plausible remaining candidate of each unmatched mark
-    for i in range(len(marks)):
-        if i in used_m:
-            continue
-        options = [(c.units if np.isfinite(c.units) else MAX_UNITS, j) for (mi, j), c in cands.items()
-                   if mi == i and c.veto is None and (c.units <= MAX_UNITS or convention in c.conventions)]
-        if options:
-            units, j = min(options)
-            links.append((i, j, "C", round(0.5 - 0.1 * units, 4), evidence(cands[(i, j)], findings[j]) + ["candidate"]))
+                margin = min(runner_row, runner_col) - cost[a, b]
+                links.append((i, j, "B", round(0.8 - 0.1 * cost[a, b], 4), evidence(cands[(i, j)], findings[j])
+                              + [f"margin_{min(margin, 99.0):.2f}_tol"]))
+    links += _tier_c(marks, findings, cands, convention, used_m, used_f, evidence)
     return links
+
+
+def _tier_c(marks, findings, cands, convention, used_m, used_f, evidence) -> list[tuple]:
+    """Tier C: one plausible candidate per remaining mark, never a finding already linked (at any tier) and
+    never one finding for two marks: an assignment on size over what tiers A and B left. Plausible = size
+    within 2 tolerance units, or (a finding without a current size) an image reference that agrees."""
+    rows = [i for i in range(len(marks)) if i not in used_m]
+    cols = [j for j in range(len(findings)) if j not in used_f]
+    if not rows or not cols:
+        return []
+    cost = np.full((len(rows), len(cols)), 1e6)
+    for a, i in enumerate(rows):
+        for b, j in enumerate(cols):
+            c = cands[(i, j)]
+            sized = any(s["temporal"] == "current" for s in findings[j]["sizes"])
+            if c.veto is None and (c.units <= MAX_UNITS if sized else convention in c.conventions):
+                cost[a, b] = min(c.units, MAX_UNITS) if sized else MAX_UNITS
+    out = []
+    for a, b in zip(*linear_sum_assignment(cost)):
+        if cost[a, b] < 1e6:
+            i, j = rows[a], cols[b]
+            used_m.add(i), used_f.add(j)
+            out.append((i, j, "C", round(0.5 - 0.1 * cost[a, b], 4), evidence(cands[(i, j)], findings[j]) + ["candidate"]))
+    return out
 
 
 def finding_view(rec) -> dict:

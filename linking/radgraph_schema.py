@@ -8,7 +8,14 @@ from __future__ import annotations
 import re
 
 HISTORY = re.compile(r"\b(known|again seen|history of|previously (?:seen|noted|described)|stable|unchanged)\b", re.IGNORECASE)
-LATERALITY = re.compile(r"\b(left|right|bilateral|bilaterally)\b", re.IGNORECASE)
+LATERALITY = re.compile(r"\b(left|right|bilateral|bilaterally|lingula|lingular|[RL](?:UL|ML|LL))\b", re.IGNORECASE)
+SIDE_OF = {"lingula": "left", "lingular": "left", "rul": "right", "rml": "right", "rll": "right", "lul": "left",
+           "lml": "left", "lll": "left", "bilaterally": "bilateral"}
+
+
+def side_words(text: str) -> set[str]:
+    """'left', 'right' or 'bilateral' for each side word; lung-lobe abbreviations and the lingula have a side."""
+    return {SIDE_OF.get(w.lower(), w.lower()) for w in LATERALITY.findall(text or "")}
 CERTAINTY = {"definitely present": "DP", "definitely absent": "DA", "uncertain": "U", "present": "DP", "absent": "DA"}
 
 
@@ -32,10 +39,9 @@ def summarise(text: str, entities: dict) -> dict:
         target = next((r[1] for r in ents[main]["relations"] if r[0] == "located_at"), None)
         located = ents.get(target)
     anatomy = located or next((v for v in ents.values() if v["label"].startswith("ANAT")), None)
-    lat = LATERALITY.findall(located["tokens"] if located else "") or LATERALITY.findall(text)
+    words = side_words(located["tokens"] if located else "") or side_words(text)
     laterality = None
-    if lat:
-        words = {w.lower().replace("bilaterally", "bilateral") for w in lat}
+    if words:
         laterality = "bilateral" if "bilateral" in words or {"left", "right"} <= words else words.pop()
     in_text_order = sorted(modifiers, key=lambda k: (ents[k].get("start_ix", 0), k))  # not set order: that varies per process
     described = [ents[k]["tokens"] for k in in_text_order if main and any(r == ["modify", main] for r in ents[k]["relations"])]

@@ -14,6 +14,7 @@ from curation.dicom.lookup import ImageLookup
 from curation.io.partition import Partition
 from curation.io.stage import Stage, optional_path, run_alone
 from linking.findings import report_findings
+from linking.grounding import usable_findings
 from linking.match import Mark, finding_view, match_study
 from schemas import (AnnotationRecord, FindingRecord, InstanceRecord, LinkRecord, MaskRecord, QuarantineRecord,
                      ReportRecord, SeriesRecord)
@@ -137,7 +138,7 @@ def link_partition(part: Partition, backend) -> LinkSummary:
     for study in sorted((set(by_study_f) & set(by_study_a)) - {None}):
         study_series = [s for s in series.values() if s.study_uid == study]
         series_numbers = {s.series_number: largest_image[s.series_uid] for s in study_series if s.series_number is not None}
-        usable = _usable_findings(by_study_f[study])
+        usable = usable_findings(by_study_f[study])
         marks, groups = [], _group(by_study_a[study])
         for g in groups:
             a = g[0]
@@ -182,23 +183,3 @@ def _image_numbers(geo, number_of: dict) -> list:
     Instance Number."""
     return [sl.frame if sl.frame is not None else number_of.get(sl.sop_uid) for sl in geo.slices] if geo else []
 
-
-def _usable_findings(findings: list[FindingRecord]) -> list[FindingRecord]:
-    """Findings that can ground a mark. An IMPRESSION value that repeats a FINDINGS value of the same report (same
-    long axis within the coarser precision: "now 3.5 cm" after "3.5 x 2.5 cm") is the same finding, grounded on the
-    FINDINGS sentence, so the repeat is left out of matching."""
-    import json
-
-    def longs(f):
-        return [(max(s["dims_mm"]), s["precision_mm"]) for s in json.loads(f.entities_json)["sizes"] if s["temporal"] == "current"]
-
-    body = [f for f in findings if (f.section or "").startswith("FINDINGS")]
-    out = list(body)
-    for f in findings:
-        if not (f.section or "").startswith("IMPRESSION"):
-            continue
-        seen = [v for b in body if b.report_id == f.report_id for v in longs(b)]
-        repeat = any(abs(a - b) <= max(pa, pb) for a, pa in longs(f) for b, pb in seen)
-        if not repeat:
-            out.append(f)
-    return out

@@ -26,7 +26,7 @@ class ReportRecord(Record):
     flags: list = col(pa.list_(pa.string()), "Warnings (e.g. study_not_in_archive)", factory=list, phi="code")
 
 
-IMAGE_REF = pa.struct([("series", pa.int64()), ("image", pa.int64()), ("text", pa.string())])
+IMAGE_REF = pa.struct([("series", pa.int64()), ("image", pa.int64()), ("image_last", pa.int64()), ("text", pa.string())])
 
 
 @dataclass(kw_only=True)
@@ -52,7 +52,8 @@ class FindingRecord(Record):
     temporal: Optional[str] = col(pa.string(), "current | prior | both | null", None, phi="code")
     negated: bool = col(pa.bool_(), "Finding is negated", False, phi="numeric")
     uncertain: bool = col(pa.bool_(), "Finding is hedged", False, phi="numeric")
-    image_refs: Optional[list] = col(pa.list_(IMAGE_REF), "'series N image M' references", None, phi="free_text")
+    image_refs: Optional[list] = col(pa.list_(IMAGE_REF), "'series N image M' references (image_last: end of a range of images, else null)", None,
+        phi="free_text")
     entities_json: Optional[str] = col(pa.string(), "RadGraph entities/relations for the sentence (JSON)", None,
         phi="json")
     backend: str = col(pa.string(), "Parser backend and version (rules-spacy x.y | radgraph <model>)", "", phi="none")
