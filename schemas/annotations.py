@@ -44,5 +44,7 @@ class AnnotationRecord(Record):
     group_id: Optional[int] = col(pa.int64(), "GSPS Graphic Group ID", None)
     compound_id: Optional[int] = col(pa.int64(), "GSPS Compound Graphic Instance ID", None)
     tracking_uid: Optional[str] = col(pa.string(), "SR Tracking Unique Identifier / GSPS Tracking UID", None)
+    reader: Optional[str] = col(pa.string(), "Who made the mark: GSPS Content Creator's Name or SR Person Observer Name "
+                                             "(a keyed pseudonym once de-identified)", None)  # PHI: key (a name before deid)
     flags: list = col(pa.list_(pa.string()), "Warnings: applies_to_all_images, image_not_in_archive, ...", factory=list)
     extractor: str = col(pa.string(), "opseg version that produced the row", "")

@@ -25,8 +25,8 @@ from curation.deid.text import TextScrubber, identifier_variants
 from curation.dicom.cache import PRIVATE_CT_VOLUMES, series_volumes
 from curation.dicom.read import read_dicom
 from curation.io.tables import read_records, write_parquet, write_records
-from schemas import (AnnotationRecord, FindingRecord, InstanceRecord, LinkRecord, MaskRecord, QCRecord,
-                     QuarantineRecord, ReportRecord, SeriesRecord, StudyRecord)
+from schemas import (AnnotationRecord, FindingRecord, InstanceRecord, LesionMemberRecord, LesionRecord, LinkRecord,
+                     MaskRecord, QCRecord, QuarantineRecord, ReportRecord, SeriesRecord, StudyRecord)
 
 MANIFEST = "_deid/manifest.json"
 _UID = re.compile(r"\b\d+(?:\.\d+){3,}\b")
@@ -141,7 +141,7 @@ class Deidentifier:
         target = Path(target)
         steps = [("studies", self._studies), ("series", self._series), ("annotations", self._annotations),
                  ("reports+findings", self._reports_findings), ("masks", self._masks), ("links", self._links),
-                 ("qc", self._qc), ("quarantine", self._quarantine), ("ct volumes", self._ct_volumes)]
+                 ("qc", self._qc), ("lesions", self._lesions), ("quarantine", self._quarantine), ("ct volumes", self._ct_volumes)]
         tick = progress("de-identify tables", len(steps)) if progress else None
         steps.append(("evaluation", self._evaluation))
         rows = {}
@@ -195,6 +195,7 @@ class Deidentifier:
                 a, annotation_id=self.key("annotation", a.annotation_id), source_sop_uid=self.uid(a.source_sop_uid, st),
                 source_path=self.path(a.source_path), study_uid=self.uid(st, st), series_uid=self.uid(a.series_uid, st),
                 referenced_sop_uid=self.uid(a.referenced_sop_uid, st), tracking_uid=self.uid(a.tracking_uid, st),
+                reader=self.key("reader", a.reader),
                 text=self.scrub(a.text, st).text if a.text else a.text))
         return self._write(target, AnnotationRecord, sorted(rows, key=lambda r: r.annotation_id))
 
@@ -241,6 +242,23 @@ class Deidentifier:
                                     else self.uid(q.entity_id), detail=self.free_text(q.detail))
                 for q in read_records(self.out, QCRecord)]
         return self._write(target, QCRecord, sorted(rows, key=lambda r: (r.entity_kind, r.entity_id, r.metric)))
+
+    def _lesions(self, target):
+        """Lesion ids are keys like annotation ids; the UIDs are pseudonymised per patient as everywhere else."""
+        lesions = [dataclasses.replace(
+            r, lesion_id=self.key("lesion", r.lesion_id), study_uid=self.uid(r.study_uid, r.study_uid),
+            frame_of_reference_uid=self.uid(r.frame_of_reference_uid, r.study_uid),
+            primary_annotation_id=self.key("annotation", r.primary_annotation_id),
+            primary_mask_id=self.key("mask", r.primary_mask_id), primary_series_uid=self.uid(r.primary_series_uid, r.study_uid))
+            for r in read_records(self.out, LesionRecord)]
+        members = [dataclasses.replace(
+            r, lesion_id=self.key("lesion", r.lesion_id), annotation_id=self.key("annotation", r.annotation_id),
+            mask_id=self.key("mask", r.mask_id), study_uid=self.uid(r.study_uid, r.study_uid),
+            series_uid=self.uid(r.series_uid, r.study_uid), source_sop_uid=self.uid(r.source_sop_uid, r.study_uid))
+            for r in read_records(self.out, LesionMemberRecord)]
+        self._write(target, LesionMemberRecord, sorted(members, key=lambda r: (r.lesion_id, r.role != "primary",
+                                                                               r.annotation_id)))
+        return self._write(target, LesionRecord, sorted(lesions, key=lambda r: r.lesion_id))
 
     def _quarantine(self, target):
         rows = []

@@ -134,6 +134,7 @@ def extract_sr(ds, path: str, lookup: ImageLookup) -> tuple[list[AnnotationRecor
     except ValueError as exc:
         return [], [QuarantineRecord(stage="sr", path=path, entity_id=sop, reason="bad_content_tree", detail=f"{path}: {exc}")]
     records = []
+    reader = _observer_name(ds)
     for gi, group in enumerate(groups):
         errors: list[str] = []
         tracking, tracking_uid, finding = None, None, None
@@ -166,10 +167,19 @@ def extract_sr(ds, path: str, lookup: ImageLookup) -> tuple[list[AnnotationRecor
                 source_kind="sr", source_sop_uid=sop, source_path=path, study_uid=study, position=f"{gi}/{mi}",
                 kind=kind, points=pts, tip=tip, ref_sop=scoord.sop_uid, ref_series=None, ref_frame=scoord.frame,
                 image=image, presentation_spacing=None, text=text, flags=flags, text_pairing="sr_group",
-                source_units="SCOORD", graphic_layer=None, group_id=None, compound_id=None, tracking_uid=tracking_uid)
+                source_units="SCOORD", graphic_layer=None, group_id=None, compound_id=None, tracking_uid=tracking_uid,
+                reader=reader)
             _apply_sr_values(rec, value_num, short_num)
             records.append(rec)
     return records, quarantine
+
+
+def _observer_name(ds) -> Optional[str]:
+    """The Person Observer Name (DCM 121008) of the report's observation context (top level of the content tree)."""
+    for item in ds.get("ContentSequence", []):
+        if item.get("ValueType") == "PNAME" and _code(item)[0] == "121008":
+            return str(item.get("PersonName", "") or "") or None
+    return None
 
 
 def _apply_sr_values(rec: AnnotationRecord, value: Optional[Num], short: Optional[Num]) -> None:
