@@ -126,3 +126,17 @@ def test_primary_is_qc_pass_then_kind_then_thinnest_series():
     assert all(m.dice_to_primary is not None and m.dice_to_primary > 0.8 for m in members if m.role == "member")
 
 
+
+
+def test_a_mark_without_a_mask_joins_the_mask_its_arrow_points_at():
+    ball = dataclasses.replace(_sphere(8, (0.8, 0.8, 1.0)), mask_id="mb", annotation_id="b")
+    b = _ann("b", "line", [(10, 10), (40, 10)], length=24.0)
+    near = dataclasses.replace(_ann("n", "arrow", [(0, 0), (1, 1)], image="img2", tip=[1.0, 1.0]),
+                               points_patient=[[30.0, 0.0, 0.0], [10.0, 0.0, 0.0]])   # tip 2 mm off the ball's edge
+    far = dataclasses.replace(_ann("f", "arrow", [(0, 0), (1, 1)], image="img3", tip=[1.0, 1.0]),
+                              points_patient=[[40.0, 0.0, 0.0], [20.0, 0.0, 0.0]])   # tip 12 mm off
+    lesions, members = group_study(Study("st", [b, near, far], {"b": ball}, {"s1": "for"}, {"s1": 1.0}, {}),
+                                   LesionConfig())
+    lesion_of = {m.annotation_id: m.lesion_id for m in members}
+    assert lesion_of["n"] == lesion_of["b"] != lesion_of["f"] and len(lesions) == 2
+    assert "mark_in_mask" in next(m.evidence for m in members if m.annotation_id == "n")

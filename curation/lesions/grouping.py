@@ -9,6 +9,8 @@ Rules (thresholds in LesionConfig, stated in docs/benchmarks.md with what they g
   centroid_radius_mm (a second reader on another slice; another reconstruction of the study);
 - mark_in_mask: a mark that has no mask of its own (segmentation failed) whose anchor (arrow tip, else the centre of
   its points) lies within mark_radius_mm of another mark's mask in the same frame of reference (the nearest only);
+  two masked marks when each one's anchor lies within mark_radius_mm of the other's mask (both point at one target,
+  one mask leaked or shrank: a leak into a neighbour fails the other direction);
 - marks_near: two marks neither of which has a mask, anchors within mark_radius_mm in one frame of reference (an
   output made without segmentation, or where both prompts failed).
 Primary: QC pass first, then prompt kind (kind_rank), then the thinnest series, then the mask id (deterministic).
@@ -71,7 +73,11 @@ class _Union:
 
 
 def _edges(study: Study, cfg: LesionConfig, shapes: dict) -> list[tuple[str, str, str]]:
-    anns = study.annotations
+    """(annotation, annotation, rule) for every pair a rule joins; the rules are tried cheapest first."""
+    return _mark_edges(study.annotations, cfg) + _mask_edges(study, cfg, shapes) + _bare_edges(study, cfg, shapes)
+
+
+def _mark_edges(anns: list[AnnotationRecord], cfg: LesionConfig) -> list[tuple[str, str, str]]:
     edges = []
     for i, a in enumerate(anns):
         for b in anns[i + 1:]:
@@ -79,32 +85,52 @@ def _edges(study: Study, cfg: LesionConfig, shapes: dict) -> list[tuple[str, str
                 edges.append((a.annotation_id, b.annotation_id, "same_geometry"))
             elif same_measurement(a, b, cfg.same_length_mm, cfg.same_centre_mm):
                 edges.append((a.annotation_id, b.annotation_id, "same_measurement"))
-    with_mask = [a for a in anns if a.annotation_id in shapes]
+    return edges
+
+
+def _same_frame(study: Study, a: AnnotationRecord, b: AnnotationRecord) -> bool:
+    fa = study.frame_of.get(a.series_uid)
+    return fa is not None and fa == study.frame_of.get(b.series_uid)
+
+
+def _mask_edges(study: Study, cfg: LesionConfig, shapes: dict) -> list[tuple[str, str, str]]:
+    edges = []
+    with_mask = [a for a in study.annotations if a.annotation_id in shapes]
     for i, a in enumerate(with_mask):
         for b in with_mask[i + 1:]:
-            fa, fb = study.frame_of.get(a.series_uid), study.frame_of.get(b.series_uid)
-            if fa is None or fa != fb:
+            if not _same_frame(study, a, b):
                 continue
             o = overlap(shapes[a.annotation_id], shapes[b.annotation_id])
             if o.iou >= cfg.min_iou or o.centroid_distance_mm <= cfg.centroid_radius_mm:
                 edges.append((a.annotation_id, b.annotation_id, "mask_overlap"))
-    for a in anns:
-        anchor = anchor_lps(a) if a.annotation_id not in shapes else None
-        if anchor is None:
-            continue
+            elif _mutual_anchors(a, b, shapes, cfg.mark_radius_mm):
+                edges.append((a.annotation_id, b.annotation_id, "mark_in_mask"))
+    return edges
+
+
+def _bare_edges(study: Study, cfg: LesionConfig, shapes: dict) -> list[tuple[str, str, str]]:
+    """Marks without a mask: to the nearest mask their anchor reaches, and to each other by their anchors."""
+    edges = []
+    with_mask = [a for a in study.annotations if a.annotation_id in shapes]
+    bare = [(a, anchor_lps(a)) for a in study.annotations if a.annotation_id not in shapes]
+    bare = [(a, p) for a, p in bare if p is not None and study.frame_of.get(a.series_uid)]
+    for a, anchor in bare:
         near = [(shapes[b.annotation_id].distance_mm(anchor), b.annotation_id) for b in with_mask
-                if study.frame_of.get(b.series_uid) is not None
-                and study.frame_of.get(b.series_uid) == study.frame_of.get(a.series_uid)]
+                if _same_frame(study, a, b)]
         near = [x for x in near if x[0] <= cfg.mark_radius_mm]
         if near:
             edges.append((a.annotation_id, min(near)[1], "mark_in_mask"))
-    bare = [(a, anchor_lps(a)) for a in anns if a.annotation_id not in shapes and study.frame_of.get(a.series_uid)]
     for i, (a, pa) in enumerate(bare):
         for b, pb in bare[i + 1:]:
-            if pa is not None and pb is not None and study.frame_of[a.series_uid] == study.frame_of[b.series_uid] \
-                    and float(np.linalg.norm(pa - pb)) <= cfg.mark_radius_mm:
+            if _same_frame(study, a, b) and float(np.linalg.norm(pa - pb)) <= cfg.mark_radius_mm:
                 edges.append((a.annotation_id, b.annotation_id, "marks_near"))
     return edges
+
+
+def _mutual_anchors(a: AnnotationRecord, b: AnnotationRecord, shapes: dict, radius_mm: float) -> bool:
+    pa, pb = anchor_lps(a), anchor_lps(b)
+    return pa is not None and pb is not None and shapes[b.annotation_id].distance_mm(pa) <= radius_mm \
+        and shapes[a.annotation_id].distance_mm(pb) <= radius_mm
 
 
 def _rank(a: AnnotationRecord, study: Study, cfg: LesionConfig) -> tuple:
