@@ -372,6 +372,20 @@ def qc(out: Path = typer.Argument(..., exists=True, file_okay=False, help="Outpu
     console.print(f"qc ({rep.reason}): {t.get('passed', '-')}/{t.get('masks', '-')} masks pass -> {out / 'qc'}")
 
 
+@app.command()
+def lesions(out: Path = typer.Argument(..., exists=True, file_okay=False, help="Output folder with masks and qc"),
+            set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP)):
+    """Group the marks and masks that show one lesion into OUT/lesions and OUT/lesion_members (the same code path as
+    `opseg run --only lesions`)."""
+    from curation.lesions.stage import LesionsStage
+    from curation.pipeline.run import stage_configs
+
+    rep = _run_alone(out, [LesionsStage(stage_configs(_settings(set_))["lesions"])])[0]
+    t = _totals(rep)
+    console.print(f"lesions ({rep.reason}): {t.get('marks', '-')} marks -> {t.get('lesions', '-')} lesions "
+                  f"({t.get('duplicates', '-')} duplicates) -> {out / 'lesions'}")
+
+
 @app.command("export-seg")
 def export_seg_cmd(out: Path = typer.Argument(..., exists=True, file_okay=False, help="Output folder with masks"),
                    target: Path = typer.Argument(..., help="Folder for the DICOM SEG files")):

@@ -16,8 +16,9 @@ from curation.io.stage import Stage, optional_path, run_alone
 from linking.findings import report_findings
 from linking.grounding import usable_findings
 from linking.match import Mark, finding_view, match_study
-from schemas import (AnnotationRecord, FindingRecord, InstanceRecord, LinkRecord, MaskRecord, QuarantineRecord,
-                     ReportRecord, SeriesRecord)
+from linking.per_lesion import lesion_groups
+from schemas import (AnnotationRecord, FindingRecord, InstanceRecord, LesionMemberRecord, LinkRecord, MaskRecord,
+                     QuarantineRecord, ReportRecord, SeriesRecord)
 
 LINKABLE = ("line", "bidimensional", "ellipse", "circle", "polygon", "arrow", "point")
 SIDE_MARGIN_MM = 10.0
@@ -32,7 +33,8 @@ class LinkSummary:
 
 
 def _group(anns: list[AnnotationRecord]) -> list[list[AnnotationRecord]]:
-    """The same mark saved in several presentation states (e.g. PIXEL and DISPLAY twins) is one lesion mark."""
+    """Without the lesions stage: the same mark saved in several presentation states (e.g. PIXEL and DISPLAY twins)
+    is one lesion mark."""
     groups: list[list[AnnotationRecord]] = []
     for a in anns:
         centre = np.mean(a.points_px, axis=0)
@@ -64,11 +66,12 @@ class LinkConfig:
 
 
 class LinkStage(Stage):
-    """OUT/reports + OUT/annotations (+ OUT/masks) -> OUT/findings and OUT/links; the finding backend is loaded once
-    per worker."""
+    """OUT/reports + OUT/annotations (+ OUT/masks, OUT/lesion_members) -> OUT/findings and OUT/links; one candidate
+    per lesion is matched and every member mark of the lesion gets the link; the finding backend is loaded once per
+    worker."""
 
     name = "link"
-    reads = (ReportRecord, AnnotationRecord, MaskRecord, SeriesRecord, InstanceRecord)
+    reads = (ReportRecord, AnnotationRecord, MaskRecord, LesionMemberRecord, SeriesRecord, InstanceRecord)
     writes = (FindingRecord, LinkRecord, QuarantineRecord)
     Config = LinkConfig
 
@@ -109,6 +112,7 @@ def link_partition(part: Partition, backend) -> LinkSummary:
     annotations = [a for a in part.read(AnnotationRecord)
                    if a.kind in LINKABLE and a.slice_index is not None and a.points_px]
     masks = {m.annotation_id: m for m in part.read(MaskRecord) if m.error is None}
+    members = part.read(LesionMemberRecord)
     series = {s.series_uid: s for s in part.read(SeriesRecord)}
     instances = part.read(InstanceRecord)
     lookup = ImageLookup(instances)
@@ -139,7 +143,7 @@ def link_partition(part: Partition, backend) -> LinkSummary:
         study_series = [s for s in series.values() if s.study_uid == study]
         series_numbers = {s.series_number: largest_image[s.series_uid] for s in study_series if s.series_number is not None}
         usable = usable_findings(by_study_f[study])
-        marks, groups = [], _group(by_study_a[study])
+        marks, groups = [], lesion_groups(by_study_a[study], members, _group)
         for g in groups:
             a = g[0]
             geo = lookup.geometries.get(a.series_uid)

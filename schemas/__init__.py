@@ -7,13 +7,15 @@ from schemas.masks import MaskRecord
 from schemas.links import LinkRecord
 from schemas.qc import QCRecord, QuarantineRecord
 from schemas.grounded import GroundedRecord
+from schemas.lesions import LesionMemberRecord, LesionRecord
 from schemas.reviews import REVIEW_SCORES, ReviewRecord
 
 ALL_TABLES: dict[str, type[Record]] = {
     cls.TABLE: cls
     for cls in (
         StudyRecord, SeriesRecord, InstanceRecord, AnnotationRecord, ReportRecord,
-        FindingRecord, MaskRecord, LinkRecord, QCRecord, QuarantineRecord, ReviewRecord,
+        FindingRecord, MaskRecord, LinkRecord, QCRecord, QuarantineRecord, LesionRecord, LesionMemberRecord,
+        ReviewRecord,
     )
 }
 PUBLISHED_TABLES: dict[str, type[Record]] = {GroundedRecord.TABLE: GroundedRecord}  # written by publish, not under OUT
@@ -22,5 +24,5 @@ __all__ = [
     "SCHEMA_VERSION", "METADATA_KEY", "Record", "col", "ALL_TABLES", "ANNOTATION_KINDS",
     "StudyRecord", "SeriesRecord", "InstanceRecord", "AnnotationRecord", "ReportRecord",
     "FindingRecord", "MaskRecord", "LinkRecord", "QCRecord", "QuarantineRecord", "GroundedRecord",
-    "PUBLISHED_TABLES", "ReviewRecord", "REVIEW_SCORES",
+    "LesionRecord", "LesionMemberRecord", "PUBLISHED_TABLES", "ReviewRecord", "REVIEW_SCORES",
 ]

@@ -59,6 +59,8 @@ class AnnotationRecord(Record):
     compound_id: Optional[int] = col(pa.int64(), "GSPS Compound Graphic Instance ID", None, phi="numeric")
     tracking_uid: Optional[str] = col(pa.string(), "SR Tracking Unique Identifier / GSPS Tracking UID", None,
         phi="uid", dicom="TrackingUID")
+    reader: Optional[str] = col(pa.string(), "Who made the mark: GSPS Content Creator's Name or SR Person Observer Name "
+                                             "(a keyed pseudonym once de-identified)", None, phi="staff")
     flags: list = col(pa.list_(pa.string()), "Warnings: applies_to_all_images, image_not_in_archive, ...", factory=list,
         phi="code")
     extractor: str = col(pa.string(), "opseg version that produced the row", "", phi="none")

@@ -10,20 +10,26 @@ from schemas.base import Record, col
 
 NIFTI_REF = pa.struct([pa.field("bytes", pa.binary()), pa.field("path", pa.string())])  # datasets' Nifti storage
 POINTS = pa.list_(pa.list_(pa.float64()))
+PROMPT = pa.struct([pa.field("annotation_id", pa.string()), pa.field("kind", pa.string()), pa.field("source", pa.string()),
+                    pa.field("series_uid", pa.string()), pa.field("slice", pa.int64()),
+                    pa.field("points_px", POINTS), pa.field("points_lps", POINTS),
+                    pa.field("length_mm", pa.float64()), pa.field("short_mm", pa.float64())])
 
 
 @dataclass(kw_only=True)
 class GroundedRecord(Record):
     TABLE = "grounded"
-    DOC = ("Published only (`opseg publish`): one row per linked lesion. `mask` is a datasets `Nifti` feature "
+    DOC = ("Published only (`opseg publish`): one row per linked lesion, however many times it was marked (the "
+           "primary mask, every member mark's prompt, the finding). `mask` is a datasets `Nifti` feature "
            "(the bbox-cropped mask, embedded); the CT volume is a referenced NIfTI file `ct_file`.")
-    lesion_id: str = col(pa.string(), "The link id (annotation + finding)", phi="key")
+    lesion_id: str = col(pa.string(), "The lesion (lesions.lesion_id; the link id for a mark no lesion holds)",
+        phi="key")
     split: str = col(pa.string(), "train | validation | test, by patient", phi="code")
     patient_key: str = col(pa.string(), "Patient the split was drawn by", phi="dicom_id", dicom="PatientID")
     study_uid: str = col(pa.string(), "Study Instance UID", phi="uid", dicom="StudyInstanceUID")
     series_uid: str = col(pa.string(), "CT series the mask lies in", phi="uid", dicom="SeriesInstanceUID")
-    annotation_id: str = col(pa.string(), "Prompt annotation", phi="key")
-    mask_id: str = col(pa.string(), "Mask", phi="key")
+    annotation_id: str = col(pa.string(), "Prompt annotation (the lesion's primary)", phi="key")
+    mask_id: str = col(pa.string(), "Mask (the lesion's primary mask)", phi="key")
     finding_id: str = col(pa.string(), "Finding (report sentence)", phi="key")
     mask: dict = col(NIFTI_REF, "Mask cropped to its bbox as NIfTI (RAS affine with the crop offset)", phi="image")
     mask_bbox: list = col(pa.list_(pa.int64()), "[c0, r0, s0, c1, r1, s1] voxel indices in the CT volume, end exclusive",
@@ -43,6 +49,9 @@ class GroundedRecord(Record):
     prompt_length_mm: Optional[float] = col(pa.float64(), "Length / long axis the radiologist drew", None,
         phi="numeric")
     prompt_short_mm: Optional[float] = col(pa.float64(), "Short axis the radiologist drew", None, phi="numeric")
+    n_marks: int = col(pa.int64(), "Marks of the lesion (1 when it was marked once)", 1, phi="numeric")
+    member_prompts: list = col(pa.list_(PROMPT), "Every member mark's prompt (the primary's included), by "
+                                                 "annotation_id", factory=list, phi="numeric")
     finding_text: str = col(pa.string(), "The sentence that measures the lesion", phi="free_text")
     section: Optional[str] = col(pa.string(), "Report section of the sentence", None, phi="code")
     report_text: str = col(pa.string(), "Full report text", phi="free_text")

@@ -25,7 +25,7 @@ PHI_CLASSES: dict[str, str] = {
     "dicom_text": "DICOM-derived text: the profile action of its element (C cleaned as free text; D a dummy label "
                   "unless every word is a known non-identifying term; X removed; Z emptied)",
     "person_name": "person name: replaced by dicognito's dummy name (profile action D)",
-    "staff": "name of a staff member typed into opseg (a reviewer): replaced by 'reviewer-<HMAC token>', the same "
+    "staff": "name of a staff member (a reviewer, the reader who made a mark): replaced by 'staff-<HMAC token>', the same "
              "for the same name in the whole project",
     "path": "file path: replaced as a whole (every component, spaces included) by 'file-<HMAC token><extension>'; "
             "a ':line' or '@sha256' tail is kept; a value that is a DICOM UID goes through the uid mapping",

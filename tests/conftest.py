@@ -30,9 +30,11 @@ def truth(demo_dir) -> dict:
 
 @pytest.fixture(scope="session")
 def processed_out(demo_out, tmp_path_factory) -> Path:
-    """The demo output after segment, link and qc (a copy: demo_out stays extract-only). Treat as read-only."""
+    """The demo output after segment, qc, lesions and link, the pipeline's order (a copy: demo_out stays
+    extract-only). Treat as read-only."""
     import shutil
 
+    from curation.lesions.stage import run_lesions
     from curation.qc.stage import run_qc
     from linking.stage import run_link
     from segmentation.stage import run_segment
@@ -40,8 +42,9 @@ def processed_out(demo_out, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("processed") / "out"
     shutil.copytree(demo_out, out)
     run_segment(out)
-    run_link(out)
     run_qc(out)
+    run_lesions(out)
+    run_link(out)
     return out
 
 

@@ -103,12 +103,14 @@ def test_a_changed_setting_reruns_exactly_the_stages_it_affects(archive, tmp_pat
     out, reports = tmp_path / "out", [archive / "reports.jsonl"]
     run = lambda **kw: run_pipeline(archive / "dicom", out, reports=reports, shards=2, deid=False, **kw)  # noqa: E731
     first = run()
-    assert _ran(first) == ["extract", "segment", "link", "qc", "publish", "report"]
+    assert _ran(first) == ["extract", "segment", "qc", "lesions", "link", "publish", "report"]
     assert _ran(run()) == []
     qc_before = read_table(out, ALL_TABLES["qc"]).num_rows
     seen = []
     reps = run(thresholds={"max_components": 3.0}, preview=seen.extend)
-    assert _ran(reps) == ["qc", "publish", "report"]  # not extract, segment or link
+    # not extract, segment or link: lesions reads the QC verdict (its primary rule), re-runs, writes the same
+    # tables, so link stays as it is
+    assert _ran(reps) == ["qc", "lesions", "publish", "report"]
     assert dict(seen)["qc"].startswith("runs 2/2 partitions: settings changed: max_components 1.0 -> 3.0")
     assert dict(seen)["segment"] == "up to date" and "settings" in dict(seen)["publish"]
     assert read_table(out, ALL_TABLES["qc"]).num_rows == qc_before

@@ -54,7 +54,9 @@ def test_grounded_mask_decodes_with_its_shape_and_affine(published):
             assert row["report_text"][row["char_start"]:row["char_end"]] == row["finding_text"]
             assert row["link_tier"] in ("A", "B")
             n += 1
-    assert n == con.sql("select count(*) from links l join masks m using (mask_id) "
+    # one row per lesion, not per link: every member mark of a lesion carries the lesion's link
+    assert n == con.sql("select count(distinct lm.lesion_id) from links l join masks m using (mask_id) "
+                        "join lesion_members lm on lm.annotation_id = l.annotation_id "
                         "where m.error is null and l.tier in ('A', 'B')").fetchall()[0][0] > 0
     # the CT really is the archive's HU volume: the mask mean HU equals the qc table's
     row = ds[next(iter(ds))][0]
@@ -152,3 +154,32 @@ def test_big_splits_are_written_as_bounded_files_that_load_as_one(published, tmp
                                         "    path: data/masks/train-*.parquet\n---\n")
     ds = datasets.load_dataset(str(tmp_path), "masks")["train"]
     assert ds["mask_id"] == table.column("mask_id").to_pylist()
+
+
+def test_grounded_has_one_row_per_truth_lesion_and_no_shared_finding_or_overlap(published, truth):
+    from itertools import combinations
+
+    from curation.lesions.overlap import PatientMask, overlap
+    from schemas import MaskRecord
+
+    out, hf, _ = published
+    rows = [r for p in sorted((hf / "data" / "grounded").glob("*.parquet")) for r in pq.read_table(p).to_pylist()]
+    marked = {(t["study_uid"], t["lesion_id"]) for t in truth["lesions"] if t["marked"]}
+    assert len(rows) == len(marked)
+    assert len({r["finding_id"] for r in rows}) == len(rows)
+    assert len({r["lesion_id"] for r in rows}) == len(rows)
+    assert all(r["n_marks"] == len(r["member_prompts"]) >= 1 for r in rows) and any(r["n_marks"] > 1 for r in rows)
+    masks = {m["mask_id"]: MaskRecord.from_row(m) for m in connect(out).sql("select * from masks").to_arrow_table().to_pylist()}
+    for a, b in combinations(rows, 2):
+        if a["study_uid"] == b["study_uid"]:
+            assert overlap(PatientMask.of(masks[a["mask_id"]]), PatientMask.of(masks[b["mask_id"]])).iou == 0.0
+
+
+def test_card_counts_marks_lesions_and_duplicates_per_kind(published):
+    out, hf, summary = published
+    card = (hf / "README.md").read_text()
+    con = connect(out)
+    marks, lesions = con.sql("select count(*), count(distinct lesion_id) from lesion_members").fetchall()[0]
+    assert "| prompt kind | marks | unique lesions | duplicates removed |" in card
+    assert f"| all | {marks} | {lesions} | {marks - lesions} |" in card and marks > lesions
+    assert summary.rows["lesions"] and summary.rows["lesion_members"]

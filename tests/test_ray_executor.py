@@ -39,7 +39,7 @@ def test_ray_run_writes_the_local_runs_files(setup):
     out = root / "ray"
     reps = run_pipeline(root / "demo" / "dicom", out, reports=[root / "demo" / "reports.jsonl"], shards=3,
                         executor="ray", ray_config=RayConfig(num_cpus=2, actors=1))
-    assert [r.name for r in reps][:4] == ["extract", "segment", "link", "qc"] and reps[1].shards_run == 3
+    assert [r.name for r in reps][:5] == ["extract", "segment", "qc", "lesions", "link"] and reps[1].shards_run == 3
     got = _files(out)
     assert sorted(got) == sorted(reference)
     assert [k for k in got if got[k] != reference[k]] == []

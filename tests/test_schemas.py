@@ -15,7 +15,7 @@ def test_schema_doc_is_up_to_date():
 
 def test_every_contract_table_is_declared():
     assert set(ALL_TABLES) == {"studies", "series", "instances", "annotations", "reports", "findings", "masks",
-                               "links", "qc", "quarantine", "reviews"}
+                               "links", "qc", "quarantine", "reviews", "lesions", "lesion_members"}
 
 
 def test_written_tables_carry_schema_version(demo_out):

@@ -254,5 +254,5 @@ class ColumnPolicy:
         "uid": lambda self, v, s, d: self.uid(v, s), "key": lambda self, v, s, d: self.key(v, s),
         "path": lambda self, v, s, d: self.path(v, s), "free_text": free_text, "dicom_text": dicom_text,
         "json": json_text, "image": image, "dicom_id": dicom_id, "person_name": person_name, "date": date,
-        "datetime": datetime, "staff": lambda self, v, s, d: f"reviewer-{self.secret.token('staff', v, 10)}",
+        "datetime": datetime, "staff": lambda self, v, s, d: f"staff-{self.secret.token('staff', v, 10)}",
     }

@@ -7,7 +7,8 @@ from curation.deid.secret import ProjectSecret
 from curation.io.partition import Partition
 from curation.io.stage import Stage
 
-PUBLISHED_TABLES = ("studies", "series", "annotations", "reports", "findings", "masks", "links", "qc", "quarantine")
+PUBLISHED_TABLES = ("studies", "series", "annotations", "reports", "findings", "masks", "links", "qc", "lesions",
+                    "lesion_members", "quarantine")
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,11 @@
 
 Layout of ``DIR``::
 
-    dicom/          <patient>/<study>/<hex>.dcm   CT slices, GSPS (4 vendor styles), TID 1500 SR, text SR
+    dicom/          <patient>/<study>/<hex>.dcm   CT slices, GSPS (4 vendor styles), TID 1500 SR, text SR, and lesions
+                    marked more than once (curation.demo.repeats: re-save, second reader, second reconstruction, SR)
     reports.jsonl   sidecar reports keyed by accession number (one study has its report as an SR instead)
-    truth/          lesions.jsonl, annotations.jsonl, reports.jsonl, masks/<series_uid>.nii.gz (lesion ids)
+    truth/          lesions.jsonl, annotations.jsonl (study_uid + lesion_id: which marks are one lesion),
+                    reports.jsonl, masks/<series_uid>.nii.gz (lesion ids)
     dicom/bad/      only with bad_input: a truncated slice, a non-DICOM file, broken GSPS
 
 Deterministic for a seed: UIDs, names and pixels derive from it.
@@ -24,6 +26,7 @@ from curation.demo.bad_input import write_bad_input
 from curation.demo.ct_writer import StudyInfo, uid, write_ct_series
 from curation.demo.gsps_styles import DemoMark, write_gsps
 from curation.demo.phantom import make_phantom
+from curation.demo.repeats import plant_repeats
 from curation.demo.report_writer import write_report
 from curation.demo.sr_writer import write_text_report_sr, write_tid1500
 from curation.demo.truth_marks import arrow_for, ellipse_points, largest_slice, long_short_axes
@@ -128,19 +131,16 @@ def _study(out: Path, rng: np.random.Generator, seed: int, s: int, size: int) ->
     annotations = []
     for st, units, ds, ms in objects:
         ds.save_as(folder / f"{st}_{rng.integers(1 << 30):08x}.dcm", enforce_file_format=True)
-        for m in ms:
-            annotations.append({
-                "study_uid": study.study_uid, "series_uid": series_uid, "source_sop_uid": str(ds.SOPInstanceUID),
-                "style": st, "units": units, "mark_id": m.mark_id, "lesion_id": m.lesion_id, "kind": m.kind,
-                "referenced_sop_uid": str(m.image.SOPInstanceUID), "slice_index": m.slice_index,
-                "instance_number": int(m.image.InstanceNumber), "points_px": m.points.tolist(),
-                "tip_px": m.points[1].tolist() if m.kind == "arrow" else None,
-                "length_mm": m.length_mm, "short_mm": m.short_mm})
+        annotations += [_truth_mark(study, ds, st, units, m, "first_reading") for m in ms]
     lesions = {les.lesion_id: les for les in phantom.lesions}
+    repeats = plant_repeats(style, out, folder, study, phantom, ct, marks, seed, s, thickness, ascending)
+    for n, (st, units, ds, ms, case) in enumerate(repeats.objects):
+        ds.save_as(folder / f"{st}_repeat{n}.dcm", enforce_file_format=True)
+        annotations += [_truth_mark(study, ds, st, units, m, case) for m in ms]
     report = write_report(rng, marks, lesions, series_number, thickness,
                           {m.mark_id: int(m.image.InstanceNumber) for m in marks}, unmarked)
     sidecar = None
-    n_files = n_slices + len(objects)
+    n_files = n_slices + len(objects) + len(repeats.objects) + repeats.n_files
     if style == "larvitar":
         write_text_report_sr(report.sections(), ct, uid(seed, s, "rep"), uid(seed, s, "rep", 1), 20).save_as(
             folder / f"report_{s}.dcm", enforce_file_format=True)
@@ -158,3 +158,13 @@ def _study(out: Path, rng: np.random.Generator, seed: int, s: int, size: int) ->
                     "mask_path": f"truth/masks/{series_uid}.nii.gz"} for les in phantom.lesions]
     return {"lesions": lesion_rows, "annotations": annotations, "report": truth_report, "sidecar": sidecar,
             "n_files": n_files}
+
+
+def _truth_mark(study, ds, style: str, units: str, m: DemoMark, case: str) -> dict:
+    """One truth mark; study_uid + lesion_id say which lesion it shows, case how it came to be there."""
+    return {"study_uid": study.study_uid, "series_uid": str(m.image.SeriesInstanceUID), "source_sop_uid": str(ds.SOPInstanceUID),
+            "style": style, "units": units, "mark_id": m.mark_id, "lesion_id": m.lesion_id, "kind": m.kind,
+            "referenced_sop_uid": str(m.image.SOPInstanceUID), "slice_index": m.slice_index,
+            "instance_number": int(m.image.InstanceNumber), "points_px": m.points.tolist(),
+            "tip_px": m.points[1].tolist() if m.kind == "arrow" else None,
+            "length_mm": m.length_mm, "short_mm": m.short_mm, "case": case}

@@ -244,5 +244,6 @@ def _standard(marks, study, series_uid, sop_uid, series_number) -> Dataset:
     return hd.pr.GrayscaleSoftcopyPresentationState(
         referenced_images=images, series_instance_uid=series_uid, series_number=series_number,
         sop_instance_uid=sop_uid, instance_number=1, manufacturer="opseg demo", manufacturer_model_name="standard",
-        software_versions="1", device_serial_number="0", content_label="STANDARD", graphic_annotations=annotations,
+        software_versions="1", device_serial_number="0", content_label="STANDARD", content_creator_name="Reader^Radiology",
+        graphic_annotations=annotations,
         graphic_layers=[layer], graphic_groups=groups)

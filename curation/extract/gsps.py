@@ -232,7 +232,8 @@ def _record(ds, path, study, m: Mark, target: Optional[ImageRef], refs, ai, ti, 
         source_kind="gsps", source_sop_uid=str(ds.SOPInstanceUID), source_path=path, study_uid=study,
         position=f"{ai}/{ti}/{key}", kind=m.kind, points=m.points, tip=m.tip, ref_sop=ref_sop, ref_series=ref_series,
         ref_frame=frame, image=image, presentation_spacing=list(area.presentation_spacing) if area and area.presentation_spacing else None,
-        text=text, flags=sorted(mark_flags), text_pairing=m.pairing, **meta, group_id=m.group_id, compound_id=m.compound_id, tracking_uid=m.tracking_uid)
+        text=text, flags=sorted(mark_flags), text_pairing=m.pairing, **meta, group_id=m.group_id, compound_id=m.compound_id,
+        tracking_uid=m.tracking_uid, reader=str(ds.get("ContentCreatorName", "") or "") or None)
     if "multiple_frames" in mark_flags:
         rec.slice_index = None
     return rec

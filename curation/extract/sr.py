@@ -148,9 +148,10 @@ def extract_sr(ds, path: str, lookup: ImageLookup) -> tuple[list[AnnotationRecor
         return [], [QuarantineRecord(stage="sr", path=path, entity_id=sop, reason="bad_content_tree", detail=f"{path}: {exc}")], None
     records: list[AnnotationRecord] = []
     quarantine: list[QuarantineRecord] = []
+    reader = _observer_name(ds)
     for gi, group in enumerate(groups):
         try:
-            records += _group_records(ds, path, gi, group, lookup, quarantine)
+            records += _group_records(ds, path, gi, group, lookup, quarantine, reader)
         except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
             quarantine.append(QuarantineRecord(stage="sr", path=path, entity_id=f"{sop}#group{gi}",
                                                reason="malformed_measurement_group",
@@ -158,7 +159,8 @@ def extract_sr(ds, path: str, lookup: ImageLookup) -> tuple[list[AnnotationRecor
     return records, quarantine, _report_text(texts)
 
 
-def _group_records(ds, path: str, gi: int, group, lookup: ImageLookup, quarantine: list[QuarantineRecord]) -> list[AnnotationRecord]:
+def _group_records(ds, path: str, gi: int, group, lookup: ImageLookup, quarantine: list[QuarantineRecord],
+                   reader: Optional[str] = None) -> list[AnnotationRecord]:
     """The marks of one measurement group (its malformed SCOORDs go to quarantine, the rest are kept)."""
     sop, study = str(ds.SOPInstanceUID), ds.get("StudyInstanceUID")
     records = []
@@ -193,10 +195,19 @@ def _group_records(ds, path: str, gi: int, group, lookup: ImageLookup, quarantin
             source_kind="sr", source_sop_uid=sop, source_path=path, study_uid=study, position=f"{gi}/{mi}",
             kind=kind, points=pts, tip=tip, ref_sop=scoord.sop_uid, ref_series=None, ref_frame=scoord.frame,
             image=image, presentation_spacing=None, text=text, flags=flags, text_pairing="sr_group",
-            source_units="SCOORD", graphic_layer=None, group_id=None, compound_id=None, tracking_uid=tracking_uid)
+            source_units="SCOORD", graphic_layer=None, group_id=None, compound_id=None, tracking_uid=tracking_uid,
+            reader=reader)
         _apply_sr_values(rec, value_num, short_num)
         records.append(rec)
     return records
+
+
+def _observer_name(ds) -> Optional[str]:
+    """The Person Observer Name (DCM 121008) of the report's observation context (top level of the content tree)."""
+    for item in ds.get("ContentSequence", []):
+        if item.get("ValueType") == "PNAME" and _code(item)[0] == "121008":
+            return str(item.get("PersonName", "") or "") or None
+    return None
 
 
 def _apply_sr_values(rec: AnnotationRecord, value: Optional[Num], short: Optional[Num]) -> None:

@@ -10,7 +10,7 @@ from schemas import ALL_TABLES
 
 
 def connect(out: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with a view per table present under OUT (empty tables get an empty view)."""
+    """An in-memory DuckDB with a view per table present under OUT (empty tables get an empty view), and lesion_marks."""
     con = duckdb.connect()
     for name, cls in ALL_TABLES.items():
         folder = Path(out) / name
@@ -19,7 +19,17 @@ def connect(out: Path) -> duckdb.DuckDBPyConnection:
         else:  # so queries that join an absent table still run (and return nothing)
             cols = ", ".join(f'cast(null as {_duck_type(t)}) as "{c}"' for c, t, _ in cls.describe())
             con.execute(f"create view {name} as select {cols} where false")
+    con.execute(LESION_MARKS_VIEW)
     return con
+
+
+# every mark with the lesion it shows (null for a mark no lesion holds: text, or not grouped yet), so annotations and
+# masks read as if they carried a lesion_id column (see schemas/lesions.py for why they do not)
+LESION_MARKS_VIEW = """
+create view lesion_marks as
+select a.*, lm.lesion_id, lm.role as lesion_role, lm.mask_id, lm.dice_to_primary, lm.disagrees
+from annotations a left join lesion_members lm using (annotation_id)
+"""
 
 
 def _duck_type(arrow_type) -> str:

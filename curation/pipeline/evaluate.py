@@ -1,5 +1,6 @@
-"""The evaluate stage: masks and links scored against a truth source. It lives in the pipeline layer because it
-joins two stages' evaluators (segmentation, linking), and stages never import each other."""
+"""The evaluate stage: masks, lesion grouping and links scored against a truth source. It lives in the pipeline
+layer because it joins three stages' evaluators (segmentation, lesions, linking), and stages never import each
+other."""
 from __future__ import annotations
 
 import json
@@ -7,13 +8,14 @@ import json
 from curation.io.partition import Partition
 from curation.io.stage import Stage
 from curation.io.truth import Truth
+from curation.lesions.evaluate import evaluate_lesions
 from linking.evaluate import evaluate_links
 from segmentation.evaluate import evaluate_demo
 
 
 class EvaluateStage(Stage):
     name = "evaluate"
-    reads = ("masks", "annotations", "links", "findings")
+    reads = ("masks", "annotations", "lesions", "lesion_members", "links", "findings")
     writes = ("eval",)
     partitioned = False
     source_label = "truth"
@@ -31,4 +33,7 @@ class EvaluateStage(Stage):
         seg, links = evaluate_demo(part.out, self.truth), evaluate_links(part.out, self.truth)
         (folder / "segmentation.json").write_text(json.dumps(seg, indent=1))
         (folder / "links.json").write_text(json.dumps(links, indent=1, default=str))
-        return {"segmentation": seg["summary"], "links": {k: v for k, v in links.items() if not isinstance(v, (list, dict))}}
+        lesions = evaluate_lesions(part.out, self.truth)
+        (folder / "lesions.json").write_text(json.dumps(lesions, indent=1, sort_keys=True))
+        return {"segmentation": seg["summary"], "lesions": lesions,
+                "links": {k: v for k, v in links.items() if not isinstance(v, (list, dict))}}

@@ -1,4 +1,4 @@
-"""The opseg pipeline: [fetch ->] extract -> segment -> link -> qc [-> evaluate] -> deid -> publish -> report
+"""The opseg pipeline: [fetch ->] extract -> segment -> qc -> lesions -> link [-> evaluate] -> deid -> publish -> report
 [-> export-seg], as stage objects on the local (process pool) or the Ray executor.
 
 Every stage setting lives in its config dataclass (``STAGE_CONFIGS``); ``settings`` maps a stage name to the
@@ -15,6 +15,8 @@ from typing import Any, Callable, Optional
 from curation.deid.stage import DeidConfig, DeidStage
 from curation.extract.stage import ExtractConfig, ExtractStage
 from curation.io.partition import Partition
+from curation.lesions.grouping import LesionConfig
+from curation.lesions.stage import LesionsStage
 from curation.io.stage import SOURCE, Stage, config_dict, parse_setting
 from curation.pipeline.base import LocalExecutor, StageReport
 from curation.publish.stage import ExportSegConfig, ExportSegStage, PublishConfig, PublishStage
@@ -23,10 +25,12 @@ from curation.report.stage import ReportConfig, ReportStage
 from linking.stage import LinkConfig, LinkStage
 from segmentation.stage import SegmentConfig, SegmentStage
 
-STAGE_CONFIGS: dict[str, type] = {"extract": ExtractConfig, "segment": SegmentConfig, "link": LinkConfig,
-                                  "qc": QCThresholds, "deid": DeidConfig, "publish": PublishConfig,
-                                  "report": ReportConfig, "export-seg": ExportSegConfig}
-STAGE_ORDER = ("fetch", "extract", "segment", "link", "qc", "evaluate", "deid", "publish", "report", "export-seg")
+STAGE_CONFIGS: dict[str, type] = {"extract": ExtractConfig, "segment": SegmentConfig, "qc": QCThresholds,
+                                  "lesions": LesionConfig, "link": LinkConfig, "deid": DeidConfig,
+                                  "publish": PublishConfig, "report": ReportConfig, "export-seg": ExportSegConfig}
+# qc comes before link: its verdict picks each lesion's primary mask, and linking grounds a finding once per lesion
+STAGE_ORDER = ("fetch", "extract", "segment", "qc", "lesions", "link", "evaluate", "deid", "publish", "report",
+               "export-seg")
 
 
 class FetchStage(Stage):
@@ -81,8 +85,8 @@ def build_stages(source: Path, settings: Optional[dict[str, dict]] = None, truth
         settings[name] = {"source": shared, **settings.get(name, {})}
     cfg = stage_configs(settings)
     stages: list[Stage] = [FetchStage(fetcher)] if fetcher is not None else []
-    stages += [ExtractStage(cfg["extract"], workers=os.cpu_count()), SegmentStage(cfg["segment"]), LinkStage(cfg["link"]),
-               QCStage(cfg["qc"])]
+    stages += [ExtractStage(cfg["extract"], workers=os.cpu_count()), SegmentStage(cfg["segment"]), QCStage(cfg["qc"]),
+               LesionsStage(cfg["lesions"]), LinkStage(cfg["link"])]
     if truth is not None:
         from curation.pipeline.evaluate import EvaluateStage
 

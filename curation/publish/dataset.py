@@ -28,8 +28,8 @@ from schemas.base import METADATA_KEY, SCHEMA_VERSION
 from schemas.mask_nifti import nifti_gz
 
 SPLITS = ("train", "validation", "test")
-TABLE_CONFIGS = ("studies", "series", "annotations", "reports", "findings", "masks", "links", "qc", "reviews",
-                 "quarantine")
+TABLE_CONFIGS = ("studies", "series", "annotations", "reports", "findings", "masks", "links", "qc", "lesions",
+                 "lesion_members", "reviews", "quarantine")
 REVIEW_BARS = ("accept", "minor")
 TIERS = ("A", "B", "C")
 DEID_MANIFEST = "_deid/manifest.json"  # written by the de-identification step; its absence means identifiable data
@@ -84,6 +84,9 @@ _STUDY_OF = {
     "masks": ("select t.*, a.study_uid as _study from masks t left join annotations a using (annotation_id) "
               "order by t.mask_id"),
     "links": "select t.*, t.study_uid as _study from links t order by link_id",
+    "lesions": "select t.*, t.study_uid as _study from lesions t order by lesion_id",
+    "lesion_members": ("select t.*, t.study_uid as _study from lesion_members t "
+                       "order by lesion_id, role <> 'primary', annotation_id"),
     "qc": ("select t.*, a.study_uid as _study from qc t left join masks m on t.entity_id = m.mask_id "
            "left join annotations a on m.annotation_id = a.annotation_id order by t.entity_kind, t.entity_id, t.metric"),
     "reviews": ("select t.*, a.study_uid as _study from reviews t left join masks m using (mask_id) "
@@ -91,8 +94,10 @@ _STUDY_OF = {
                 "order by t.reviewed_at, t.mask_id, t.reviewer"),
 }
 
+# One row per lesion: the link of the lesion's primary mark (every member mark carries the lesion's link); a mark no
+# lesion holds (an output made without the lesions stage) is its own lesion.
 _GROUNDED_SQL = """
-select l.link_id as lesion_id, a.study_uid, m.series_uid, l.annotation_id, m.mask_id, l.finding_id,
+select coalesce(lm.lesion_id, l.link_id) as lesion_id, coalesce(les.n_marks, 1) as n_marks, a.study_uid, m.series_uid, l.annotation_id, m.mask_id, l.finding_id,
        m.mask as mask_bytes, m.bbox as mask_bbox, m.affine as affine_lps,
        a.kind as prompt_kind, a.source_kind as prompt_source, a.slice_index as prompt_slice,
        a.points_px as prompt_points_px, a.points_patient as prompt_points_lps,
@@ -104,14 +109,34 @@ select l.link_id as lesion_id, a.study_uid, m.series_uid, l.annotation_id, m.mas
        q.passed as qc_passed, q.detail as qc_detail,
        m.backend as segmentation_backend, m.checkpoint, f.backend as finding_backend, l.backend as linker
 from links l
+left join lesion_members lm on lm.annotation_id = l.annotation_id
+left join lesions les on les.lesion_id = lm.lesion_id
 join masks m on m.mask_id = l.mask_id and m.error is null
 join annotations a on a.annotation_id = l.annotation_id
 join findings f on f.finding_id = l.finding_id
 join reports r on r.report_id = f.report_id
 left join qc q on q.entity_id = m.mask_id and q.metric = 'qc_pass'
 where l.tier in ({tiers})
-order by l.link_id
+qualify row_number() over (partition by coalesce(lm.lesion_id, l.link_id)
+                           order by lm.role = 'primary' desc, l.score desc, l.annotation_id) = 1
+order by lesion_id
 """
+
+_MEMBER_PROMPTS_SQL = """
+select lm.lesion_id, a.annotation_id, a.kind, a.source_kind as source, a.series_uid, a.slice_index as slice,
+       a.points_px, a.points_patient as points_lps, a.length_mm, a.short_mm
+from lesion_members lm join annotations a using (annotation_id)
+order by lm.lesion_id, a.annotation_id
+"""
+
+
+def _member_prompts(con) -> dict[str, list[dict]]:
+    rel = con.sql(_MEMBER_PROMPTS_SQL)
+    out: dict[str, list[dict]] = {}
+    for row in rel.fetchall():
+        rec = dict(zip(rel.columns, row))
+        out.setdefault(rec.pop("lesion_id"), []).append(rec)
+    return out
 
 
 MAX_FILE_BYTES = 256 << 20      # datasets/DuckDB read files of 100-500 MB best; masks and grounded carry bytes
@@ -248,6 +273,7 @@ def publish(out: Path, hf_dir: Path, min_tier: str = "B", fractions: tuple[float
     rel = con.sql(_GROUNDED_SQL.format(tiers=", ".join(f"'{t}'" for t in TIERS[:TIERS.index(min_tier) + 1])))
     records = [dict(zip(rel.columns, r)) for r in rel.fetchall()]
     records = [r for r in records if keep is None or r["mask_id"] in keep]
+    prompts = _member_prompts(con)
     ct_volumes = series_volumes(out) if volumes else None
     shapes: dict[str, Optional[list[int]]] = {}
     todo = sorted({r["series_uid"] for r in records}) if volumes else []
@@ -277,7 +303,8 @@ def publish(out: Path, hf_dir: Path, min_tier: str = "B", fractions: tuple[float
             split=split, patient_key=patient, mask={"bytes": r.pop("mask_bytes"), "path": f"{r['mask_id']}.nii.gz"},
             ct_file=volume_file(r["series_uid"]) if exported else None, ct_shape=shapes.get(r["series_uid"]),
             qc_failed=[] if r["qc_passed"] in (True, None) or not detail else [x.strip() for x in detail.split(",")],
-            link_evidence=list(r.pop("link_evidence") or []), **r))
+            link_evidence=list(r.pop("link_evidence") or []),
+            member_prompts=prompts.get(r["lesion_id"]) or [_own_prompt(r)], **r))
     schema = _hf_schema("grounded")
     table = pa.Table.from_pylist([g.to_row() for g in grounded], schema=schema)
     summary.rows["grounded"] = {}
@@ -292,6 +319,12 @@ def publish(out: Path, hf_dir: Path, min_tier: str = "B", fractions: tuple[float
                qc=Counter((g.prompt_kind, g.qc_passed) for g in grounded), settings=settings, reviews=reviews,
                min_review=min_review)
     return summary
+
+
+def _own_prompt(r: dict) -> dict:
+    return {"annotation_id": r["annotation_id"], "kind": r["prompt_kind"], "source": r["prompt_source"],
+            "series_uid": r["series_uid"], "slice": r["prompt_slice"], "points_px": r["prompt_points_px"],
+            "points_lps": r["prompt_points_lps"], "length_mm": r["prompt_length_mm"], "short_mm": r["prompt_short_mm"]}
 
 
 def push_to_hub(out: Path, hf_dir: Path, repo_id: str, private: bool = True, token: Optional[str] = None) -> str:

@@ -12,7 +12,14 @@ from curation.io.query import failure_counts
 from schemas import ALL_TABLES, GroundedRecord
 
 CONFIG_ORDER = ("grounded", "studies", "series", "annotations", "reports", "findings", "masks", "links", "qc",
-                "reviews", "quarantine")
+                "lesions", "lesion_members", "reviews", "quarantine")
+
+# marks per prompt kind, the lesions whose primary is of that kind, and the member marks folded into a lesion
+_DUPLICATES_SQL = """
+select kind, count(*) as marks, count(*) filter (where role = 'primary') as lesions,
+       count(*) filter (where role <> 'primary') as duplicates
+from lesion_members group by 1 order by 1
+"""
 
 
 def _yaml_header(rows: dict) -> str:
@@ -72,6 +79,26 @@ def deidentification_section(status: dict) -> list[str]:
     lines += ["", "Replacements in free text: " + (", ".join(f"{k.lower()} {v}" for k, v in reps.items()) or "none") + ".",
               ""]
     return lines
+
+
+
+def _lesion_lines(con) -> list[str]:
+    """Marks, unique lesions and duplicates removed per prompt kind, and the members whose mask disagrees."""
+    rows = con.sql(_DUPLICATES_SQL).fetchall()
+    if not rows:
+        return ["", "Lesions: no lesions table (marks were not grouped)."]
+    lines = ["", "## Lesions, not marks", "",
+             "A lesion marked several times (re-saved presentation states, two readers, two reconstructions, a GSPS and",
+             "an SR of one measurement) is one lesion: one `grounded` row, its other marks listed in `lesion_members`.",
+             "", "| prompt kind | marks | unique lesions | duplicates removed |", "|---|---|---|---|"]
+    lines += [f"| {k} | {m} | {u} | {d} |" for k, m, u, d in rows]
+    total = [sum(r[i] for r in rows) for i in (1, 2, 3)]
+    lines.append(f"| all | {total[0]} | {total[1]} | {total[2]} |")
+    flagged = con.sql("select count(*) filter (where disagrees), count(dice_to_primary) from lesion_members").fetchall()[0]
+    lines += ["", f"Member masks that disagree with their lesion's primary mask (patient-space Dice below the lesions "
+                  f"stage's `min_member_dice`): {flagged[0]} of {flagged[1]} compared."]
+    return lines
+
 
 
 def write_card(hf_dir: Path, out: Path, con, summary, min_tier: str, fractions, qc, settings: Optional[dict] = None,
@@ -147,10 +174,14 @@ def write_card(hf_dir: Path, out: Path, con, summary, min_tier: str, fractions, 
         "   voxel and patient (LPS) coordinates on their CT series, lengths recomputed from the points and pixel spacing.",
         "2. **segment**: each mark becomes a prompt (line, arrow, axes) for a promptable segmenter that propagates",
         "   slice by slice from the annotated slice.",
-        "3. **link**: reports split into sections and sentences, findings in the RadGraph schema, each mask matched",
-        "   to the sentence that measures it (image reference, size, laterality) with a confidence tier.",
-        "4. **qc**: RECIST long axis of the mask vs the drawn line, prompt inside the mask, components, edge contact,",
-        "   slice extent, HU statistics, link score; a per-mask verdict with the failing checks.",
+        "3. **qc**: RECIST long axis of the mask vs the drawn line, prompt inside the mask, components, edge contact,",
+        "   slice extent, HU statistics; a per-mask verdict with the failing checks.",
+        "4. **lesions**: the marks and masks of one lesion grouped (same geometry on one image, one measurement in GSPS",
+        "   and SR, masks overlapping in patient space across series of one frame of reference); one primary mask per",
+        "   lesion (QC pass, then prompt kind, then the thinnest series).",
+        "5. **link**: each lesion matched once to the sentence that measures it; its member marks share the link.",
+        "   Reports are split into sections and sentences, findings in the RadGraph schema, matched by image",
+        "   reference, size and laterality, with a confidence tier.",
         "",
         "| step | backend and version |",
         "|---|---|",
@@ -164,6 +195,7 @@ def write_card(hf_dir: Path, out: Path, con, summary, min_tier: str, fractions, 
         lines.append(f"| {kind} | {total} | {qc.get((kind, True), 0)} |")
     failures = failure_counts(con)
     lines += ["", "Failed checks over all masks: " + (", ".join(f"{w} ({n})" for w, n in failures) or "none") + "."]
+    lines += _lesion_lines(con)
     quarantine = con.sql("select stage, reason, count(*) from quarantine group by 1, 2 order by 3 desc, 1, 2").fetchall()
     lines += ["", "Quarantined inputs: " + (", ".join(f"{s}/{r} ({n})" for s, r, n in quarantine) or "none") + ".", ""]
     verdicts = dict(con.sql("select entity_id, passed from qc where metric = 'qc_pass'").fetchall())

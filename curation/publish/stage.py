@@ -10,7 +10,8 @@ from curation.io.partition import Partition
 from curation.io.stage import Resources, Stage, dumps
 from schemas import AnnotationRecord, InstanceRecord, MaskRecord
 
-TABLES = ("studies", "series", "annotations", "reports", "findings", "masks", "links", "qc", "quarantine")
+TABLES = ("studies", "series", "annotations", "reports", "findings", "masks", "links", "qc", "lesions",
+          "lesion_members", "quarantine")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from curation.dicom.cache import series_volumes
 from curation.dicom.volume import VolumeError
 from curation.io.partition import Partition
 from curation.io.stage import Stage, run_alone
-from schemas import AnnotationRecord, InstanceRecord, LinkRecord, MaskRecord, QCRecord, SeriesRecord
+from schemas import AnnotationRecord, InstanceRecord, MaskRecord, QCRecord, SeriesRecord
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class QCStage(Stage):
     """QC metrics per mask into OUT/qc; the thresholds are the stage's config (``opseg run -t NAME=VALUE``)."""
 
     name = "qc"
-    reads = (MaskRecord, AnnotationRecord, LinkRecord, SeriesRecord, InstanceRecord)
+    reads = (MaskRecord, AnnotationRecord, SeriesRecord, InstanceRecord)
     writes = (QCRecord,)
     Config = QCThresholds
 
@@ -114,9 +114,6 @@ def qc_partition(part: Partition, th: QCThresholds) -> dict:
     anns = {a.annotation_id: a for a in part.read(AnnotationRecord)}
     masks = [m for m in part.read(MaskRecord) if m.error is None and m.annotation_id in anns]
     series = {s.series_uid: s for s in part.read(SeriesRecord)}
-    links = defaultdict(list)
-    for link in part.read(LinkRecord):
-        links[link.annotation_id].append(link)
     volumes = series_volumes(part.out, part.read(InstanceRecord))
     by_series = defaultdict(list)
     for m in masks:
@@ -135,9 +132,6 @@ def qc_partition(part: Partition, th: QCThresholds) -> dict:
         for m in ms:
             a = anns[m.annotation_id]
             metrics = mask_metrics(paste(m.mask, m.bbox, shape), hu, a, m, spacing, th)
-            best = max(links.get(a.annotation_id, []), key=lambda x: x.score, default=None)
-            metrics.append(("link_score", best.score if best else 0.0, None, None,
-                            f"tier {best.tier}" if best else "not linked"))
             failed = [name for name, _, _, ok, _ in metrics if ok is False]
             metrics.append(("qc_pass", float(not failed), 1.0, not failed, ", ".join(failed) or "all checks passed"))
             rows += [QCRecord(entity_kind="mask", entity_id=m.mask_id, metric=name, value=v, threshold=t, passed=ok,

@@ -8,7 +8,8 @@ from typing import Optional
 from curation.io.partition import Partition
 from curation.io.stage import Resources, Stage
 
-TABLES = ("studies", "series", "annotations", "reports", "findings", "masks", "links", "qc", "quarantine")
+TABLES = ("studies", "series", "annotations", "reports", "findings", "masks", "links", "qc", "lesions",
+          "lesion_members", "quarantine")
 
 
 @dataclass(frozen=True)
