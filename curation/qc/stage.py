@@ -25,6 +25,7 @@ class QCThresholds:
     max_components: float = 1.0
     max_extent_log2_ratio: float = 1.5      # slices spanned vs the size the prompt implies
     min_directions_stopped_on_empty: float = 1.0
+    min_outline_contrast: float = 0.0       # see outline_contrast
 
     @classmethod
     def from_pairs(cls, pairs: list[str]) -> "QCThresholds":
@@ -83,10 +84,28 @@ def mask_metrics(mask: np.ndarray, hu: Optional[np.ndarray], a: AnnotationRecord
     out.append(("directions_stopped_on_empty", n_empty, th.min_directions_stopped_on_empty,
                 n_empty >= th.min_directions_stopped_on_empty, f"stops: {stops[0]}, {stops[1]}"))
     if hu is not None and mask.any():
+        frac = outline_contrast(mask, hu)
+        out.append(("outline_contrast", frac, th.min_outline_contrast, frac >= th.min_outline_contrast,
+                    "share of the mask's outline that borders background-like HU (a cut through tissue is not)"))
         vals = hu[mask]
         out.append(("hu_mean", float(vals.mean()), None, None, "HU inside the mask"))
         out.append(("hu_std", float(vals.std()), None, None, "HU inside the mask"))
     return out
+
+
+def outline_contrast(mask: np.ndarray, hu: np.ndarray) -> float:
+    """Fraction of the in-plane ring just outside the mask whose HU lies on the far side of the midpoint
+    between the mask's median HU and the ring's most contrasting decile: ~1 for a lesion cut out along its own
+    edge, lower where the mask was cut through a vessel, the pleura or an organ of the same density."""
+    zs = np.flatnonzero(mask.any(axis=(1, 2)))
+    sub = mask[zs[0]:zs[-1] + 1]
+    ring = ndimage.binary_dilation(sub, structure=np.array([[[0, 0, 0]] * 3, [[0, 1, 0], [1, 1, 1], [0, 1, 0]], [[0, 0, 0]] * 3], bool)) & ~sub
+    if not ring.any():
+        return 0.0
+    vals, inside = hu[zs[0]:zs[-1] + 1][ring], float(np.median(hu[zs[0]:zs[-1] + 1][sub]))
+    far = float(np.percentile(vals, 10 if inside > np.median(vals) else 90))
+    mid = (inside + far) / 2
+    return float(np.mean((vals - mid) * np.sign(inside - far) < 0))
 
 
 def failure_counts(con) -> list[tuple[str, int]]:
