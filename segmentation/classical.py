@@ -36,7 +36,7 @@ Z_REACH = 1.1                # half-extent across slices vs the in-plane bound r
 TYPICAL_PERCENTILE = 30.0   # seeds' lesion-likeness taken as "fully lesion" for the walk
 PROB_LEVEL = 0.4
 RIM_LEVEL = 0.25             # rim voxels at least this lesion-like join the mask
-MAX_SOLVE_VOXELS = 120_000
+MAX_SOLVE_VOXELS = 40_000     # direct solve stays well under a second; bigger boxes are solved coarser
 MIN_CONTRAST_HU = 40.0
 
 
