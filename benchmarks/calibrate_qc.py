@@ -9,7 +9,7 @@ DATA defaults to ../shared/real-data/lidc-dev (image/ + nodule_mask/). The thres
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import json
 import time
 import warnings
 from pathlib import Path
@@ -26,11 +26,17 @@ def main():
     ap.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--max-cases", type=int, default=None)
     ap.add_argument("--aim", type=float, default=0.9)
+    ap.add_argument("--rows", type=Path, help="JSON cache of the measured rows: written after measuring, read if present")
     args = ap.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)
     t = time.perf_counter()
     seg = make_segmenter("classical")
-    rows = measure(args.data, seg, max_cases=args.max_cases)
+    if args.rows and args.rows.exists():
+        rows = json.loads(args.rows.read_text())
+    else:
+        rows = measure(args.data, seg, max_cases=args.max_cases)
+        if args.rows:
+            args.rows.write_text(json.dumps(rows))
     tune = [r for r in rows if r["half"] == "tune"]
     hold = [r for r in rows if r["half"] == "holdout"]
     found, _ = search(tune, aim=args.aim)

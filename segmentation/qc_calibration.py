@@ -26,13 +26,15 @@ from segmentation.recist import recist_axes
 GOOD_DICE = 0.7
 QC_KINDS = ("line", "bidimensional", "arrow", "point", "box")
 PERMISSIVE = QCThresholds(max_recist_error_pct=1e9, min_line_inside=0.0, max_arrow_tip_mm=1e9, max_components=1e9,
-                          max_extent_log2_ratio=1e9, min_directions_stopped_on_empty=0.0, min_outline_contrast=0.0)
+                          max_extent_log2_ratio=1e9, min_directions_stopped_on_empty=0.0, min_outline_contrast=0.0,
+                          min_backend_score=0.0)
 GRID = {
     "max_recist_error_pct": (10.0, 15.0, 20.0, 30.0),
     "min_line_inside": (0.6, 0.8, 0.9, 1.0),
     "max_arrow_tip_mm": (2.0, 3.0, 5.0),
     "max_extent_log2_ratio": (0.75, 1.0, 1.5),
-    "min_outline_contrast": (0.0, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9),
+    "min_outline_contrast": (0.0, 0.5, 0.7, 0.8, 0.9),
+    "min_backend_score": (0.0, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9),
 }
 # Not calibrated here: crops are cut at the lesion's own extent, so "touches the volume edge" and "stopped on an
 # empty slice" say nothing on them; those two checks keep their defaults and are left out of the verdict below.
@@ -50,7 +52,7 @@ def _records(case: str, kind: str, prompt, res, spacing) -> tuple[AnnotationReco
     long, short, _ = recist_axes(res.mask, spacing[1:])
     m = MaskRecord(mask_id=a.annotation_id, annotation_id=a.annotation_id, series_uid=case, backend="", checkpoint=None,
                    recist_long_mm=long, recist_short_mm=short, n_slices=int(len(zs)),
-                   stop_reason_superior=res.stop_superior, stop_reason_inferior=res.stop_inferior)
+                   stop_reason_superior=res.stop_superior, stop_reason_inferior=res.stop_inferior, score=res.score)
     return a, m
 
 
@@ -90,7 +92,8 @@ def passes(row: dict, th: QCThresholds) -> bool:
               m.get("arrow_tip_distance_mm", 0.0) <= th.max_arrow_tip_mm,
               m["components"] <= th.max_components,
               m.get("extent_log2_ratio", 0.0) <= th.max_extent_log2_ratio,
-              m.get("outline_contrast", 1.0) >= th.min_outline_contrast]
+              m.get("outline_contrast", 1.0) >= th.min_outline_contrast,
+              m.get("backend_score", 1.0) >= th.min_backend_score]
     return all(checks)
 
 

@@ -26,6 +26,7 @@ class QCThresholds:
     max_extent_log2_ratio: float = 1.5      # slices spanned vs the size the prompt implies
     min_directions_stopped_on_empty: float = 1.0
     min_outline_contrast: float = 0.0       # see outline_contrast
+    min_backend_score: float = 0.0          # the backend's score column (classical: certainty of the random walk)
 
     @classmethod
     def from_pairs(cls, pairs: list[str]) -> "QCThresholds":
@@ -69,6 +70,9 @@ def mask_metrics(mask: np.ndarray, hu: Optional[np.ndarray], a: AnnotationRecord
             else:
                 d = float("inf")
             out.append(("arrow_tip_distance_mm", d, th.max_arrow_tip_mm, d <= th.max_arrow_tip_mm, "arrow tip to the mask"))
+    if m.score is not None:
+        out.append(("backend_score", float(m.score), th.min_backend_score, m.score >= th.min_backend_score,
+                    f"{m.backend}'s own confidence in the mask"))
     n_comp = ndimage.label(mask)[1]
     out.append(("components", float(n_comp), th.max_components, n_comp <= th.max_components, "3D connected components"))
     edge = bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any() or mask[:, :, 0].any()
