@@ -1,4 +1,5 @@
-"""Calibrate the QC thresholds on real lesions: what fraction of QC-passing masks have Dice >= 0.7.
+"""Real lesions in one run: the Dice tables of ``opseg eval`` on a crop folder, and the QC calibration (what
+fraction of QC-passing masks have Dice >= 0.7) on the same masks.
 
     python benchmarks/calibrate_qc.py [DATA] [--max-cases N] [--aim 0.9]
 
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from curation.qc.stage import QCThresholds
 from segmentation.qc_calibration import GOOD_DICE, GRID, QC_KINDS, measure, score, search
+from segmentation.real_eval import crops_markdown
 from segmentation.stage import make_segmenter
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "real-data" / "lidc-dev"
@@ -26,17 +28,19 @@ def main():
     ap.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--max-cases", type=int, default=None)
     ap.add_argument("--aim", type=float, default=0.9)
-    ap.add_argument("--rows", type=Path, help="JSON cache of the measured rows: written after measuring, read if present")
+    ap.add_argument("--rows", type=Path, help="JSON of the evaluation with QC metrics: written after measuring, read if present")
     args = ap.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)
     t = time.perf_counter()
     seg = make_segmenter("classical")
     if args.rows and args.rows.exists():
-        rows = json.loads(args.rows.read_text())
+        result = json.loads(args.rows.read_text())
     else:
-        rows = measure(args.data, seg, max_cases=args.max_cases)
+        result = measure(args.data, seg, max_cases=args.max_cases)
         if args.rows:
-            args.rows.write_text(json.dumps(rows))
+            args.rows.write_text(json.dumps(result))
+    print(crops_markdown(result))
+    rows = [r for r in result["rows"] if r["kind"] in QC_KINDS]
     tune = [r for r in rows if r["half"] == "tune"]
     hold = [r for r in rows if r["half"] == "holdout"]
     found, _ = search(tune, aim=args.aim)

@@ -9,38 +9,33 @@ whose precision clears the aim; ``score`` reports any set on any rows (the other
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 from typing import Callable, Optional
 
 import numpy as np
 
-from curation.qc.stage import QCThresholds, mask_metrics
+from curation.qc.stage import GOOD_DICE, QCThresholds, mask_metrics
 from schemas import AnnotationRecord, MaskRecord
-from segmentation.evaluate import dice
-from segmentation.protocol import load_case
-from segmentation.real_eval import crop_cases, half_of
-from segmentation.real_prompts import real_prompt
+from segmentation.real_eval import evaluate_crops
 from segmentation.recist import recist_axes
 
-GOOD_DICE = 0.7
 QC_KINDS = ("line", "bidimensional", "arrow", "point", "box")
 PERMISSIVE = QCThresholds(max_recist_error_pct=1e9, min_line_inside=0.0, max_arrow_tip_mm=1e9, max_components=1e9,
                           max_extent_log2_ratio=1e9, min_directions_stopped_on_empty=0.0, min_outline_contrast=0.0,
-                          min_backend_score=0.0)
+                          min_classical_certainty=0.0)
 GRID = {
     "max_recist_error_pct": (10.0, 15.0, 20.0, 30.0),
     "min_line_inside": (0.6, 0.8, 0.9, 1.0),
     "max_arrow_tip_mm": (2.0, 3.0, 5.0),
     "max_extent_log2_ratio": (0.75, 1.0, 1.5),
     "min_outline_contrast": (0.0, 0.5, 0.7, 0.8, 0.9),
-    "min_backend_score": (0.0, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9),
+    "min_classical_certainty": (0.0, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9),
 }
 # Not calibrated here: crops are cut at the lesion's own extent, so "touches the volume edge" and "stopped on an
 # empty slice" say nothing on them; those two checks keep their defaults and are left out of the verdict below.
 
 
-def _records(case: str, kind: str, prompt, res, spacing) -> tuple[AnnotationRecord, MaskRecord]:
+def _records(case: str, kind: str, prompt, res, spacing, backend: str) -> tuple[AnnotationRecord, MaskRecord]:
     px_mm = (spacing[1] + spacing[2]) / 2
     a = AnnotationRecord(annotation_id=f"{case}:{kind}", source_kind="gsps", source_sop_uid=case, source_path=case,
                          kind="polygon" if kind == "box" else kind, slice_index=prompt.slice_index,
@@ -50,35 +45,26 @@ def _records(case: str, kind: str, prompt, res, spacing) -> tuple[AnnotationReco
                          short_mm=prompt.short_px * px_mm if prompt.short_px else None)
     zs = np.flatnonzero(res.mask.any(axis=(1, 2)))
     long, short, _ = recist_axes(res.mask, spacing[1:])
-    m = MaskRecord(mask_id=a.annotation_id, annotation_id=a.annotation_id, series_uid=case, backend="", checkpoint=None,
+    m = MaskRecord(mask_id=a.annotation_id, annotation_id=a.annotation_id, series_uid=case, backend=backend, checkpoint=None,
                    recist_long_mm=long, recist_short_mm=short, n_slices=int(len(zs)),
                    stop_reason_superior=res.stop_superior, stop_reason_inferior=res.stop_inferior, score=res.score)
     return a, m
 
 
+def qc_fields(segmenter_name: str):
+    """An ``evaluate_crops`` row hook adding the QC metrics of each mask (kinds real archives hold)."""
+    def fields(kind, prompt, res, hu, truth, spacing) -> dict:
+        if kind not in QC_KINDS or isinstance(res, Exception):
+            return {"segmented": False, "metrics": {}}
+        a, m = _records(kind, kind, prompt, res, spacing, segmenter_name)
+        return {"segmented": True, "metrics": {n: v for n, v, *_ in mask_metrics(res.mask, hu, a, m, spacing, PERMISSIVE)}}
+    return fields
+
+
 def measure(data, segmenter, seed: int = 0, max_cases: Optional[int] = None,
-            tick: Optional[Callable[[int], None]] = None) -> list[dict]:
-    """One row per mask: kind, half, dice, and the QC metrics' values (thresholds applied later)."""
-    cases = crop_cases(data)
-    if max_cases is not None and max_cases < len(cases):
-        cases = [cases[i] for i in sorted(np.random.default_rng(seed).choice(len(cases), max_cases, replace=False))]
-    rows = []
-    for image, label in cases:
-        hu, lab, spacing = load_case(image, label)
-        truth = lab > 0
-        case = image.name.split(".nii")[0]
-        rng = np.random.default_rng([seed, int(hashlib.sha1(image.name.encode()).hexdigest()[:8], 16)])
-        prompts = [real_prompt(k, truth, spacing, rng) for k in QC_KINDS]
-        for kind, p, res in zip(QC_KINDS, prompts, segmenter.segment_many(hu, spacing, prompts)):
-            row = {"case": case, "half": half_of(image), "kind": kind, "dice": 0.0, "segmented": False, "metrics": {}}
-            if not isinstance(res, Exception):
-                a, m = _records(case, kind, p, res, spacing)
-                row.update(dice=dice(res.mask, truth), segmented=True,
-                           metrics={name: v for name, v, *_ in mask_metrics(res.mask, hu, a, m, spacing, PERMISSIVE)})
-            rows.append(row)
-        if tick:
-            tick(1)
-    return rows
+            tick: Optional[Callable[[int], None]] = None) -> dict:
+    """The real-lesion evaluation (``evaluate_crops``) with each row's QC metric values (thresholds later)."""
+    return evaluate_crops(data, segmenter, seed=seed, max_cases=max_cases, tick=tick, extra=qc_fields(segmenter.name))
 
 
 def passes(row: dict, th: QCThresholds) -> bool:
@@ -93,13 +79,13 @@ def passes(row: dict, th: QCThresholds) -> bool:
               m["components"] <= th.max_components,
               m.get("extent_log2_ratio", 0.0) <= th.max_extent_log2_ratio,
               m.get("outline_contrast", 1.0) >= th.min_outline_contrast,
-              m.get("backend_score", 1.0) >= th.min_backend_score]
+              m.get("classical_certainty", 1.0) >= th.min_classical_certainty]
     return all(checks)
 
 
 def score(rows: list[dict], th: QCThresholds) -> dict:
-    good = np.array([r["dice"] >= GOOD_DICE for r in rows])
-    ok = np.array([passes(r, th) for r in rows])
+    good = np.array([r["dice"] >= GOOD_DICE for r in rows], bool)
+    ok = np.array([passes(r, th) for r in rows], bool)
     tp = int((good & ok).sum())
     return {"masks": len(rows), "passed": int(ok.sum()), "good": int(good.sum()),
             "precision": tp / ok.sum() if ok.sum() else float("nan"), "recall": tp / good.sum() if good.sum() else float("nan")}

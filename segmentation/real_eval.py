@@ -90,8 +90,9 @@ def location_class(hu: np.ndarray, truth: np.ndarray, spacing) -> str:
 
 
 def evaluate_crops(data: Path, segmenter, kinds=REAL_PROMPT_KINDS, seed: int = 0, max_cases: Optional[int] = None,
-                   half: str = "all", tick: Optional[Callable[[int], None]] = None) -> dict:
-    """Per-prompt rows and summaries (overall, per size bucket, density and location) for a crop folder."""
+                   half: str = "all", tick: Optional[Callable[[int], None]] = None, extra: Optional[Callable] = None) -> dict:
+    """Per-prompt rows and summaries (overall, per size bucket, density and location) for a crop folder.
+    ``extra(kind, prompt, result, hu, truth, spacing) -> dict`` adds fields to each row (QC calibration)."""
     cases = crop_cases(data)
     if half != "all":
         cases = [c for c in cases if half_of(c[0]) == half]
@@ -112,12 +113,14 @@ def evaluate_crops(data: Path, segmenter, kinds=REAL_PROMPT_KINDS, seed: int = 0
         t0 = time.perf_counter()
         results = segmenter.segment_many(hu, spacing, prompts)
         per = (time.perf_counter() - t0) / len(prompts)
-        for kind, res in zip(kinds, results):
+        for kind, prompt, res in zip(kinds, prompts, results):
             pred = np.zeros_like(truth) if isinstance(res, Exception) else res.mask
             row = {"case": image.name.split(".nii")[0], "half": half_of(image), "kind": kind, "dice": dice(pred, truth),
                    "true_long_mm": true_long, "seconds": per, "error": getattr(res, "reason", None), **strata}
             if kind in ("line", "bidimensional") and true_long > 0:
                 row["recist_error_pct"] = abs(recist_axes(pred, spacing[1:])[0] - true_long) / true_long * 100
+            if extra is not None:
+                row.update(extra(kind, prompt, res, hu, truth, spacing))
             rows.append(row)
         if tick:
             tick(1)

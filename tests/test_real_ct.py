@@ -60,3 +60,36 @@ def test_lidc_nodule_as_dicom_gsps_through_extract_and_segment(name, kind, synta
     assert m.backend == "classical-cpu 0.2.0"
     pred = paste(m.mask, m.bbox, truth.shape)
     assert dice(pred, truth) >= 0.7, (name, kind, dice(pred, truth))
+
+
+def test_opseg_eval_reads_a_real_crop_folder(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from curation.cli import app
+    from real_ct import LIDC
+
+    res = CliRunner().invoke(app, ["eval", str(LIDC), "--report", str(tmp_path / "ev.json")])
+    assert res.exit_code == 0, res.output
+    result = json.loads((tmp_path / "ev.json").read_text())
+    s = result["summary"]
+    assert result["backend"] == "classical-cpu 0.2.0" and result["cases"] == 3
+    assert set(s["overall"]) == {"line", "bidimensional", "arrow", "point", "box", "mask"}
+    assert s["overall"]["line"]["dice_mean"] >= 0.7 and "recist_error_pct_mean" in s["overall"]["line"]
+    assert set(s["size"]) <= {"<10 mm", "10-20 mm", ">20 mm"} and set(s["location"]) <= {"isolated", "juxtapleural"}
+    assert {r["half"] for r in result["rows"]} == {"holdout"}
+    assert "| size:" in (tmp_path / "ev.md").read_text()
+
+
+def test_qc_search_finds_the_threshold_that_separates_good_from_bad():
+    from curation.qc.stage import QCThresholds
+    from segmentation.qc_calibration import score, search
+
+    def row(certainty, d):
+        return {"segmented": True, "dice": d, "metrics": {"components": 1.0, "classical_certainty": certainty}}
+
+    rows = [row(0.9, 0.85)] * 8 + [row(0.55, 0.3)] * 4 + [row(0.8, 0.75)] * 4
+    assert score(rows, QCThresholds())["precision"] == 12 / 16
+    th, s = search(rows, aim=0.9)
+    assert 0.55 < th.min_classical_certainty <= 0.8 and s["precision"] == 1.0 and s["recall"] == 1.0

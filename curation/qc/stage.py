@@ -17,6 +17,12 @@ from curation.dicom.volume import VolumeError, load_volume
 from schemas import AnnotationRecord, LinkRecord, MaskRecord, QCRecord, SeriesRecord
 
 
+GOOD_DICE = 0.7  # a "good" mask, for what a QC pass promises (calibration on real lesions)
+# What a pass with the default thresholds meant when they were last calibrated (benchmarks/calibrate_qc.py on
+# real LIDC-IDRI nodules; docs/benchmarks.md "QC calibrated on real lesions"); shown in the QC report.
+QC_CALIBRATION = "not calibrated yet"
+
+
 @dataclass
 class QCThresholds:
     max_recist_error_pct: float = 20.0      # mask RECIST long axis vs the radiologist's line
@@ -26,7 +32,7 @@ class QCThresholds:
     max_extent_log2_ratio: float = 1.5      # slices spanned vs the size the prompt implies
     min_directions_stopped_on_empty: float = 1.0
     min_outline_contrast: float = 0.0       # see outline_contrast
-    min_backend_score: float = 0.0          # the backend's score column (classical: certainty of the random walk)
+    min_classical_certainty: float = 0.0    # the classical backend's score (certainty of the random walk)
 
     @classmethod
     def from_pairs(cls, pairs: list[str]) -> "QCThresholds":
@@ -70,9 +76,9 @@ def mask_metrics(mask: np.ndarray, hu: Optional[np.ndarray], a: AnnotationRecord
             else:
                 d = float("inf")
             out.append(("arrow_tip_distance_mm", d, th.max_arrow_tip_mm, d <= th.max_arrow_tip_mm, "arrow tip to the mask"))
-    if m.score is not None:
-        out.append(("backend_score", float(m.score), th.min_backend_score, m.score >= th.min_backend_score,
-                    f"{m.backend}'s own confidence in the mask"))
+    if m.score is not None and m.backend.startswith("classical-cpu"):  # calibrated for this backend's score only
+        out.append(("classical_certainty", float(m.score), th.min_classical_certainty, m.score >= th.min_classical_certainty,
+                    f"{m.backend}: overlap of the random walk's 0.25 and 0.75 masks"))
     n_comp = ndimage.label(mask)[1]
     out.append(("components", float(n_comp), th.max_components, n_comp <= th.max_components, "3D connected components"))
     edge = bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any() or mask[:, :, 0].any()
