@@ -14,7 +14,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from curation.qc.stage import GOOD_DICE, QCThresholds, mask_metrics
+from curation.qc.stage import GOOD_DICE, SIZED_KINDS, QCThresholds, mask_metrics
 from schemas import AnnotationRecord, MaskRecord
 from segmentation.real_eval import evaluate_crops
 from segmentation.recist import recist_axes
@@ -22,14 +22,15 @@ from segmentation.recist import recist_axes
 QC_KINDS = ("line", "bidimensional", "arrow", "point", "box")
 PERMISSIVE = QCThresholds(max_recist_error_pct=1e9, min_line_inside=0.0, max_arrow_tip_mm=1e9, max_components=1e9,
                           max_extent_log2_ratio=1e9, min_directions_stopped_on_empty=0.0, min_outline_contrast=0.0,
-                          min_classical_certainty=0.0)
+                          min_classical_certainty=0.0, min_size_checkable=0.0)
 GRID = {
     "max_recist_error_pct": (10.0, 15.0, 20.0, 30.0),
     "min_line_inside": (0.6, 0.8, 0.9, 1.0),
     "max_arrow_tip_mm": (2.0, 3.0, 5.0),
     "max_extent_log2_ratio": (0.75, 1.0, 1.5),
     "min_outline_contrast": (0.0, 0.5, 0.7, 0.8, 0.9),
-    "min_classical_certainty": (0.0, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9),
+    "min_classical_certainty": (0.0, 0.5, 0.6, 0.7, 0.8, 0.9),
+    "min_size_checkable": (0.0, 1.0),
 }
 # Not calibrated here: crops are cut at the lesion's own extent, so "touches the volume edge" and "stopped on an
 # empty slice" say nothing on them; those two checks keep their defaults and are left out of the verdict below.
@@ -79,7 +80,8 @@ def passes(row: dict, th: QCThresholds) -> bool:
               m["components"] <= th.max_components,
               m.get("extent_log2_ratio", 0.0) <= th.max_extent_log2_ratio,
               m.get("outline_contrast", 1.0) >= th.min_outline_contrast,
-              m.get("classical_certainty", 1.0) >= th.min_classical_certainty]
+              m.get("classical_certainty", 1.0) >= th.min_classical_certainty,
+              float(("polygon" if row["kind"] == "box" else row["kind"]) in SIZED_KINDS) >= th.min_size_checkable]
     return all(checks)
 
 
