@@ -17,7 +17,7 @@ from pathlib import Path
 
 from curation.qc.stage import QCThresholds
 from segmentation.qc_calibration import GOOD_DICE, GRID, QC_KINDS, measure, score, search
-from segmentation.real_eval import crops_markdown
+from segmentation.real_eval import crops_markdown, summarise_rows
 from segmentation.stage import make_segmenter
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "real-data" / "lidc-dev"
@@ -40,6 +40,13 @@ def main():
         if args.rows:
             args.rows.write_text(json.dumps(result))
     print(crops_markdown(result))
+    print("| half | lesions | " + " | ".join(result["kinds"]) + " | RECIST error % (line) |\n|" + "---|" * (len(result["kinds"]) + 3))
+    for half in ("tune", "holdout"):
+        part = [r for r in result["rows"] if r["half"] == half]
+        s = summarise_rows(part)["overall"]
+        cells = " | ".join(f"{s[k]['dice_mean']:.3f} [{s[k]['dice_ci95'][0]:.2f}, {s[k]['dice_ci95'][1]:.2f}]" for k in result["kinds"])
+        print(f"| {half} | {len(part) // len(result['kinds'])} | {cells} | {s['line'].get('recist_error_pct_mean', float('nan')):.1f} |")
+    print()
     rows = [r for r in result["rows"] if r["kind"] in QC_KINDS]
     tune = [r for r in rows if r["half"] == "tune"]
     hold = [r for r in rows if r["half"] == "holdout"]
