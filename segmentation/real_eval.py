@@ -93,6 +93,8 @@ def evaluate_crops(data: Path, segmenter, kinds=REAL_PROMPT_KINDS, seed: int = 0
                    half: str = "all", tick: Optional[Callable[[int], None]] = None, extra: Optional[Callable] = None) -> dict:
     """Per-prompt rows and summaries (overall, per size bucket, density and location) for a crop folder.
     ``extra(kind, prompt, result, hu, truth, spacing) -> dict`` adds fields to each row (QC calibration)."""
+    if half not in ("all", "tune", "holdout"):
+        raise ValueError(f"half must be all, tune or holdout, not {half!r}")
     cases = crop_cases(data)
     if half != "all":
         cases = [c for c in cases if half_of(c[0]) == half]

@@ -87,7 +87,7 @@ def test_qc_search_finds_the_threshold_that_separates_good_from_bad():
     from segmentation.qc_calibration import score, search
 
     def row(certainty, d):
-        return {"segmented": True, "dice": d, "metrics": {"components": 1.0, "classical_certainty": certainty}}
+        return {"segmented": True, "kind": "line", "dice": d, "metrics": {"components": 1.0, "classical_certainty": certainty}}
 
     rows = [row(0.9, 0.85)] * 8 + [row(0.55, 0.3)] * 4 + [row(0.8, 0.75)] * 4
     assert score(rows, QCThresholds())["precision"] == 12 / 16
