@@ -2,7 +2,9 @@
 
     python benchmarks/bench_segment.py [--skip-1024]
 
-- classical CPU backend: seconds per lesion for a 20-slice lesion, and on the demo archive;
+- classical CPU backends, the default (3D random walker, classical-cpu 0.2) next to its predecessor (2D growing,
+  classical-2d = classical-cpu 0.1): seconds per lesion on a 20-slice phantom lesion and on real LIDC crops
+  (../shared/real-data/lidc-dev, line prompts), peak RSS on a 512x512x300 series;
 - SAM2CT engine (random weights) at 512 and 1024: slices encoded per second, seconds per lesion, and the
   ratio against the stock per-lesion loop (each lesion encodes its own slices) on the same series;
 - peak RSS for a 512x512x300 series with ten lesions (each configuration in a fresh process).
@@ -21,8 +23,13 @@ import time
 import numpy as np
 import torch
 
-from segmentation.classical import ClassicalSegmenter
+from pathlib import Path
+
 from segmentation.prompts import Prompt
+from segmentation.stage import make_segmenter
+
+LIDC = Path(__file__).resolve().parents[2] / "shared" / "real-data" / "lidc-dev"
+CLASSICAL = ("classical", "classical-2d")
 
 
 def phantom(n_slices: int, size: int, n_lesions: int, seed: int = 0, kind: str = "line"):
@@ -54,10 +61,10 @@ def rss_mb() -> float:
 
 
 def run_memory(backend: str, image_size: int) -> dict:
-    hu, prompts = phantom(300, 512, 10, kind="line" if backend == "classical" else "mask")
+    hu, prompts = phantom(300, 512, 10, kind="line" if backend in CLASSICAL else "mask")
     t = time.perf_counter()
-    if backend == "classical":
-        seg = ClassicalSegmenter()
+    if backend in CLASSICAL:
+        seg = make_segmenter(backend)
         res = seg.segment_many(hu, (2.0, 0.75, 0.75), prompts)
     else:
         from segmentation.sam2ct.backend import SAM2CTSegmenter
@@ -93,9 +100,30 @@ def sam2ct_shared_vs_loop(image_size: int, n_slices: int, n_lesions: int) -> dic
             "loop_seconds": loop_s, "loop_encodings": loop_enc, "speedup": loop_s / shared_s}
 
 
+def lidc_seconds(seg, data: Path, n: int = 40) -> list[float]:
+    """Seconds per line-prompted lesion on n real LIDC crops (every k-th case)."""
+    if not data.is_dir():
+        return []
+    from segmentation.real_eval import crop_cases
+    from segmentation.protocol import load_case
+    from segmentation.real_prompts import real_prompt
+
+    cases = crop_cases(data)
+    out = []
+    for image, label in cases[:: max(1, len(cases) // n)][:n]:
+        hu, lab, spacing = load_case(image, label)
+        p = real_prompt("line", lab > 0, spacing, np.random.default_rng(0))
+        t = time.perf_counter()
+        seg.segment_many(hu, spacing, [p])
+        out.append(time.perf_counter() - t)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--skip-1024", action="store_true")
+    ap.add_argument("--classical-only", action="store_true", help="only the weight-free backends (seconds, not minutes)")
+    ap.add_argument("--lidc", type=Path, default=LIDC, help="real LIDC crops (image/ + nodule_mask/)")
     ap.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.memory_child:
@@ -104,16 +132,16 @@ def main():
     torch.set_num_threads(os.cpu_count() or 1)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, threads {torch.get_num_threads()}")
     hu, prompts = phantom(60, 512, 1)
-    seg = ClassicalSegmenter()
-    seg.segment(hu, (2.0, 0.75, 0.75), prompts[0])
-    times = []
-    for _ in range(5):
-        r = seg.segment(hu, (2.0, 0.75, 0.75), prompts[0])
-        times.append(r.seconds)
-    n = int(r.mask.any(axis=(1, 2)).sum())
-    print(f"\nclassical CPU, one {n}-slice lesion (40 mm, 2 mm slices): {min(times):.3f} s per lesion (best of 5)")
-    rows = [sam2ct_shared_vs_loop(512, 12, 3)]
-    if not args.skip_1024:
+    print("\n| classical backend | phantom: one 40 mm lesion, s (best of 5) | real LIDC crops: s per lesion, mean [max] |")
+    print("|---|---|---|")
+    for backend in CLASSICAL:
+        seg = make_segmenter(backend)
+        times = [seg.segment(hu, (2.0, 0.75, 0.75), prompts[0]).seconds for _ in range(5)]
+        real = lidc_seconds(seg, args.lidc)
+        cell = f"{np.mean(real):.3f} [{np.max(real):.3f}] ({len(real)} nodules)" if real else f"no {args.lidc}"
+        print(f"| {seg.name} | {min(times):.3f} | {cell} |")
+    rows = [] if args.classical_only else [sam2ct_shared_vs_loop(512, 12, 3)]
+    if not (args.skip_1024 or args.classical_only):
         rows.append(sam2ct_shared_vs_loop(1024, 8, 2))
     print("\n| SAM2CT engine (random weights) | lesions | encodings shared / per-lesion loop | slices encoded/s | s per lesion (shared) | loop s | speedup |")
     print("|---|---|---|---|---|---|---|")
@@ -121,13 +149,13 @@ def main():
         print(f"| {r['image_size']} px | {r['lesions']} | {r['shared_encodings']} / {r['loop_encodings']} | "
               f"{r['encode_slices_per_s']:.2f} | {r['seconds_per_lesion']:.1f} | {r['loop_seconds']:.1f} | {r['speedup']:.2f}x |")
     print("\n| 512x512x300 series, ten 40 mm lesions | seconds | peak RSS |\n|---|---|---|")
-    for backend, size in (("classical", 0), ("sam2ct", 512)):
+    for backend, size in (("classical", 0), ("classical-2d", 0)) + ((("sam2ct", 512),) if not args.classical_only else ()):
         out = subprocess.run([sys.executable, __file__, "--memory-child", backend, str(size)], capture_output=True, text=True)
         if out.returncode:
             print(f"| {backend} | failed: {out.stderr.strip().splitlines()[-1]} | |")
             continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        label = backend if backend == "classical" else f"sam2ct {size} px"
+        label = backend if backend in CLASSICAL else f"sam2ct {size} px"
         print(f"| {label} ({r['ok']}/10 masks) | {r['seconds']:.1f} | {r['peak_rss_mb'] / 1024:.2f} GB |")
 
 

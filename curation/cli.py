@@ -245,7 +245,7 @@ def demo_archive(out_dir: Path = typer.Argument(..., help="Folder to write the s
 
 @app.command()
 def segment(out: Path = typer.Argument(..., exists=True, file_okay=False, help="Output folder of `opseg extract`"),
-            backend: Optional[str] = typer.Option(None, help="classical (weight-free CPU default) | sam2ct"),
+            backend: Optional[str] = typer.Option(None, help="classical (weight-free CPU default) | classical-2d (its predecessor) | sam2ct"),
             checkpoint: Optional[Path] = typer.Option(None, exists=True, dir_okay=False,
                                                       help="SAM2 / SAM2.1 / MedSAM2 / SAM2CT checkpoint (see docs/weights.md)"),
             image_size: Optional[int] = typer.Option(None, help="1024 (SAM2, SAM2CT; default) or 512 (MedSAM2)"),
@@ -268,10 +268,10 @@ def segment(out: Path = typer.Argument(..., exists=True, file_okay=False, help="
 
 @app.command("eval")
 def evaluate(data: Path = typer.Argument(..., exists=True, file_okay=False,
-                                         help="NIfTI dataset (imagesTr/ + labelsTr/), or an opseg OUT with --truth"),
+                                         help="NIfTI dataset (imagesTr/ + labelsTr/ or image/ + nodule_mask/), or an opseg OUT with --truth"),
              truth: Optional[Path] = typer.Option(None, exists=True, file_okay=False,
                                                   help="Demo archive folder: score OUT/masks against its truth/"),
-             backend: str = typer.Option("classical", help="classical | sam2ct (dataset mode)"),
+             backend: str = typer.Option("classical", help="classical | classical-2d | sam2ct (dataset mode)"),
              checkpoint: Optional[Path] = typer.Option(None, exists=True, dir_okay=False),
              image_size: int = typer.Option(1024),
              mcm: bool = typer.Option(True, "--mcm/--no-mcm"),
@@ -279,9 +279,13 @@ def evaluate(data: Path = typer.Argument(..., exists=True, file_okay=False,
              label: int = typer.Option(1, help="Lesion label in labelsTr (lesions = its connected components)"),
              max_cases: Optional[int] = typer.Option(None),
              seed: int = typer.Option(0),
+             half: str = typer.Option("all", help="Crop folders: all | tune | holdout (stable split by patient)"),
              report: Optional[Path] = typer.Option(None, help="Write the JSON here (Markdown beside it)")):
-    """Dice per prompt kind and RECIST error with 95% bootstrap CIs (paper protocol, or demo truth)."""
+    """Dice per prompt kind and RECIST error with 95% bootstrap CIs: paper protocol (imagesTr/ + labelsTr/),
+    real lesion crops (image/ + nodule_mask/: per size, density and location too), or the demo truth."""
     import json
+
+    from segmentation.real_eval import is_crop_folder
 
     if truth is not None:
         from curation.demo.truth import DemoTruth
@@ -289,6 +293,16 @@ def evaluate(data: Path = typer.Argument(..., exists=True, file_okay=False,
 
         result = evaluate_demo(data, DemoTruth(truth))
         md = to_markdown(result)
+    elif is_crop_folder(data):
+        from segmentation.real_eval import crop_cases, crops_markdown, evaluate_crops
+        from segmentation.stage import make_segmenter
+
+        segmenter = make_segmenter(backend, checkpoint, image_size, mcm, memory_policy)
+        n = len(crop_cases(data)) if max_cases is None else max_cases
+        with _progress() as factory:
+            result = evaluate_crops(data, segmenter, seed=seed, max_cases=max_cases, half=half,
+                                    tick=factory("eval cases", n))
+        md = crops_markdown(result)
     else:
         from segmentation.protocol import dataset_cases, evaluate_dataset, table2_markdown
         from segmentation.stage import make_segmenter

@@ -1,11 +1,18 @@
-"""The weight-free CPU backend: prompt-seeded intensity model + 2D region growing propagated slice by slice.
+"""The weight-free CPU default: a 3D random walker seeded and bounded by the prompt's geometry.
 
-On the prompt slice the prompt gives seeds (inside the lesion) and a bound (how far it can reach); the
-lesion/background intensities come from the seeds and from a ring just outside the bound (for an arrow:
-from the tissue the arrow comes from). Each next slice keeps the components that overlap the previous
-slice's mask inside a slightly dilated copy of it, and a direction stops at the first empty slice, the
-volume's edge, or a physical size limit from the prompt. No weights, deterministic, labelled
-``classical-cpu`` in every output row.
+Why this and not intensity growing: on real CT a lesion touches vessels, pleura or an organ of the same
+density, and a grown region follows them. Here the prompt fixes both sides of the cut in 3D:
+- lesion seeds from the drawing (the middle of a line, the core of a box or contour, a point, the target an
+  arrow's tip points at; see ``prompt_geometry``), kept where they look like the lesion;
+- background seeds outside the ellipsoid the drawn size allows (in-plane radius from the length, the same
+  physical extent across slices, so anisotropic slices are handled in mm), outside a drawn box/contour on its
+  slice, and wherever the HU is on the far side of the per-lesion model (lesion HU from the seeds, background
+  HU from a ring just outside the bound);
+- the random walker (scikit-image, with the voxel spacing) then places the boundary where the image changes
+  most between the two, so a vessel or the chest wall is cut at its narrowest/weakest link inside the bound.
+A contour drawn by the reader is kept as drawn on its slice. Big lesions are solved on a coarser grid (at most
+``MAX_SOLVE_VOXELS``) and the probability is resampled back. Deterministic, no weights; every mask row is
+labelled with ``BACKEND``.
 """
 from __future__ import annotations
 
@@ -15,14 +22,22 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+from skimage.segmentation import random_walker
+from skimage.transform import resize
 
-from segmentation import __version__
+from segmentation.prompt_geometry import MAX_POINT_RADIUS_MM, footprint
 from segmentation.prompts import Prompt, PromptError
 
-BACKEND = f"classical-cpu {__version__}"
-SMOOTH_SIGMA_PX = 1.0
-MIN_AREA_FRACTION = 0.03
-ARROW_REACH_MM = 30.0
+BACKEND = "classical-cpu 0.2.0"
+SMOOTH_SIGMA_PX = 0.6
+BETA = 1500.0
+BACKGROUND_LEVEL = 0.15      # voxels this close to the background HU (0 = background, 1 = lesion) are seeds
+Z_REACH = 1.1                # half-extent across slices vs the in-plane bound radius (mm for mm)
+TYPICAL_PERCENTILE = 30.0   # seeds' lesion-likeness taken as "fully lesion" for the walk
+PROB_LEVEL = 0.4
+RIM_LEVEL = 0.25             # rim voxels at least this lesion-like join the mask
+MAX_SOLVE_VOXELS = 40_000     # direct solve stays well under a second; bigger boxes are solved coarser
+MIN_CONTRAST_HU = 40.0
 
 
 @dataclass
@@ -34,116 +49,12 @@ class SegmentResult:
     seconds: float
 
 
-@dataclass
-class IntensityModel:
-    lesion: float
-    background: float
-    spread: float
+class PerPromptSegmenter:
+    """Backends that segment each prompt on its own: ``segment_many`` collects results or PromptErrors."""
 
-    def classify(self, hu: np.ndarray) -> np.ndarray:
-        """Lesion side of the midpoint to the background, and not too far the other way."""
-        mid = (self.lesion + self.background) / 2
-        far = max(5 * self.spread, 60.0)
-        if self.lesion < self.background:
-            return (hu < mid) & (hu > self.lesion - far)
-        return (hu > mid) & (hu < self.lesion + far)
-
-    def core(self, hu: np.ndarray) -> np.ndarray:
-        """Only what looks like the lesion itself (no size prior to stop a leak into similar tissue)."""
-        return np.abs(hu - self.lesion) < min(abs(self.lesion - self.background) / 2, max(2.5 * self.spread, 10.0))
-
-
-def _sample(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    idx = np.clip(np.floor(pts).astype(int), 0, np.array(img.shape) - 1)
-    return img[idx[:, 0], idx[:, 1]]
-
-
-def _first_change(img: np.ndarray, origin: np.ndarray, d: np.ndarray, background: float, noise: float,
-                  reach_px: float) -> float | None:
-    """Distance along d from origin to the first sustained departure from the background intensity."""
-    steps = np.arange(0.0, reach_px, 0.5)
-    along = _sample(img, origin + d * steps[:, None])
-    off = np.abs(along - background) > max(4 * noise, 25.0)
-    run = np.convolve(off.astype(int), np.ones(4, int), mode="valid") == 4
-    return float(steps[int(np.argmax(run))]) if run.any() else None
-
-
-def _arrow_seeds(img: np.ndarray, p: Prompt, px_mm: float) -> tuple[np.ndarray, float]:
-    """Walk past the arrow tip until the intensity departs from the tissue the arrow comes from.
-
-    An arrow saved as its tip only (an SR "Center" point) is searched in 16 directions, nearest change wins.
-    """
-    tip = p.tip if p.tip is not None else p.points[-1]
-    tail = p.points[0]
-    reach = ARROW_REACH_MM / px_mm
-    if np.linalg.norm(tip - tail) > 1e-6:
-        d = (tip - tail) / np.linalg.norm(tip - tail)
-        behind = _sample(img, tip - d * np.arange(2.0, 7.0)[:, None])
-        directions = [d]
-    else:
-        rr, cc = np.mgrid[-1:2, -1:2]
-        behind = _sample(img, tip + np.column_stack([rr.ravel(), cc.ravel()]))
-        angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
-        directions = [np.array([np.sin(a), np.cos(a)]) for a in angles]
-    background = float(np.median(behind))
-    # a tip next to the lesion puts lesion pixels in this sample: cap the noise estimate so they cannot hide it
-    noise = min(max(float(np.median(np.abs(behind - background))) * 1.5, 8.0), 30.0)
-    found = [(t, d) for d in directions if (t := _first_change(img, tip, d, background, noise, reach)) is not None]
-    if not found:
-        raise PromptError("arrow_target_not_found", "no tissue change within reach of the arrow tip")
-    start, d = min(found, key=lambda x: x[0])
-    start += 1.5
-    return tip + d * np.arange(start, start + 3.0, 0.5)[:, None], background
-
-
-def _ring_background(img: np.ndarray, bound: np.ndarray, lesion: float) -> float:
-    """The surrounding tissue that contrasts most: a lesion at an organ's edge touches two tissues and the
-    one that looks like the lesion cannot delimit it, so take the ring's far side (15th/85th percentile)."""
-    ring = ndimage.binary_dilation(bound, iterations=4) & ~bound
-    values = img[ring] if ring.any() else img.ravel()
-    lo, hi = np.percentile(values, [15, 85])
-    return float(lo if abs(lo - lesion) > abs(hi - lesion) else hi)
-
-
-def _component(candidate: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    labels, n = ndimage.label(candidate)
-    if n == 0:
-        return np.zeros_like(candidate)
-    hits = np.unique(labels[keep & candidate])
-    hits = hits[hits > 0]
-    out = np.isin(labels, hits)
-    return ndimage.binary_fill_holes(ndimage.binary_opening(out) | (out & keep)) if out.any() else out
-
-
-def _closed_region(candidate: np.ndarray, seeds: np.ndarray, centre: np.ndarray, reach_px: float, px_mm: float) -> np.ndarray:
-    """For prompts without a size (arrows): the smallest disk in which the seeded region closes on itself.
-
-    Disks grow in 2.5 mm steps; a region still touching its disk's rim is leaking into similar tissue. If it
-    never closes, the radius where the area grew least is taken (the lesion's edge is a plateau).
-    """
-    rr, cc = np.mgrid[0:candidate.shape[0], 0:candidate.shape[1]]
-    dist = np.hypot(rr + 0.5 - centre[0], cc + 0.5 - centre[1])
-    best, areas = [], []
-    for radius in np.arange(5.0 / px_mm, reach_px + 1e-6, 2.5 / px_mm):
-        disk = dist <= radius
-        comp = _component(candidate & disk, seeds)
-        rim = disk & (dist > radius - 1.5)
-        if comp.any() and not (comp & rim).any():
-            return comp
-        best.append(comp)
-        areas.append(comp.sum())
-    growth = np.diff(areas) / np.maximum(1, np.array(areas[:-1]))
-    return best[int(np.argmin(growth))] if len(growth) else best[-1]
-
-
-class ClassicalSegmenter:
-    """Segments one prompt at a time on an HU volume (slice, row, column)."""
-
-    name = BACKEND
     checkpoint = None
 
     def segment_many(self, hu: np.ndarray, spacing_mm, prompts: list[Prompt]) -> list:
-        """Results (or the PromptError) for each prompt, in order."""
         out = []
         for p in prompts:
             try:
@@ -152,74 +63,106 @@ class ClassicalSegmenter:
                 out.append(exc)
         return out
 
+
+def _shift(p: Prompt, r0: int, c0: int, rows: slice, cols: slice) -> Prompt:
+    return dataclasses.replace(p, points=p.points - [r0, c0], tip=None if p.tip is None else p.tip - [r0, c0],
+                               mask=None if p.mask is None else p.mask[rows, cols])
+
+
+def _window(centre: np.ndarray, half: float, n_rows: int, n_cols: int) -> tuple[slice, slice]:
+    r0, r1 = int(max(0, np.floor(centre[0] - half))), int(min(n_rows, np.ceil(centre[0] + half)))
+    c0, c1 = int(max(0, np.floor(centre[1] - half))), int(min(n_cols, np.ceil(centre[1] + half)))
+    return slice(r0, r1), slice(c0, c1)
+
+
+def _solve(data: np.ndarray, labels: np.ndarray, spacing) -> np.ndarray:
+    """Lesion probability from the random walker, on a coarser grid when the box is large."""
+    n = data.size
+    if n <= MAX_SOLVE_VOXELS:
+        return random_walker(data, labels, beta=BETA, mode="bf", spacing=spacing, return_full_prob=True)[0]
+    f = (MAX_SOLVE_VOXELS / n) ** (1 / 3)
+    shape = tuple(max(2, int(round(s * f))) for s in data.shape)
+    small = resize(data, shape, order=1, preserve_range=True, anti_aliasing=True)
+    lab = resize(labels, shape, order=0, preserve_range=True, anti_aliasing=False).astype(labels.dtype)
+    sp = tuple(s * o / c for s, o, c in zip(spacing, data.shape, shape))
+    prob = random_walker(small, lab, beta=BETA, mode="bf", spacing=sp, return_full_prob=True)[0]
+    return resize(prob, data.shape, order=1, preserve_range=True, anti_aliasing=False)
+
+
+def _certainty(prob: np.ndarray) -> float:
+    """How sure the walk is of its cut: overlap (Dice) of the masks at probabilities 0.25 and 0.75. A lesion
+    with a clear edge gives nearly the same mask at both; a cut through same-density tissue (a leak) does not."""
+    lo, hi = prob >= 0.25, prob >= 0.75
+    total = lo.sum() + hi.sum()
+    return float(2 * (lo & hi).sum() / total) if total else 0.0
+
+
+class ClassicalSegmenter(PerPromptSegmenter):
+    """3D random walker per prompt on an HU volume (slice, row, column)."""
+
+    name = BACKEND
+
     def segment(self, hu: np.ndarray, spacing_mm: tuple[float, float, float], prompt: Prompt) -> SegmentResult:
-        t0 = time.perf_counter()
+        t0, k = time.perf_counter(), prompt.slice_index
         ds, dr, dc = spacing_mm
         px_mm = (dr + dc) / 2
-        reach_px = (prompt.length_px or ARROW_REACH_MM / px_mm) * 1.5 + 8
-        c = prompt.centre
-        r0, r1 = int(max(0, c[0] - reach_px)), int(min(hu.shape[1], c[0] + reach_px + 1))
-        c0, c1 = int(max(0, c[1] - reach_px)), int(min(hu.shape[2], c[1] + reach_px + 1))
-        crop = ndimage.gaussian_filter(hu[:, r0:r1, c0:c1].astype(np.float32), sigma=(0, SMOOTH_SIGMA_PX, SMOOTH_SIGMA_PX))
-        local = dataclasses.replace(prompt, points=prompt.points - [r0, c0],
-                                    tip=None if prompt.tip is None else prompt.tip - [r0, c0],
-                                    mask=None if prompt.mask is None else prompt.mask[r0:r1, c0:c1])
-        k = prompt.slice_index
-        img = crop[k]
-        if local.kind == "arrow":
-            seeds, background = _arrow_seeds(img, local, px_mm)
-            bound = Prompt("point", k, seeds, None, ARROW_REACH_MM / px_mm).bound_mask(img.shape)
-        else:
-            seeds = local.seeds()
-            bound = local.bound_mask(img.shape)
-        values = _sample(img, seeds)
-        lesion = float(np.median(values))
-        if local.kind != "arrow":
-            background = _ring_background(img, bound, lesion)
-        spread = max(float(np.median(np.abs(values - lesion))) * 1.4826, 4.0)
-        if abs(lesion - background) < 15.0:
+        # the prompt slice around the prompt: where the footprint is read
+        rows, cols = _window(prompt.centre, MAX_POINT_RADIUS_MM * 1.3 / px_mm + 8, *hu.shape[1:])
+        img = ndimage.gaussian_filter(hu[k, rows, cols].astype(np.float32), SMOOTH_SIGMA_PX)
+        local = _shift(prompt, rows.start, cols.start, rows, cols)
+        fp, lesion, background = footprint(local, img, px_mm)
+        if abs(lesion - background) < MIN_CONTRAST_HU:
             raise PromptError("no_contrast", f"lesion {lesion:.0f} HU vs surroundings {background:.0f} HU")
-        model = IntensityModel(lesion, background, spread)
-        seed_mask = np.zeros(img.shape, bool)
-        idx = np.clip(np.floor(seeds).astype(int), 0, np.array(img.shape) - 1)
-        seed_mask[idx[:, 0], idx[:, 1]] = True
-        candidate = model.classify(img)
-        out = np.zeros(crop.shape, bool)
-        if prompt.kind == "arrow":
-            core = _closed_region(model.core(img), seed_mask, seeds.mean(axis=0), ARROW_REACH_MM / px_mm, px_mm)
-            out[k] = core | (ndimage.binary_dilation(core) & candidate)  # give back the partial-volume rim
-        else:
-            out[k] = _component(candidate & bound, seed_mask)
-        if not out[k].any():
+        centre = fp.centre + [rows.start, cols.start]
+        # the 3D box the lesion may occupy (the bound ellipsoid plus a rim of background)
+        radius, reach_z_mm = fp.radius_px, fp.radius_px * px_mm * Z_REACH + ds
+        box_r, box_c = _window(centre, radius + 3, *hu.shape[1:])
+        nz = int(np.ceil(reach_z_mm / ds)) + 1
+        z0, z1 = max(0, k - nz), min(hu.shape[0], k + nz + 1)
+        crop = ndimage.gaussian_filter(hu[z0:z1, box_r, box_c].astype(np.float32), (0, SMOOTH_SIGMA_PX, SMOOTH_SIGMA_PX))
+        f = (crop - background) / (lesion - background)
+        zz, rr, cc = np.meshgrid((np.arange(z0, z1) - k) * ds, np.arange(box_r.start, box_r.stop) + 0.5 - centre[0],
+                                 np.arange(box_c.start, box_c.stop) + 0.5 - centre[1], indexing="ij")
+        bound = (rr ** 2 + cc ** 2) / radius ** 2 + zz ** 2 / reach_z_mm ** 2 <= 1.0
+        labels = np.zeros(crop.shape, np.int8)
+        labels[~bound | (f < BACKGROUND_LEVEL)] = 2
+        kk = k - z0
+        off = np.array([box_r.start - rows.start, box_c.start - cols.start])
+        if fp.outside is not None:
+            labels[kk][fp.outside[off[0]:off[0] + crop.shape[1], off[1]:off[1] + crop.shape[2]]] = 2
+        seed_idx = np.floor(fp.seeds - off).astype(int)
+        seed_idx = seed_idx[(seed_idx >= 0).all(axis=1) & (seed_idx < crop.shape[1:]).all(axis=1)]
+        if not len(seed_idx):
+            raise PromptError("seeds_outside_image", "the prompt's seeds fall outside the image")
+        lesion_like = f[kk, seed_idx[:, 0], seed_idx[:, 1]] > 0.5
+        seed_idx = seed_idx[lesion_like] if lesion_like.any() else seed_idx
+        labels[kk, seed_idx[:, 0], seed_idx[:, 1]] = 1
+        drawn = None
+        if fp.inside is not None:
+            drawn = fp.inside[off[0]:off[0] + crop.shape[1], off[1]:off[1] + crop.shape[2]]
+            labels[kk][drawn] = 1
+        # texture inside the lesion must not block the walk: what is at least as lesion-like as its darker
+        # (fainter) seeds is one flat level, the background another
+        typical = np.percentile(f[kk, seed_idx[:, 0], seed_idx[:, 1]], TYPICAL_PERCENTILE)
+        data = np.clip(f / max(typical, 0.5), 0.0, 1.0)
+        prob = _solve(data, labels, (ds, dr, dc)) if (labels == 0).any() else (labels == 1).astype(float)
+        seg = prob >= PROB_LEVEL
+        score = _certainty(prob)
+        # give back the partial-volume rim the walk leaves between lesion and background (readers include it)
+        seg |= ndimage.binary_dilation(seg) & (f > RIM_LEVEL) & (labels != 2) | (labels == 1)
+        comp, _ = ndimage.label(seg)
+        hit = np.unique(comp[labels == 1])
+        seg = np.isin(comp, hit[hit > 0])
+        for z in range(seg.shape[0]):
+            seg[z] = ndimage.binary_fill_holes(seg[z])
+        if drawn is not None:
+            seg[kk] = drawn
+        if not seg[kk].any():
             raise PromptError("empty_prompt_slice", "nothing on the prompt slice matches the prompt's intensity")
-        # away from the prompt slice a lesion stays within a margin of its measured cross-section
-        diameter_px = 2 * np.sqrt(out[k].sum() / np.pi)
-        bound = bound & ndimage.binary_dilation(out[k], iterations=max(2, int(round(0.3 * diameter_px))))
-        size_px = prompt.length_px or diameter_px
-        max_extent = size_px * px_mm * 0.75 / ds + 1
-        stops = {}
-        for name, step in (("superior", 1), ("inferior", -1)):
-            prev, z, reason = out[k], k + step, None
-            ref_area = prev.sum()
-            while reason is None:
-                if not 0 <= z < crop.shape[0]:
-                    reason = "volume_edge"
-                    break
-                if abs(z - k) > max_extent:
-                    reason = "size_limit"
-                    break
-                # the measured slice is (near) the largest cross-section: allow one pixel of growth per slice
-                grow = ndimage.binary_dilation(prev, iterations=1 if abs(z - k) > 1 else 2) & bound
-                cur = _component(model.classify(crop[z]) & grow, ndimage.binary_erosion(prev) | prev & (prev.sum() < 9))
-                if cur.sum() < max(3, MIN_AREA_FRACTION * ref_area):
-                    reason = "empty_slice"
-                    break
-                if abs(z - k) > 1 and cur.sum() > prev.sum():  # growing away from the measured slice: a leak
-                    cur = cur & prev
-                out[z], prev = cur, cur
-                z += step
-            stops[name] = reason
-        # volume order is inferior -> superior along the normal for axial CT (sorted by position)
         mask = np.zeros(hu.shape, bool)
-        mask[:, r0:r1, c0:c1] = out
-        return SegmentResult(mask, stops["superior"], stops["inferior"], None, time.perf_counter() - t0)
+        mask[z0:z1, box_r, box_c] = seg
+        stops = {}
+        for name, end, edge in (("superior", z1 - 1, hu.shape[0] - 1), ("inferior", z0, 0)):
+            reached = mask[end].any()
+            stops[name] = ("volume_edge" if end == edge else "size_limit") if reached else "empty_slice"
+        return SegmentResult(mask, stops["superior"], stops["inferior"], score, time.perf_counter() - t0)

@@ -78,15 +78,19 @@ def segment_series(volume, annotations: list[AnnotationRecord], segmenter, timin
 
 def make_segmenter(backend: str = "classical", checkpoint: Optional[Path] = None, image_size: int = 1024,
                    mcm: bool = True, memory_policy: str = "sam2", device: Optional[str] = None):
-    """The classical CPU default, or SAM2CT (random weights when no checkpoint is given: for tests/benchmarks)."""
-    if backend == "classical":
+    """The classical CPU default (3D random walker), its 2D predecessor ``classical-2d`` (for comparison), or
+    SAM2CT (random weights when no checkpoint is given: for tests/benchmarks)."""
+    if backend in ("classical", "classical-2d"):
         if checkpoint is not None:
-            raise ValueError("the classical backend takes no checkpoint (use --backend sam2ct)")
+            raise ValueError(f"the {backend} backend takes no checkpoint (use --backend sam2ct)")
+        if backend == "classical-2d":
+            from segmentation.classical_2d import Classical2DSegmenter
+            return Classical2DSegmenter()
         return ClassicalSegmenter()
     if backend == "sam2ct":
         from segmentation.sam2ct.backend import SAM2CTSegmenter
         return SAM2CTSegmenter(checkpoint, image_size=image_size, mcm=mcm, memory_policy=memory_policy, device=device)
-    raise ValueError(f"unknown backend {backend!r}: use classical or sam2ct")
+    raise ValueError(f"unknown backend {backend!r}: use classical, classical-2d or sam2ct")
 
 
 @dataclass(frozen=True)

@@ -39,12 +39,18 @@ def test_qc_verdicts_and_thresholds(full_out, tmp_path):
     con = connect(full_out)
     verdicts = con.sql("select count(*), count(*) filter (where passed) from qc where metric = 'qc_pass'").fetchall()[0]
     n_masks = con.sql("select count(*) from masks where error is null").fetchall()[0][0]
-    assert verdicts[0] == n_masks and verdicts[1] >= 0.8 * n_masks
+    # marks with a drawn size are checked and mostly pass; arrows/points never pass unchecked (calibrated on real CT)
+    n_sized = con.sql("select count(*) from masks m join annotations a using (annotation_id) where m.error is null "
+                      "and a.kind not in ('arrow', 'point')").fetchall()[0][0]
+    assert verdicts[0] == n_masks and n_sized < n_masks and verdicts[1] >= 0.8 * n_sized
+    unsized = con.sql("select q.detail from qc q join masks m on q.entity_id = m.mask_id join annotations a "
+                      "using (annotation_id) where q.metric = 'qc_pass' and a.kind = 'arrow'").fetchall()
+    assert unsized and all("size_checkable" in r[0] for r in unsized)
     passed_before = {r[0] for r in con.sql("select entity_id from qc where metric = 'qc_pass' and passed").fetchall()}
     strict = run_qc(full_out, QCThresholds.from_pairs(["max_recist_error_pct=0.01"]))
     assert strict["passed"] < verdicts[1]
     # what the strict threshold newly fails, it fails for the RECIST error (masks failing other checks at the
-    # defaults, e.g. a planted second reconstruction's arrow mask, keep their own reasons)
+    # defaults keep their own reasons)
     reasons = con.sql("select entity_id, detail from qc where metric = 'qc_pass' and not passed").fetchall()
     newly = [d for e, d in reasons if e in passed_before]
     assert newly and all("recist_error_pct" in d for d in newly)

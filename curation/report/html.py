@@ -18,6 +18,7 @@ from curation.report.lesions import (CSS, LEGEND, VIEWS, draw_pictures, lesion_h
                                      verdict)
 
 __all__ = ["VIEWS", "write_report"]
+from schemas.qc import GOOD_DICE, QC_CALIBRATION
 
 PAGE_SIZE = 50
 
@@ -120,6 +121,20 @@ def write_report(out: Path, target: Optional[Path] = None, evaluation: Optional[
     return index
 
 
+def _qc_meaning(ok: list[dict], dice: dict) -> str:
+    """What a pass means: the calibration on real lesions, and, with truth, precision/recall on this run."""
+    text = f"<p>What a QC pass means (measured on real CT): {html.escape(QC_CALIBRATION)}"
+    scored = [m for m in ok if m["annotation_id"] in dice and m["qc_passed"] is not None]
+    if scored:
+        good = {m["annotation_id"] for m in scored if dice[m["annotation_id"]] >= GOOD_DICE}
+        passed = {m["annotation_id"] for m in scored if m["qc_passed"]}
+        prec = len(good & passed) / len(passed) if passed else float("nan")
+        rec = len(good & passed) / len(good) if good else float("nan")
+        text += (f" On this run, against its truth: QC precision {prec:.2f} (passing masks with Dice &ge; {GOOD_DICE}), "
+                 f"recall {rec:.2f} (good masks that pass), over {len(scored)} masks.")
+    return text + "</p>"
+
+
 def _summary(con, out, masks, links, dice, plots, page_of, series_errors) -> list[str]:
     ok = [m for m in masks if m["error"] is None]
     n_pass = sum(1 for m in ok if m["qc_passed"])
@@ -129,6 +144,7 @@ def _summary(con, out, masks, links, dice, plots, page_of, series_errors) -> lis
             f"{len(ok) - n_pass} fail or unchecked; {linked} linked to a report sentence"
             + (f"; mean Dice {np.mean(list(dice.values())):.3f} over {len(dice)} masks with truth" if dice else "")
             + ".</p>"]
+    body.append(_qc_meaning(ok, dice))
     tiers = con.sql("select tier, count(*) from links group by 1 order by 1").fetchall()
     body.append("<p>links by tier: " + (", ".join(f"{t}: {n}" for t, n in tiers) or "none") + "</p>")
     body += ["<h2>Summary plots</h2>"] + [f"<figure style='display:inline-block'><img src='plots/{f}' alt='{html.escape(c)}'>"

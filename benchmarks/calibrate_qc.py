@@ -1,0 +1,69 @@
+"""Real lesions in one run: the Dice tables of ``opseg eval`` on a crop folder, and the QC calibration (what
+fraction of QC-passing masks have Dice >= 0.7) on the same masks.
+
+    python benchmarks/calibrate_qc.py [DATA] [--max-cases N] [--aim 0.9]
+
+DATA defaults to ../shared/real-data/lidc-dev (image/ + nodule_mask/). The thresholds are searched on the
+'tune' half of the patients and reported on the 'holdout' half too; the defaults in curation/qc/stage.py
+(QCThresholds) are compared with the searched set. Prints Markdown tables.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+
+from curation.qc.stage import QCThresholds
+from curation.pipeline.qc_calibration import GOOD_DICE, GRID, QC_KINDS, measure, score, search
+from segmentation.real_eval import crops_markdown, summarise_rows
+from segmentation.stage import make_segmenter
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "real-data" / "lidc-dev"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--max-cases", type=int, default=None)
+    ap.add_argument("--aim", type=float, default=0.9)
+    ap.add_argument("--rows", type=Path, help="JSON of the evaluation with QC metrics: written after measuring, read if present")
+    args = ap.parse_args()
+    warnings.filterwarnings("ignore", category=UserWarning)
+    t = time.perf_counter()
+    seg = make_segmenter("classical")
+    if args.rows and args.rows.exists():
+        result = json.loads(args.rows.read_text())
+    else:
+        result = measure(args.data, seg, max_cases=args.max_cases)
+        if args.rows:
+            args.rows.write_text(json.dumps(result))
+    print(crops_markdown(result))
+    print("| half | lesions | " + " | ".join(result["kinds"]) + " | RECIST error % (line) |\n|" + "---|" * (len(result["kinds"]) + 3))
+    for half in ("tune", "holdout"):
+        part = [r for r in result["rows"] if r["half"] == half]
+        s = summarise_rows(part)["overall"]
+        cells = " | ".join(f"{s[k]['dice_mean']:.3f} [{s[k]['dice_ci95'][0]:.2f}, {s[k]['dice_ci95'][1]:.2f}]" for k in result["kinds"])
+        print(f"| {half} | {len(part) // len(result['kinds'])} | {cells} | {s['line'].get('recist_error_pct_mean', float('nan')):.1f} |")
+    print()
+    rows = [r for r in result["rows"] if r["kind"] in QC_KINDS]
+    tune = [r for r in rows if r["half"] == "tune"]
+    hold = [r for r in rows if r["half"] == "holdout"]
+    found, _ = search(tune, aim=args.aim)
+    print(f"{seg.name} on {args.data.name}: {len(rows)} masks from {len(rows) // len(QC_KINDS)} cases "
+          f"({time.perf_counter() - t:.0f} s); good = Dice >= {GOOD_DICE}; aim: precision >= {args.aim}\n")
+    print("| thresholds | rows | masks | pass | precision | recall |\n|---|---|---|---|---|---|")
+    for name, th in (("defaults (curation/qc/stage.py)", QCThresholds()), ("searched on tune", found)):
+        for part, rs in (("tune", tune), ("holdout", hold), ("all", rows)):
+            s = score(rs, th)
+            print(f"| {name} | {part} | {s['masks']} | {s['passed']} | {s['precision']:.3f} | {s['recall']:.3f} |")
+    print("\nsearched:", ", ".join(f"{k}={getattr(found, k)}" for k in GRID))
+    print("\n| kind (defaults, all rows) | masks | pass | precision | recall |\n|---|---|---|---|---|")
+    for kind in QC_KINDS:
+        s = score([r for r in rows if r["kind"] == kind], QCThresholds())
+        print(f"| {kind} | {s['masks']} | {s['passed']} | {s['precision']:.3f} | {s['recall']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""What a prompt says about its lesion on the prompt slice, for the weight-free 3D backend.
+
+Every kind becomes a ``Footprint``: a centre, seed pixels inside the lesion, pixels outside it on the prompt
+slice (a box's outside, a contour's outside), and the largest in-plane radius the lesion may have. Lines give
+the radius from the drawn length; a point or an arrow says nothing about size, so rays are cast from the
+seed until the intensity leaves the lesion's side (the median ray is robust to a vessel or a wall touching
+the lesion). An arrow is followed from its tip, away from its tail, to the first tissue that differs from
+the tissue the tip sits in: that is the target, not the tissue the shaft crosses.
+All coordinates are (row, col) float indices on the prompt slice, pixel centre at +0.5.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+from scipy import ndimage
+from skimage.draw import polygon as fill_polygon
+
+from segmentation.prompts import Prompt, PromptError
+
+RAYS = 24
+ARROW_SEARCH_MM = 20.0      # how far past the tip the target may start
+ARROW_CONE_DEG = (0.0, 8.0, -8.0, 16.0, -16.0, 24.0, -24.0)
+MAX_POINT_RADIUS_MM = 40.0
+MIN_CONTRAST_HU = 60.0
+MIN_RING_PX = 40
+
+
+@dataclass
+class Footprint:
+    centre: np.ndarray               # (row, col)
+    seeds: np.ndarray                # (n, 2) points inside the lesion
+    radius_px: float                 # largest in-plane distance from centre the lesion may reach
+    outside: Optional[np.ndarray]    # bool slice mask of pixels known to be outside (box, contour), or None
+    inside: Optional[np.ndarray]     # bool slice mask the reader drew as the lesion (mask prompts), or None
+    sized: bool                      # the size came from the drawing (line, box, contour), not from the image
+
+
+def sample(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    idx = np.clip(np.floor(pts).astype(int), 0, np.array(img.shape) - 1)
+    return img[idx[:, 0], idx[:, 1]]
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(v)
+    return v / n if n > 1e-9 else np.array([0.0, 1.0])
+
+
+def _rotate(u: np.ndarray, deg: float) -> np.ndarray:
+    a = np.deg2rad(deg)
+    return np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) @ u
+
+
+def ray_lengths(img: np.ndarray, start: np.ndarray, lesion: float, background: float, reach_px: float,
+                directions: Optional[list] = None) -> np.ndarray:
+    """Distance from start along each direction to the first two samples on the background's side."""
+    mid, sign = (lesion + background) / 2, np.sign(lesion - background) or 1.0
+    if directions is None:
+        directions = [np.array([np.sin(a), np.cos(a)]) for a in np.linspace(0, 2 * np.pi, RAYS, endpoint=False)]
+    steps = np.arange(0.0, reach_px, 0.5)
+    out = []
+    for d in directions:
+        inside = (sample(img, start + d * steps[:, None]) - mid) * sign > 0
+        gone = ~inside[:-1] & ~inside[1:]
+        out.append(float(steps[int(np.argmax(gone))]) if gone.any() else reach_px)
+    return np.asarray(out)
+
+
+def _far_side(values: np.ndarray, lesion: float) -> float:
+    """The surrounding tissue that contrasts most with the lesion (a lesion at an organ's edge touches two)."""
+    lo, hi = np.percentile(values, [15, 85])
+    return float(lo if abs(lo - lesion) > abs(hi - lesion) else hi)
+
+
+def ring_background(img: np.ndarray, centre: np.ndarray, r_in: float, r_out: float, lesion: float) -> float:
+    """Background HU from a ring just outside the bound; a lesion filling most of the image (a tight crop, a
+    lesion at the image edge) leaves little ring, so the ring widens and then moves inwards until it has
+    enough pixels."""
+    rr, cc = np.mgrid[0:img.shape[0], 0:img.shape[1]]
+    d = np.hypot(rr + 0.5 - centre[0], cc + 0.5 - centre[1])
+    for lo, hi in ((r_in, r_out), (r_in, np.inf), (0.8 * r_in, np.inf), (0.6 * r_in, np.inf)):
+        ring = (d > lo) & (d <= hi)
+        if ring.sum() >= MIN_RING_PX:
+            return _far_side(img[ring], lesion)
+    return _far_side(img.ravel(), lesion)
+
+
+def sized_by_rays(img: np.ndarray, seed: np.ndarray, px_mm: float) -> tuple[float, float, float]:
+    """(radius_px, lesion HU, background HU) around a seed known to lie inside the lesion."""
+    lesion = float(np.median(sample(img, seed + np.mgrid[-1:2, -1:2].reshape(2, -1).T * 0.7)))
+    reach = MAX_POINT_RADIUS_MM / px_mm
+    background = ring_background(img, seed, 3.0, 20.0 / px_mm, lesion)
+    radius = 3.0
+    for _ in range(2):  # re-estimate the background just outside the lesion found so far
+        if abs(lesion - background) < MIN_CONTRAST_HU / 2:
+            raise PromptError("no_contrast", f"lesion {lesion:.0f} HU vs surroundings {background:.0f} HU")
+        radius = max(float(np.percentile(ray_lengths(img, seed, lesion, background, reach), 60)), 1.5)
+        background = ring_background(img, seed, 1.3 * radius + 1, 1.3 * radius + 1 + 6.0 / px_mm, lesion)
+    return radius, lesion, background
+
+
+def arrow_target(img: np.ndarray, tail: np.ndarray, tip: np.ndarray, px_mm: float) -> np.ndarray:
+    """Centre of the chord the arrow's line of sight cuts through the first tissue past the tip that differs
+    from the tissue the tip sits in; directions within ±24° are tried, straighter ones first."""
+    u = _unit(tip - tail) if np.linalg.norm(tip - tail) > 1e-6 else None
+    behind = sample(img, tip - (u if u is not None else np.zeros(2)) * np.arange(1.0, 4.0, 0.5)[:, None])
+    here = float(np.median(behind))
+    noise = min(max(float(np.median(np.abs(behind - here))) * 1.5, 8.0), 30.0)
+    jump = max(4 * noise, MIN_CONTRAST_HU)
+    steps = np.arange(0.0, ARROW_SEARCH_MM / px_mm, 0.5)
+    dirs = [_rotate(u, a) for a in ARROW_CONE_DEG] if u is not None else \
+        [np.array([np.sin(a), np.cos(a)]) for a in np.linspace(0, 2 * np.pi, 16, endpoint=False)]
+    hits = []
+    for d in dirs:
+        along = sample(img, tip + d * steps[:, None])
+        off = np.abs(along - here) > jump
+        run = np.convolve(off.astype(int), np.ones(3, int), mode="valid") == 3
+        if not run.any():
+            continue
+        enter = int(np.argmax(run))
+        sign = np.sign(along[enter + 1] - here) or 1.0
+        # the lesion's level: its most contrasting values just past the edge (the edge itself is partial volume)
+        lesion = float(np.percentile(along[enter:enter + 8] * sign, 75)) * sign
+        inside = (along - (lesion + here) / 2) * sign > 0
+        inside[:enter] = False
+        first = int(np.argmax(inside)) if inside.any() else enter
+        leave = first + (int(np.argmax(~inside[first:])) if (~inside[first:]).any() else len(inside) - first)
+        target = tip + d * (steps[first] + steps[max(leave - 1, first)]) / 2
+        if u is not None and steps[enter] <= 6.0 / px_mm:
+            return target  # close to the tip on (near) the arrow's own line: that is what it points at
+        hits.append((steps[enter], target))
+    if not hits:
+        raise PromptError("arrow_target_not_found", "no tissue change within reach of the arrow tip")
+    return min(hits, key=lambda h: h[0])[1]
+
+
+def _region(points: np.ndarray, shape, kind: str) -> np.ndarray:
+    """The drawn closed shape filled: polygon/box as drawn, circle from centre + edge, ellipse from its axes."""
+    out = np.zeros(shape, bool)
+    if kind == "circle":
+        c, r = points[0], np.linalg.norm(points[1] - points[0])
+        rr, cc = np.mgrid[0:shape[0], 0:shape[1]]
+        return (rr + 0.5 - c[0]) ** 2 + (cc + 0.5 - c[1]) ** 2 <= r ** 2
+    if kind == "ellipse" and len(points) == 4:
+        c = points.mean(axis=0)
+        a, b = np.linalg.norm(points[1] - points[0]) / 2, np.linalg.norm(points[3] - points[2]) / 2
+        u = _unit(points[1] - points[0])
+        rr, cc = np.mgrid[0:shape[0], 0:shape[1]]
+        dr, dc = rr + 0.5 - c[0], cc + 0.5 - c[1]
+        along, across = dr * u[0] + dc * u[1], -dr * u[1] + dc * u[0]
+        return (along / max(a, 0.5)) ** 2 + (across / max(b, 0.5)) ** 2 <= 1.0
+    r, c = fill_polygon(points[:, 0], points[:, 1], shape)
+    out[r, c] = True
+    return out
+
+
+def footprint(p: Prompt, img: np.ndarray, px_mm: float) -> tuple[Footprint, float, float]:
+    """(footprint, lesion HU, background HU) of a prompt on its (smoothed) slice image."""
+    shape = img.shape
+    if p.kind in ("line", "bidimensional"):
+        a, b = p.points[0], p.points[1]
+        length = p.length_px or float(np.linalg.norm(b - a))
+        t = np.linspace(0.25, 0.75, 11)[:, None]
+        seeds = np.vstack([p.points[i] + t * (p.points[i + 1] - p.points[i]) for i in range(0, len(p.points) - 1, 2)])
+        centre = (a + b) / 2
+        fp = Footprint(centre, seeds, 0.6 * length + 1.0, None, None, True)
+    elif p.kind in ("polygon", "ellipse", "circle", "mask"):
+        region = p.mask.astype(bool) if p.kind == "mask" else _region(p.points, shape, p.kind)
+        if not region.any():
+            raise PromptError("empty_region", f"the drawn {p.kind} covers no pixel")
+        depth = ndimage.distance_transform_edt(region)
+        core = depth >= max(1.0, 0.5 * depth.max())
+        rows, cols = np.nonzero(core)
+        centre = np.array([np.nonzero(region)[0].mean(), np.nonzero(region)[1].mean()]) + 0.5
+        rr, cc = np.nonzero(region)
+        radius = float(np.hypot(rr + 0.5 - centre[0], cc + 0.5 - centre[1]).max()) + 1.0
+        outside = ~ndimage.binary_dilation(region, iterations=1)
+        fp = Footprint(centre, np.column_stack([rows + 0.5, cols + 0.5]), radius, outside,
+                       region if p.kind == "mask" else None, True)
+    elif p.kind in ("point", "arrow"):
+        seed = p.points[0] if p.kind == "point" else arrow_target(img, p.points[0], p.tip if p.tip is not None else p.points[-1], px_mm)
+        radius, lesion, background = sized_by_rays(img, seed, px_mm)
+        seeds = seed + np.mgrid[-1:2, -1:2].reshape(2, -1).T * min(0.35 * radius, 2.0)
+        return Footprint(seed, seeds, 1.35 * radius + 2.0, None, None, False), lesion, background
+    else:
+        raise PromptError("not_a_prompt", f"kind {p.kind!r} cannot prompt a segmentation")
+    values = sample(img, fp.seeds)
+    lesion = float(np.median(values))
+    background = ring_background(img, fp.centre, fp.radius_px, fp.radius_px + 6.0 / px_mm, lesion)
+    if fp.outside is not None:
+        background = _far_side(img[fp.outside & ndimage.binary_dilation(~fp.outside, iterations=int(6 / px_mm) + 2)], lesion)
+    return fp, lesion, background

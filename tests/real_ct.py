@@ -1,0 +1,83 @@
+"""Real CT pixels as DICOM for the tests: LIDC nodule crops written as a CT series (any transfer syntax) with a
+GSPS of radiologist-like marks drawn from the truth mask, and re-encoding of real slices."""
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pydicom
+from pydicom.uid import ExplicitVRLittleEndian
+
+from curation.demo.ct_writer import StudyInfo, uid, write_ct_series
+from curation.demo.gsps_styles import DemoMark, write_gsps
+from segmentation.protocol import load_case
+
+DATA = Path(__file__).parent / "data"
+LIDC = DATA / "lidc_nodules"
+TOTALSEG_J2K = DATA / "totalseg_ct_j2k"
+
+
+def reencode(src: Path, dst: Path, syntax: str) -> Path:
+    """Write a copy of a CT file in another transfer syntax (decoded first). JPEG lossless (Process 14) has no
+    pydicom encoder, so GDCM writes that one; the others are pydicom's own encoders (RLE: numpy/pylibjpeg,
+    JPEG-LS: pyjpegls, JPEG 2000: pylibjpeg-openjpeg); deflate compresses the whole dataset."""
+    ds = pydicom.dcmread(src)
+    if ds.file_meta.TransferSyntaxUID.is_compressed:
+        ds.decompress(generate_instance_uid=False)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if syntax == pydicom.uid.DeflatedExplicitVRLittleEndian:
+        ds.file_meta.TransferSyntaxUID = syntax
+        ds.save_as(dst, enforce_file_format=True)
+    elif syntax in (pydicom.uid.JPEGLosslessSV1, pydicom.uid.JPEGLossless):
+        import gdcm
+
+        plain = dst.with_suffix(".plain")
+        ds.save_as(plain, enforce_file_format=True)
+        reader = gdcm.ImageReader()
+        reader.SetFileName(str(plain))
+        assert reader.Read(), f"gdcm cannot read {plain}"
+        change = gdcm.ImageChangeTransferSyntax()
+        change.SetTransferSyntax(gdcm.TransferSyntax(gdcm.TransferSyntax.JPEGLosslessProcess14_1
+                                                     if syntax == pydicom.uid.JPEGLosslessSV1 else gdcm.TransferSyntax.JPEGLosslessProcess14))
+        change.SetInput(reader.GetImage())
+        assert change.Change(), f"gdcm could not encode {syntax.name}"
+        writer = gdcm.ImageWriter()
+        writer.SetFileName(str(dst))
+        writer.SetFile(reader.GetFile())
+        writer.SetImage(change.GetOutput())
+        assert writer.Write(), f"gdcm could not write {dst}"
+        plain.unlink()
+    elif syntax == ExplicitVRLittleEndian:
+        ds.save_as(dst, enforce_file_format=True)
+    else:
+        ds.compress(syntax, generate_instance_uid=False)
+        ds.save_as(dst, enforce_file_format=True)
+    return dst
+
+
+def lidc_case(name: str):
+    """(hu, truth, spacing) of a copied LIDC crop in the (slice, row, column) order opseg volumes use."""
+    hu, lab, spacing = load_case(LIDC / "image" / f"{name}.nii.gz", LIDC / "nodule_mask" / f"{name}.nii.gz")
+    return hu, lab > 0, spacing
+
+
+def write_lidc_study(name: str, folder: Path, prompt, spacing, hu: np.ndarray, syntax: str = ExplicitVRLittleEndian) -> None:
+    """The crop as a CT series (axial, identity orientation, ascending positions: slice i of the array is slice
+    i of the volume opseg builds) plus a standard GSPS holding ``prompt`` as the reader's mark."""
+    study = StudyInfo(patient_id=name[:14], patient_name="LIDC^CROP", birth_date="", sex="O", study_uid=uid(name, "study"),
+                      accession=name[-8:].replace("_", ""), study_date="20000101", description="LIDC-IDRI crop")
+    series_uid = uid(name, "ct")
+    ph = SimpleNamespace(hu=hu, origin=np.zeros(3), slice_spacing=spacing[0], pixel_spacing=spacing[1])
+    names = [f"ct_{k:03d}.dcm" for k in range(hu.shape[0])]
+    cts = write_ct_series(ph, study, folder / "ct", series_uid, 1, True, spacing[0], names)
+    if syntax != ExplicitVRLittleEndian:
+        for n in names:
+            reencode(folder / "ct" / n, folder / "ct" / n, syntax)
+    k = prompt.slice_index
+    points = prompt.points[:, ::-1] if prompt.kind != "arrow" else np.array([prompt.points[0], prompt.tip])[:, ::-1]
+    length = prompt.length_px * spacing[1] if prompt.length_px else None
+    short = prompt.short_px * spacing[1] if prompt.short_px else None
+    mark = DemoMark(f"{name}-{prompt.kind}", 1, prompt.kind, points, cts[k], k, length, short)
+    gsps = write_gsps("standard", [mark], study, uid(name, "pr"), uid(name, "pr", 1), 99, cts)
+    gsps.save_as(folder / "pr.dcm", enforce_file_format=True)
