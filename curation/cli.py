@@ -160,7 +160,10 @@ def segment(out: Path = typer.Argument(..., exists=True, file_okay=False, help="
                                                       help="SAM2 / SAM2.1 / MedSAM2 / SAM2CT checkpoint (see docs/weights.md)"),
             image_size: int = typer.Option(1024, help="1024 (SAM2, SAM2CT) or 512 (MedSAM2)"),
             mcm: bool = typer.Option(True, "--mcm/--no-mcm", help="memory-conditioned memories (SAM2CT paper §3.4)"),
-            memory_policy: str = typer.Option("sam2", help="sam2 | sam2ct-reference (what the published SAM2CT weights used)")):
+            memory_policy: str = typer.Option("auto", help="auto | sam2ct-reference | sam2: the inference path; auto = the "
+                                                           "SAM2CT reference's for SAM2CT checkpoints (docs/weights.md)"),
+            arrow_tail_px: Optional[float] = typer.Option(None, help="arrow tail distance from the tip in slice pixels (default 25):"
+                                                                    " the value the model was trained with (docs/weights.md)")):
     """Turn every annotation with a known slice into a 3D mask: OUT/masks/ (errors recorded per annotation)."""
     from segmentation.stage import run_segment
 
@@ -168,7 +171,7 @@ def segment(out: Path = typer.Argument(..., exists=True, file_okay=False, help="
         console.print("[yellow]sam2ct without --checkpoint runs on RANDOM weights (for tests and benchmarks only)[/]")
     with _progress() as factory:
         summary = run_segment(out, backend=backend, checkpoint=checkpoint, image_size=image_size, mcm=mcm,
-                              memory_policy=memory_policy, progress=factory)
+                              memory_policy=memory_policy, progress=factory, arrow_tail_px=arrow_tail_px)
     table = Table(title=f"opseg segment -> {out / 'masks'}", show_header=False)
     table.add_row("masks", f"{summary.n_masks} ({', '.join(f'{k} {v}' for k, v in sorted(summary.by_kind.items()))})")
     table.add_row("errors", ", ".join(f"{k} {v}" for k, v in sorted(summary.errors.items())) or "0")
@@ -185,7 +188,8 @@ def evaluate(data: Path = typer.Argument(..., exists=True, file_okay=False,
              checkpoint: Optional[Path] = typer.Option(None, exists=True, dir_okay=False),
              image_size: int = typer.Option(1024),
              mcm: bool = typer.Option(True, "--mcm/--no-mcm"),
-             memory_policy: str = typer.Option("sam2", help="sam2 | sam2ct-reference"),
+             memory_policy: str = typer.Option("auto", help="auto | sam2ct-reference | sam2 (docs/weights.md)"),
+             arrow_tail_px: Optional[float] = typer.Option(None, help="arrow tail distance in slice pixels (default 25), synthetic and drawn arrows"),
              label: int = typer.Option(1, help="Lesion label in labelsTr (lesions = its connected components)"),
              max_cases: Optional[int] = typer.Option(None),
              seed: int = typer.Option(0),
@@ -202,10 +206,11 @@ def evaluate(data: Path = typer.Argument(..., exists=True, file_okay=False,
         from segmentation.protocol import dataset_cases, evaluate_dataset, table2_markdown
         from segmentation.stage import make_segmenter
 
-        segmenter = make_segmenter(backend, checkpoint, image_size, mcm, memory_policy)
+        segmenter = make_segmenter(backend, checkpoint, image_size, mcm, memory_policy, arrow_tail_px)
         with _progress() as factory:
             tick = factory("eval cases", len(dataset_cases(data)[:max_cases]))
-            result = evaluate_dataset(data, segmenter, label, seed=seed, max_cases=max_cases, tick=tick)
+            result = evaluate_dataset(data, segmenter, label, seed=seed, max_cases=max_cases, tick=tick,
+                                      arrow_tail_px=arrow_tail_px)
         md = table2_markdown([result])
     if report:
         report.parent.mkdir(parents=True, exist_ok=True)
@@ -223,15 +228,23 @@ def train(data: Path = typer.Argument(..., exists=True, file_okay=False, help="N
           steps_per_epoch: Optional[int] = typer.Option(None), lr: float = typer.Option(5e-6),
           lr_image_encoder: float = typer.Option(3e-6), mcm: bool = typer.Option(True, "--mcm/--no-mcm"),
           device: Optional[str] = typer.Option(None, help="cuda | cpu (default: cuda when present)"),
+          arrow_tail_px: Optional[float] = typer.Option(None, help="synthetic arrow tail distance in slice pixels (default 25);"
+                                                                    " segment/eval must use the same value (docs/weights.md)"),
           resume: bool = typer.Option(False, help="Continue from OUT/last.pt")):
     """Fine-tune SAM2CT with the paper's synthetic arrow/line/point/box/mask prompts on 8-slice sub-volumes."""
     import json
 
+    from segmentation.sam2ct.device import DeviceError, resolve_device
     from segmentation.train import TrainConfig, train as run_train
 
+    try:  # a missing GPU is said now, not after the data is loaded
+        resolve_device(device)
+    except DeviceError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2)
     cfg = TrainConfig(data=str(data), out=str(out), init=init, lesion_label=label, image_size=image_size, epochs=epochs,
                       frames=frames, steps_per_epoch=steps_per_epoch, lr=lr, lr_image_encoder=lr_image_encoder, mcm=mcm,
-                      device=device)
+                      device=device, arrow_tail_px=arrow_tail_px)
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "metrics.jsonl", "a") as log:
         def record(entry):
