@@ -77,7 +77,7 @@ def segment_series(volume, annotations: list[AnnotationRecord], segmenter, timin
 
 
 def make_segmenter(backend: str = "classical", checkpoint: Optional[Path] = None, image_size: int = 1024,
-                   mcm: bool = True, memory_policy: str = "sam2"):
+                   mcm: bool = True, memory_policy: str = "auto", arrow_tail_px: Optional[float] = None):
     """The classical CPU default, or SAM2CT (random weights when no checkpoint is given: for tests/benchmarks)."""
     if backend == "classical":
         if checkpoint is not None:
@@ -85,18 +85,19 @@ def make_segmenter(backend: str = "classical", checkpoint: Optional[Path] = None
         return ClassicalSegmenter()
     if backend == "sam2ct":
         from segmentation.sam2ct.backend import SAM2CTSegmenter
-        return SAM2CTSegmenter(checkpoint, image_size=image_size, mcm=mcm, memory_policy=memory_policy)
+        return SAM2CTSegmenter(checkpoint, image_size=image_size, mcm=mcm, memory_policy=memory_policy,
+                               arrow_tail_px=arrow_tail_px)
     raise ValueError(f"unknown backend {backend!r}: use classical or sam2ct")
 
 
 def run_segment(out: Path, backend: str = "classical", checkpoint: Optional[Path] = None, image_size: int = 1024,
-                mcm: bool = True, memory_policy: str = "sam2", progress: Optional[Callable[[str, int], Callable[[int], None]]] = None,
-                shard: Shard = ALL, segmenter=None) -> SegmentSummary:
+                mcm: bool = True, memory_policy: str = "auto", progress: Optional[Callable[[str, int], Callable[[int], None]]] = None,
+                shard: Shard = ALL, segmenter=None, arrow_tail_px: Optional[float] = None) -> SegmentSummary:
     out = Path(out)
     t0 = time.perf_counter()
     annotations = [a for a in read_records(out, AnnotationRecord) if a.kind in SEGMENTABLE and shard.contains(a.study_uid)]
     try:
-        segmenter = segmenter or make_segmenter(backend, checkpoint, image_size, mcm, memory_policy)
+        segmenter = segmenter or make_segmenter(backend, checkpoint, image_size, mcm, memory_policy, arrow_tail_px)
     except CheckpointError as exc:  # recorded against every annotation; nothing already written is touched
         name = f"{backend} (unloadable checkpoint)"
         rows = sorted((_error_row(a, name, str(checkpoint), exc.reason, exc.detail) for a in annotations), key=lambda m: m.mask_id)
