@@ -6,7 +6,8 @@ REF_CHECKOUT is your own clone of github.com/samdchurch/SAM2CT (no licence: opse
 imports it from that path, at run time). What the script does:
 - the CT: the real 20-slice DICOM series of ../shared/real-data/totalseg-example (TotalSegmentator, CC BY 4.0) read
   by opseg's ``load_volume``, mirrored end to end to ``--slices`` slices so a propagation can run 40+ slices;
-- random hiera-tiny weights saved in the published layout ``{"model": state_dict}`` (8 point embeddings), loaded
+- random hiera-tiny weights (object-score bias raised by ``--object-bias`` so that propagation goes on) saved in
+  the published layout ``{"model": state_dict}`` (8 point embeddings), loaded
   by both: opseg through ``SAM2CTSegmenter`` (its default for that layout: the reference path, transposed view),
   the reference through its own ``build_sam2_volume_predictor`` and config (with its post-processing flags on);
 - the reference's input is made by its own ``load_and_preprocess_image`` from an ITK-style NIfTI of the series
@@ -39,6 +40,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SERIES = next((d / "shared" / "real-data" / "totalseg-example" / "example_ct_dicom" for d in ROOT.parents
                if (d / "shared" / "real-data").is_dir()), None)  # ../shared beside the checkout (or a worktree)
 KINDS = ("line", "point", "box", "mask", "arrow")
+# random weights rarely call a tracked slice "object present", so propagation would stop at once; raising the
+# object-score bias in the shared weights keeps both models propagating (it changes nothing else)
+OBJECT_BIAS = "sam_mask_decoder.pred_obj_score_head.layers.2.bias"
 
 
 def load_series(folder: Path, n_slices: int, slice_size: int | None = None):
@@ -170,6 +174,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--series", type=Path, default=SERIES, help="a DICOM CT series folder (default: the TotalSegmentator example)")
+    ap.add_argument("--object-bias", type=float, default=10.0, help="added to the object-score head's bias")
     ap.add_argument("--slice-size", type=int, default=None, help="resample slices in-plane (default: as stored)")
     ap.add_argument("--no-contrast", action="store_true", help="skip opseg's stock-SAM2 path")
     args = ap.parse_args()
@@ -185,7 +190,9 @@ def main() -> None:
     kinds = args.kinds.split(",")
     tmp = Path(tempfile.mkdtemp(prefix="opseg-parity-"))
     torch.manual_seed(args.seed)
-    torch.save({"model": build_sam2ct(size).state_dict()}, tmp / "sam2ct_random.pt")
+    weights = build_sam2ct(size).state_dict()
+    weights[OBJECT_BIAS] = weights[OBJECT_BIAS] + args.object_bias
+    torch.save({"model": weights}, tmp / "sam2ct_random.pt")
     prompts = prompts_for(hu, k, ARROW_TAIL_PX)
     paths = {"opseg": dict(), "opseg sam2 path": dict(memory_policy="sam2", view="transposed")}
     if args.no_contrast:
@@ -215,7 +222,8 @@ def main() -> None:
         masks["reference"][kd] = pred[:, 0].numpy().transpose(0, 2, 1) > 0
     seconds["reference"] = time.perf_counter() - t0
     print(f"reference: {seconds['reference']:.0f} s for {len(kinds)} prompts (one propagation each)\n")
-    print(f"{n}-slice volume, prompt on slice {k}, {size} px, random weights (seed {args.seed}), slices 1..{n - 1} compared")
+    print(f"{n}-slice volume, prompt on slice {k}, {size} px, random weights (seed {args.seed}, object bias "
+          f"+{args.object_bias:g}), slices 1..{n - 1} compared")
     print("| path | prompt | extent opseg | extent reference | prompt-slice Dice | min per-slice Dice | mean | slices < 0.999 |")
     print("|---|---|---|---|---|---|---|---|")
     for name in paths:

@@ -235,6 +235,12 @@ def test_cuda_without_a_gpu_fails_at_start(layouts, tmp_path):
     with pytest.raises(DeviceError, match="no_cuda"):  # before the (missing) dataset is read
         train(TrainConfig(data=str(tmp_path / "absent"), out=str(tmp_path / "run"), device="cuda"))
     assert resolve_device(None) == "cpu"
+    from typer.testing import CliRunner
+    from curation.cli import app
+
+    res = CliRunner().invoke(app, ["train", str(tmp_path), "--init", "random", "--out", str(tmp_path / "run"),
+                                   "--device", "cuda"])
+    assert res.exit_code == 2 and "no usable CUDA GPU" in res.output and not (tmp_path / "run").exists()
 
 
 def test_engine_and_a_training_step_under_cpu_bf16_autocast(tiny, layouts):
