@@ -163,7 +163,7 @@ def run(source: str = typer.Argument(..., help="Archive folder, dicomweb+http://
         checkpoint: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Segmentation weights"),
         image_size: Optional[int] = typer.Option(None, help="Segmentation: 1024 (SAM2, SAM2CT) or 512 (MedSAM2)"),
         mcm: Optional[bool] = typer.Option(None, "--mcm/--no-mcm", help="Segmentation: memory-conditioned memories"),
-        memory_policy: Optional[str] = typer.Option(None, help="Segmentation: sam2 | sam2ct-reference"),
+        memory_policy: Optional[str] = typer.Option(None, help="Segmentation: auto (default) | sam2ct-reference | sam2"),
         device: Optional[str] = typer.Option(None, help="Segmentation: cuda | cpu (default: cuda when present)"),
         link_backend: Optional[str] = typer.Option(None, help="Findings: rules (default) | radgraph"),
         link_model_dir: Optional[Path] = typer.Option(None, exists=True, file_okay=False, help="radgraph model folder"),
@@ -250,7 +250,10 @@ def segment(out: Path = typer.Argument(..., exists=True, file_okay=False, help="
                                                       help="SAM2 / SAM2.1 / MedSAM2 / SAM2CT checkpoint (see docs/weights.md)"),
             image_size: Optional[int] = typer.Option(None, help="1024 (SAM2, SAM2CT; default) or 512 (MedSAM2)"),
             mcm: Optional[bool] = typer.Option(None, "--mcm/--no-mcm", help="memory-conditioned memories (SAM2CT paper §3.4)"),
-            memory_policy: Optional[str] = typer.Option(None, help="sam2 | sam2ct-reference (what the published SAM2CT weights used)"),
+            memory_policy: Optional[str] = typer.Option(None, help="auto (default) | sam2ct-reference | sam2: the inference path; "
+                                                                   "auto = the SAM2CT reference's for SAM2CT checkpoints (docs/weights.md)"),
+            arrow_tail_px: Optional[float] = typer.Option(None, help="arrow tail distance from the tip in slice pixels (default 25):"
+                                                                    " the value the model was trained with (docs/weights.md)"),
             device: Optional[str] = typer.Option(None, help="cuda | cpu (default: cuda when present)"),
             set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
             workers: int = typer.Option(1, help="Processes (one model each)")):
@@ -260,7 +263,7 @@ def segment(out: Path = typer.Argument(..., exists=True, file_okay=False, help="
     from segmentation.stage import SegmentStage
 
     cfg = stage_configs(_settings(set_, backend=backend, checkpoint=checkpoint, image_size=image_size, mcm=mcm,
-                                  memory_policy=memory_policy, device=device))["segment"]
+                                  memory_policy=memory_policy, device=device, arrow_tail_px=arrow_tail_px))["segment"]
     if cfg.backend == "sam2ct" and cfg.checkpoint is None:
         console.print("[yellow]sam2ct without --checkpoint runs on RANDOM weights (for tests and benchmarks only)[/]")
     _print_stage(_run_alone(out, [SegmentStage(cfg)], workers)[0], f"opseg segment -> {out / 'masks'}")
@@ -275,7 +278,8 @@ def evaluate(data: Path = typer.Argument(..., exists=True, file_okay=False,
              checkpoint: Optional[Path] = typer.Option(None, exists=True, dir_okay=False),
              image_size: int = typer.Option(1024),
              mcm: bool = typer.Option(True, "--mcm/--no-mcm"),
-             memory_policy: str = typer.Option("sam2", help="sam2 | sam2ct-reference"),
+             memory_policy: str = typer.Option("auto", help="auto | sam2ct-reference | sam2 (docs/weights.md)"),
+             arrow_tail_px: Optional[float] = typer.Option(None, help="arrow tail distance in slice pixels (default 25), synthetic and drawn arrows"),
              label: int = typer.Option(1, help="Lesion label in labelsTr (lesions = its connected components)"),
              max_cases: Optional[int] = typer.Option(None),
              seed: int = typer.Option(0),
@@ -297,7 +301,7 @@ def evaluate(data: Path = typer.Argument(..., exists=True, file_okay=False,
         from segmentation.real_eval import crop_cases, crops_markdown, evaluate_crops
         from segmentation.stage import make_segmenter
 
-        segmenter = make_segmenter(backend, checkpoint, image_size, mcm, memory_policy)
+        segmenter = make_segmenter(backend, checkpoint, image_size, mcm, memory_policy, arrow_tail_px=arrow_tail_px)
         n = len(crop_cases(data)) if max_cases is None else max_cases
         with _progress() as factory:
             result = evaluate_crops(data, segmenter, seed=seed, max_cases=max_cases, half=half,
@@ -307,10 +311,11 @@ def evaluate(data: Path = typer.Argument(..., exists=True, file_okay=False,
         from segmentation.protocol import dataset_cases, evaluate_dataset, table2_markdown
         from segmentation.stage import make_segmenter
 
-        segmenter = make_segmenter(backend, checkpoint, image_size, mcm, memory_policy)
+        segmenter = make_segmenter(backend, checkpoint, image_size, mcm, memory_policy, arrow_tail_px=arrow_tail_px)
         with _progress() as factory:
             tick = factory("eval cases", len(dataset_cases(data)[:max_cases]))
-            result = evaluate_dataset(data, segmenter, label, seed=seed, max_cases=max_cases, tick=tick)
+            result = evaluate_dataset(data, segmenter, label, seed=seed, max_cases=max_cases, tick=tick,
+                                      arrow_tail_px=arrow_tail_px)
         md = table2_markdown([result])
     if report:
         report.parent.mkdir(parents=True, exist_ok=True)
@@ -328,15 +333,23 @@ def train(data: Path = typer.Argument(..., exists=True, file_okay=False, help="N
           steps_per_epoch: Optional[int] = typer.Option(None), lr: float = typer.Option(5e-6),
           lr_image_encoder: float = typer.Option(3e-6), mcm: bool = typer.Option(True, "--mcm/--no-mcm"),
           device: Optional[str] = typer.Option(None, help="cuda | cpu (default: cuda when present)"),
+          arrow_tail_px: Optional[float] = typer.Option(None, help="synthetic arrow tail distance in slice pixels (default 25);"
+                                                                    " segment/eval must use the same value (docs/weights.md)"),
           resume: bool = typer.Option(False, help="Continue from OUT/last.pt")):
     """Fine-tune SAM2CT with the paper's synthetic arrow/line/point/box/mask prompts on 8-slice sub-volumes."""
     import json
 
+    from segmentation.sam2ct.device import DeviceError, resolve_device
     from segmentation.train import TrainConfig, train as run_train
 
+    try:  # a missing GPU is said now, not after the data is loaded
+        resolve_device(device)
+    except DeviceError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2)
     cfg = TrainConfig(data=str(data), out=str(out), init=init, lesion_label=label, image_size=image_size, epochs=epochs,
                       frames=frames, steps_per_epoch=steps_per_epoch, lr=lr, lr_image_encoder=lr_image_encoder, mcm=mcm,
-                      device=device)
+                      device=device, arrow_tail_px=arrow_tail_px)
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "metrics.jsonl", "a") as log:
         def record(entry):

@@ -15,6 +15,23 @@ from curation.io.errors import ReasonedError
 from schemas import AnnotationRecord
 
 SEGMENTABLE = ("line", "bidimensional", "ellipse", "circle", "polygon", "arrow", "point")
+# Arrow tail distance from the tip, in pixels of the slice as stored: the synthetic training arrows have their tail
+# there and inference moves a drawn tail there (along the drawn shaft) before prompting a model with arrow
+# embeddings. The SAM2CT authors' constant is unpublished; opseg's training uses this one.
+ARROW_TAIL_PX = 25.0
+
+
+def arrow_tail(px: Optional[float]) -> float:
+    """The arrow-tail setting, ``None`` meaning the default."""
+    return ARROW_TAIL_PX if px is None else float(px)
+
+
+def normalise_arrow_tail(tail: np.ndarray, tip: np.ndarray, distance: Optional[float] = None) -> np.ndarray:
+    """The point ``distance`` pixels from the tip towards the drawn tail (the tail itself when they coincide)."""
+    distance = arrow_tail(distance)
+    v = np.asarray(tail, float) - np.asarray(tip, float)
+    n = np.linalg.norm(v)
+    return np.asarray(tip, float) + v / n * distance if n > 0 else np.asarray(tail, float)
 
 
 class PromptError(ReasonedError):
@@ -30,6 +47,12 @@ class Prompt:
     length_px: Optional[float] = None  # expected long diameter in pixels (line, bidimensional, ellipse, ...)
     short_px: Optional[float] = None
     mask: Optional[np.ndarray] = None   # kind "mask": the lesion on the prompt slice (evaluation/training prompts)
+
+    def transposed(self) -> "Prompt":
+        """The same prompt on the transposed slice (row and column swapped): how it maps into the model view."""
+        return Prompt(self.kind, self.slice_index, self.points[:, ::-1].copy(),
+                      None if self.tip is None else np.asarray(self.tip)[::-1].copy(), self.length_px, self.short_px,
+                      None if self.mask is None else self.mask.T.copy())
 
     @property
     def centre(self) -> np.ndarray:

@@ -20,14 +20,23 @@ from segmentation.recist import recist_axes
 from segmentation.synthetic_prompts import PROMPT_KINDS, lesions, make_prompt
 
 
+def as_dicom_order(img):
+    """The image reoriented to LPS (i -> patient left, j -> posterior, k -> superior): its array transposed to
+    (k, j, i) is then the (slice, row, column) of a standard axial DICOM series, the order ``load_volume``
+    gives and every segmenter takes (see ``segmentation.sam2ct.view``)."""
+    current = nib.io_orientation(img.affine)
+    return img.as_reoriented(nib.orientations.ornt_transform(current, nib.orientations.axcodes2ornt("LPS")))
+
+
 def load_case(image: Path, label: Optional[Path] = None):
-    """(hu (slice,row,col) float32, labels or None, spacing (slice,row,col) mm) in a canonical orientation."""
-    img = nib.as_closest_canonical(nib.load(image))
+    """(hu (slice,row,col) float32, labels or None, spacing (slice,row,col) mm) in DICOM order, whatever
+    orientation the NIfTI was stored in."""
+    img = as_dicom_order(nib.load(image))
     hu = np.asarray(img.dataobj, dtype=np.float32).transpose(2, 1, 0)
     zooms = img.header.get_zooms()[:3]
     lab = None
     if label is not None:
-        lab = np.asarray(nib.as_closest_canonical(nib.load(label)).dataobj).astype(np.int16).transpose(2, 1, 0)
+        lab = np.asarray(as_dicom_order(nib.load(label)).dataobj).astype(np.int16).transpose(2, 1, 0)
         if lab.shape != hu.shape:
             raise ValueError(f"{label}: label shape {lab.shape} differs from image {hu.shape}")
     return hu, lab, (float(zooms[2]), float(zooms[1]), float(zooms[0]))
@@ -46,7 +55,8 @@ def dataset_cases(data: Path) -> list[tuple[Path, Path]]:
 
 
 def evaluate_dataset(data: Path, segmenter, lesion_label: int, kinds=PROMPT_KINDS, seed: int = 0,
-                     max_cases: Optional[int] = None, tick: Optional[Callable[[int], None]] = None) -> dict:
+                     max_cases: Optional[int] = None, tick: Optional[Callable[[int], None]] = None,
+                     arrow_tail_px: Optional[float] = None) -> dict:
     rng = np.random.default_rng(seed)
     scores: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     cases = dataset_cases(data)[:max_cases]
@@ -54,7 +64,7 @@ def evaluate_dataset(data: Path, segmenter, lesion_label: int, kinds=PROMPT_KIND
         hu, lab, spacing = load_case(image, label)
         found = lesions(lab, lesion_label)
         for kind in kinds:
-            prompts = [make_prompt(kind, m, rng, training=False) for m in found]
+            prompts = [make_prompt(kind, m, rng, training=False, arrow_tail_px=arrow_tail_px) for m in found]
             results = segmenter.segment_many(hu, spacing, prompts) if prompts else []
             for m, res in zip(found, results):
                 pred = np.zeros_like(m) if isinstance(res, Exception) else res.mask

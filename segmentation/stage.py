@@ -77,7 +77,8 @@ def segment_series(volume, annotations: list[AnnotationRecord], segmenter, timin
 
 
 def make_segmenter(backend: str = "classical", checkpoint: Optional[Path] = None, image_size: int = 1024,
-                   mcm: bool = True, memory_policy: str = "sam2", device: Optional[str] = None):
+                   mcm: bool = True, memory_policy: str = "auto", device: Optional[str] = None,
+                   arrow_tail_px: Optional[float] = None):
     """The classical CPU default (3D random walker), its 2D predecessor ``classical-2d`` (for comparison), or
     SAM2CT (random weights when no checkpoint is given: for tests/benchmarks)."""
     if backend in ("classical", "classical-2d"):
@@ -89,7 +90,8 @@ def make_segmenter(backend: str = "classical", checkpoint: Optional[Path] = None
         return ClassicalSegmenter()
     if backend == "sam2ct":
         from segmentation.sam2ct.backend import SAM2CTSegmenter
-        return SAM2CTSegmenter(checkpoint, image_size=image_size, mcm=mcm, memory_policy=memory_policy, device=device)
+        return SAM2CTSegmenter(checkpoint, image_size=image_size, mcm=mcm, memory_policy=memory_policy, device=device,
+                               arrow_tail_px=arrow_tail_px)
     raise ValueError(f"unknown backend {backend!r}: use classical, classical-2d or sam2ct")
 
 
@@ -101,8 +103,9 @@ class SegmentConfig:
     checkpoint: Optional[Path] = None     # SAM2 / SAM2.1 / MedSAM2 / SAM2CT weights (docs/weights.md)
     image_size: int = 1024                # 1024 (SAM2, SAM2CT) or 512 (MedSAM2)
     mcm: bool = True                      # memory-conditioned memories (SAM2CT paper 3.4)
-    memory_policy: str = "sam2"           # sam2 | sam2ct-reference
+    memory_policy: str = "auto"           # auto (the reference path for SAM2CT checkpoints) | sam2ct-reference | sam2
     device: Optional[str] = None          # cuda | cpu (default: cuda when present)
+    arrow_tail_px: Optional[float] = None  # arrow tail distance from the tip, slice pixels (None: 25; docs/weights.md)
 
 
 class SegmentStage(Stage):
@@ -137,7 +140,7 @@ class SegmentStage(Stage):
 
         try:
             self.segmenter = make_segmenter(c.backend, optional_path(c.checkpoint), c.image_size, c.mcm, c.memory_policy,
-                                            c.device)
+                                            device=c.device, arrow_tail_px=c.arrow_tail_px)
         except CheckpointError as exc:  # recorded against every annotation of every partition
             self.segmenter = exc
 

@@ -6,20 +6,22 @@
 - line: a pair of boundary pixels, drawn from the longest half of all pairs in training and the longest
   10% in evaluation;
 - arrow: centroid c, random boundary point e; the tip lies on the ray c→e up to 0.5·|e-c| beyond the
-  boundary; a fixed-length tail points back at the centroid with up to 15° perturbation;
+  boundary; a tail ``arrow_tail_px`` away (the setting inference normalises drawn arrows to,
+  ``segmentation.prompts.ARROW_TAIL_PX`` by default) points back at the centroid with up to 15° perturbation;
 - point: the interior pixel farthest from the boundary; box: the slice mask's bounding box; mask: the
   slice mask itself.
 Coordinates follow ``segmentation.prompts``: (row, col) with the pixel centre at +0.5.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 from scipy import ndimage
 
-from segmentation.prompts import Prompt
+from segmentation.prompts import ARROW_TAIL_PX, Prompt, arrow_tail
 
 PROMPT_KINDS = ("arrow", "line", "point", "box", "mask")
-ARROW_TAIL_PX = 25.0
 ARROW_MAX_DEG = 15.0
 
 
@@ -60,7 +62,7 @@ def line_prompt(mask2d: np.ndarray, k: int, rng: np.random.Generator, top_fracti
     return Prompt("line", k, np.array([a, b]), length_px=float(d[pick]))
 
 
-def arrow_prompt(mask2d: np.ndarray, k: int, rng: np.random.Generator) -> Prompt:
+def arrow_prompt(mask2d: np.ndarray, k: int, rng: np.random.Generator, tail_px: Optional[float] = ARROW_TAIL_PX) -> Prompt:
     rows, cols = np.nonzero(mask2d)
     c = np.array([rows.mean() + 0.5, cols.mean() + 0.5])
     edge = _boundary(mask2d)
@@ -71,17 +73,18 @@ def arrow_prompt(mask2d: np.ndarray, k: int, rng: np.random.Generator) -> Prompt
     tip = e + u * rng.uniform(0, 0.5 * max(dist, 1.0))
     ang = np.deg2rad(rng.uniform(-ARROW_MAX_DEG, ARROW_MAX_DEG))
     rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
-    tail = tip + ARROW_TAIL_PX * (rot @ u)
+    tail = tip + arrow_tail(tail_px) * (rot @ u)
     return Prompt("arrow", k, np.array([tail, tip]), tip=tip)
 
 
-def make_prompt(kind: str, mask: np.ndarray, rng: np.random.Generator, training: bool = False) -> Prompt:
+def make_prompt(kind: str, mask: np.ndarray, rng: np.random.Generator, training: bool = False,
+                arrow_tail_px: Optional[float] = ARROW_TAIL_PX) -> Prompt:
     k = prompt_slice(mask, rng, training)
     m = mask[k]
     if kind == "line":
         return line_prompt(m, k, rng, 0.5 if training else 0.1)
     if kind == "arrow":
-        return arrow_prompt(m, k, rng)
+        return arrow_prompt(m, k, rng, arrow_tail_px)
     if kind == "point":
         dist = ndimage.distance_transform_edt(m)
         r, c = np.unravel_index(int(np.argmax(dist)), dist.shape)

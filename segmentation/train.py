@@ -8,12 +8,17 @@ as in SAM2's training.
 AdamW with the paper's learning rates (5e-6; image encoder 3e-6). Validation Dice on held-out cases
 picks ``best.pt``; ``last.pt`` holds the optimiser and epoch for ``--resume``. Checkpoints use the
 published layout ``{"model": state_dict}`` and load with ``load_checkpoint``.
+
+Training runs the model the way it will be used: SAM2CT-layout checkpoints get the SAM2CT reference inference
+path and the transposed model view (``segmentation.sam2ct.view``), so slices and prompts are presented in that
+view, with that memory selection and mask-prompt handling, the reference's preprocessing and the same arrow-tail
+setting (``arrow_tail_px``) the inference normalises drawn arrows to.
 """
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -21,11 +26,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from segmentation.prompts import ARROW_TAIL_PX, arrow_tail
 from segmentation.protocol import dataset_cases, load_case
 from segmentation.sam2ct.build import build_sam2ct, load_checkpoint
-from segmentation.sam2ct.engine import preprocess
+from segmentation.sam2ct.device import autocast, resolve_device
+from segmentation.sam2ct.engine import preprocess, value_range
 from segmentation.sam2ct.prompting import encode_prompt, mask_prompt
+from segmentation.sam2ct.view import to_view
 from segmentation.synthetic_prompts import lesions, make_prompt
+
+TRAIN_VIEW, TRAIN_POLICY = "transposed", "sam2ct-reference"  # what a SAM2CT-layout checkpoint is run with
 
 
 @dataclass
@@ -48,20 +58,24 @@ class TrainConfig:
     device: Optional[str] = None
     max_val_lesions: int = 32
     max_train_lesions: Optional[int] = None  # smoke runs: train on the first N lesions only
+    arrow_tail_px: Optional[float] = ARROW_TAIL_PX  # synthetic arrow tails (None: default); inference must match
+    amp: Optional[str] = None                # bf16 | off (default: bf16 on cuda, off on cpu)
 
 
 @dataclass
 class Sample:
-    hu: np.ndarray
+    hu: np.ndarray          # in the model view
     mask: np.ndarray
     case: str
+    window: Optional[tuple] = None  # the whole volume's value range (preprocessing scales by it)
 
 
 def _load_lesions(pairs, label) -> list[Sample]:
     out = []
     for image, lab in pairs:
         hu, labels, _ = load_case(image, lab)
-        out += [Sample(hu, m, image.name) for m in lesions(labels, label)]
+        hu, labels = to_view(hu, TRAIN_VIEW), to_view(labels, TRAIN_VIEW)
+        out += [Sample(hu, m, image.name, value_range(hu)) for m in lesions(labels, label)]
     return out
 
 
@@ -87,12 +101,13 @@ def _frames(mask: np.ndarray, k: int, n: int, rng) -> list[int]:
     return zs
 
 
-def run_clip(model, sample: Sample, kind: str, rng, n_frames: int, device: str, training: bool, line_arrow: bool = True):
+def run_clip(model, sample: Sample, kind: str, rng, n_frames: int, device: str, training: bool, line_arrow: bool = True,
+             arrow_tail_px: Optional[float] = ARROW_TAIL_PX):
     """Prompt + propagate over a sub-volume; returns (loss, mean Dice of the frames)."""
-    prompt = make_prompt(kind, sample.mask, rng, training=training)
+    prompt = make_prompt(kind, sample.mask, rng, training=training, arrow_tail_px=arrow_tail_px)
     zs = _frames(sample.mask, prompt.slice_index, n_frames, rng)
     size = model.image_size
-    images = preprocess(sample.hu[zs], size).to(device)
+    images = preprocess(sample.hu[zs], size, sample.window).to(device)
     target = F.interpolate(torch.as_tensor(sample.mask[zs], dtype=torch.float32)[:, None], size=(size, size),
                            mode="nearest").to(device)
     backbone = model.forward_image(images)
@@ -103,7 +118,7 @@ def run_clip(model, sample: Sample, kind: str, rng, n_frames: int, device: str, 
     if kind == "mask":
         mask_inputs = mask_prompt(prompt.mask, size, device)
     else:
-        point_inputs = encode_prompt(prompt, shape, size, line_arrow, device)
+        point_inputs = encode_prompt(prompt, shape, size, line_arrow, device, arrow_tail_px)
     losses, dices = [], []
     for i, z in enumerate(zs):
         f = [x[:, i:i + 1] for x in feats]
@@ -134,7 +149,8 @@ def param_groups(model, cfg: TrainConfig):
 
 
 def train(cfg: TrainConfig, log: Optional[Callable[[dict], None]] = None, resume: bool = False) -> dict:
-    device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(cfg.device)  # before any data is read
+    cfg = replace(cfg, arrow_tail_px=arrow_tail(cfg.arrow_tail_px))  # the summary records the value used
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
@@ -147,7 +163,7 @@ def train(cfg: TrainConfig, log: Optional[Callable[[dict], None]] = None, resume
     train_set = train_set[: cfg.max_train_lesions]
     if not train_set:
         raise ValueError(f"{cfg.data}: no lesions with label {cfg.lesion_label} in the training cases")
-    model = build_sam2ct(cfg.image_size, mcm=cfg.mcm, device="cpu")
+    model = build_sam2ct(cfg.image_size, mcm=cfg.mcm, device="cpu", memory_policy=TRAIN_POLICY)
     init_report = None
     if cfg.init != "random":
         init_report = load_checkpoint(model, Path(cfg.init))
@@ -162,15 +178,14 @@ def train(cfg: TrainConfig, log: Optional[Callable[[dict], None]] = None, resume
         state = ckpt["state"]
         rng = np.random.default_rng([cfg.seed, state["epoch"]])
     steps = cfg.steps_per_epoch or len(train_set)
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else torch.autocast("cpu", enabled=False)
     while state["epoch"] < cfg.epochs:
         model.train()
         t0, losses = time.perf_counter(), []
         for _ in range(steps):
             sample = train_set[int(rng.integers(len(train_set)))]
             kind = cfg.kinds[int(rng.integers(len(cfg.kinds)))]
-            with amp:
-                loss, _ = run_clip(model, sample, kind, rng, cfg.frames, device, training=True)
+            with autocast(device, cfg.amp):
+                loss, _ = run_clip(model, sample, kind, rng, cfg.frames, device, training=True, arrow_tail_px=cfg.arrow_tail_px)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -201,6 +216,6 @@ def _validate(model, samples: list[Sample], cfg: TrainConfig, device: str) -> fl
     scores = []
     for s in samples[: cfg.max_val_lesions]:
         for kind in cfg.kinds:
-            _, d = run_clip(model, s, kind, rng, cfg.frames, device, training=False)
+            _, d = run_clip(model, s, kind, rng, cfg.frames, device, training=False, arrow_tail_px=cfg.arrow_tail_px)
             scores.append(d)
     return float(np.mean(scores)) if scores else 0.0

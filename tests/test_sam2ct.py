@@ -202,7 +202,7 @@ def test_reference_memory_policy_uses_reversed_temporal_indices(model512):
     results = {}
     for policy in ("sam2", "sam2ct-reference"):
         m = copy.deepcopy(model512)
-        m.memory_policy = policy
+        m.set_memory_policy(policy)
 
         def capture(module, args, kwargs, output):
             captured[policy] = (kwargs["memory_pos"].clone(), kwargs["num_obj_ptr_tokens"])
@@ -237,13 +237,14 @@ def test_prompt_encoding_of_each_kind():
     line = Prompt("line", 0, np.array([[50.0, 20.0], [50.0, 60.0]]), length_px=40.0)
     trained = encode_prompt(line, (100, 100), 1000, True)
     assert trained["point_labels"].tolist() == [[4, 4]]
-    assert torch.allclose(trained["point_coords"][0, 0], torch.tensor([199.5, 499.5]))  # (x, y) scaled, -0.5
+    # (x, y) = pixel index (coordinate - 0.5) × scale, as sam2's image predictor and the SAM2CT reference map them
+    assert torch.allclose(trained["point_coords"][0, 0], torch.tensor([195.0, 495.0]))
     box = encode_prompt(line, (100, 100), 1000, False)  # zero-shot: square box, side = length, centred
     assert box["point_labels"].tolist() == [[2, 3]]
-    (x0, y0), (x1, y1) = (box["point_coords"][0] + 0.5).tolist()
-    assert np.allclose([x1 - x0, y1 - y0], [400, 400]) and np.allclose([(x0 + x1) / 2, (y0 + y1) / 2], [400, 500])
+    (x0, y0), (x1, y1) = box["point_coords"][0].tolist()
+    assert np.allclose([x1 - x0, y1 - y0], [400, 400]) and np.allclose([(x0 + x1) / 2, (y0 + y1) / 2], [395, 495])
     arrow = Prompt("arrow", 0, np.array([[10.0, 10.0], [30.0, 30.0]]), tip=np.array([30.0, 30.0]))
-    assert encode_prompt(arrow, (100, 100), 100, True)["point_labels"].tolist() == [[5, 6]]
+    assert encode_prompt(arrow, (100, 100), 100, True)["point_labels"].tolist() == [[6, 5]]  # head, then tail point
     click = encode_prompt(arrow, (100, 100), 100, False)
     assert click["point_labels"].tolist() == [[1]] and np.allclose(click["point_coords"][0, 0] + 0.5, [33.0, 33.0])
     bidi = Prompt("bidimensional", 0, np.array([[50.0, 20.0], [50.0, 60.0], [40.0, 40.0], [60.0, 40.0]]), length_px=40.0)

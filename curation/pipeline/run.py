@@ -102,10 +102,10 @@ def build_stages(source: Path, settings: Optional[dict[str, dict]] = None, truth
 
 
 def legacy_settings(backend=None, checkpoint=None, image_size=None, mcm=None, memory_policy=None, device=None,
-                    link_backend=None, link_model_dir=None, thresholds=None, min_tier=None, hf_dir=None) -> dict:
+                    arrow_tail_px=None, link_backend=None, link_model_dir=None, thresholds=None, min_tier=None, hf_dir=None) -> dict:
     """The named options of ``opseg run`` as stage settings (None: the config's default)."""
     named = {"segment": {"backend": backend, "checkpoint": checkpoint, "image_size": image_size, "mcm": mcm,
-                         "memory_policy": memory_policy, "device": device},
+                         "memory_policy": memory_policy, "device": device, "arrow_tail_px": arrow_tail_px},
              "link": {"backend": link_backend, "model_dir": link_model_dir},
              "qc": dict(thresholds or {}), "publish": {"min_tier": min_tier, "hf_dir": hf_dir}}
     return {stage: {k: v for k, v in values.items() if v is not None} for stage, values in named.items()

@@ -35,13 +35,27 @@ class LoadReport:
         return f"{Path(self.path).name}@{self.sha256_prefix}"
 
 
+IMAGE_SIZES = (1024, 512, 256, 128)  # 1024: SAM2, SAM2CT; 512: MedSAM2; 256/128: tiny models for tests only
+AUTO = "auto"
+
+
+def resolve_policy(policy: str, layout: str | None) -> str:
+    """``auto``: the SAM2CT reference path for SAM2CT-layout checkpoints (and random init, which has that
+    layout), SAM2's for SAM2 / SAM2.1 / MedSAM2 checkpoints; an explicit policy is kept."""
+    if policy != AUTO:
+        return policy
+    return "sam2" if layout == "sam2" else "sam2ct-reference"
+
+
 def build_sam2ct(image_size: int = 1024, mcm: bool = False, device: str = "cpu", memory_policy: str = "sam2"):
-    """A randomly initialised SAM2CT (hiera-tiny); load weights with ``load_checkpoint``."""
+    """A randomly initialised SAM2CT (hiera-tiny); load weights with ``load_checkpoint``. The policy can be
+    switched after loading with ``model.set_memory_policy`` (``auto`` builds the SAM2CT reference path)."""
     import sam2  # noqa: F401  (registers the config search path with Hydra)
     from sam2.build_sam import build_sam2
 
-    if image_size not in (512, 1024):
-        raise ValueError("image_size must be 1024 (SAM2, SAM2CT) or 512 (MedSAM2)")
+    if image_size not in IMAGE_SIZES:
+        raise ValueError(f"image_size must be one of {IMAGE_SIZES}: 1024 (SAM2, SAM2CT) or 512 (MedSAM2)")
+    memory_policy = resolve_policy(memory_policy, None)
     feat = image_size // 16
     overrides = [
         "++model._target_=segmentation.sam2ct.model.SAM2CT",

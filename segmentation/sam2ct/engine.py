@@ -1,16 +1,16 @@
 """Slice-by-slice 3D propagation for many lesions of one series, each slice encoded once.
 
-Preprocessing follows SAM2CT: HU clipped to [-500, 500], scaled to [0, 1], 3 channels, ImageNet
-normalisation, resized to the model size. Each prompt slice k starts two memory banks (superior k→N and
+Preprocessing follows the SAM2CT reference code: HU clamped to [-500, 500], min-max scaled over the whole
+volume to [0, 1], resized (bilinear) to the model size, 3 channels, ImageNet normalisation. Each prompt slice k starts two memory banks (superior k→N and
 inferior k→0) sharing slice k's output; a direction stops at its first empty slice. Lesions advance in
 one sweep per direction so a slice needed by several lesions is encoded once; encoded slices are kept in a
-cache bounded in bytes (``cache_gb``) and reused by the other direction.
+cache bounded in bytes (``cache_gb``) and reused by the other direction. A bank keeps only the tracked
+slices the model can still read (``model.memory_reach()`` slices back from the current one).
 """
 from __future__ import annotations
 
 import time
 from collections import Counter, OrderedDict
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -19,17 +19,25 @@ import torch
 import torch.nn.functional as F
 
 from segmentation.prompts import Prompt
+from segmentation.sam2ct.device import autocast, resolve_device
 from segmentation.sam2ct.prompting import encode_prompt, mask_prompt
 
 HU_WINDOW = (-500.0, 500.0)
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
-KEEP_MEMORIES = 16  # older non-conditioning outputs are never read by SAM2's memory attention
 
 
-def preprocess(hu: np.ndarray, image_size: int) -> torch.Tensor:
-    """(n, rows, cols) HU -> (n, 3, S, S) normalised model input."""
-    x = torch.as_tensor(np.clip((hu - HU_WINDOW[0]) / (HU_WINDOW[1] - HU_WINDOW[0]), 0, 1), dtype=torch.float32)
+def value_range(hu: np.ndarray) -> tuple[float, float]:
+    """The clamped volume's min and max: the reference scales by these, not by the fixed window."""
+    return float(max(np.min(hu), HU_WINDOW[0])), float(min(np.max(hu), HU_WINDOW[1]))
+
+
+def preprocess(hu: np.ndarray, image_size: int, window: Optional[tuple[float, float]] = None) -> torch.Tensor:
+    """(n, rows, cols) HU -> (n, 3, S, S) normalised model input; ``window`` = ``value_range`` of the whole
+    volume when ``hu`` holds only some of its slices."""
+    x = torch.as_tensor(np.asarray(hu), dtype=torch.float32).clamp(*HU_WINDOW)
+    lo, hi = window if window is not None else value_range(hu)
+    x = (x - lo) / (hi - lo) if hi > lo else torch.zeros_like(x)
     x = F.interpolate(x[:, None], size=(image_size, image_size), mode="bilinear", align_corners=False)
     return (x.repeat(1, 3, 1, 1) - IMAGENET_MEAN) / IMAGENET_STD
 
@@ -37,12 +45,13 @@ def preprocess(hu: np.ndarray, image_size: int) -> torch.Tensor:
 class SliceFeatures:
     """Encodes slices in batches on demand and keeps them in a byte-bounded LRU cache."""
 
-    def __init__(self, model, hu: np.ndarray, device: str, batch_size: int = 4, cache_gb: float = 2.0, autocast=None):
+    def __init__(self, model, hu: np.ndarray, device: str, batch_size: int = 4, cache_gb: float = 2.0, amp=None):
         self.model, self.hu, self.device = model, hu, device
+        self.window = value_range(hu)
         self.batch_size, self.cache_bytes = batch_size, int(cache_gb * 2 ** 30)
         self.cache: OrderedDict[int, tuple] = OrderedDict()
         self.encoded: Counter = Counter()
-        self.autocast = autocast or nullcontext
+        self.amp = amp
         self.seconds = 0.0
 
     def _bytes(self) -> int:
@@ -51,8 +60,8 @@ class SliceFeatures:
     @torch.inference_mode()
     def _encode(self, zs: list[int]) -> None:
         t0 = time.perf_counter()
-        batch = preprocess(self.hu[zs], self.model.image_size).to(self.device)
-        with self.autocast():
+        batch = preprocess(self.hu[zs], self.model.image_size, self.window).to(self.device)
+        with autocast(self.device, self.amp):
             backbone_out = self.model.forward_image(batch)
             _, feats, pos, sizes = self.model._prepare_backbone_features(backbone_out)
         for i, z in enumerate(zs):
@@ -86,17 +95,13 @@ class Track:
 
 class PropagationEngine:
     def __init__(self, model, line_arrow_embeddings: bool, device: Optional[str] = None, batch_size: int = 4,
-                 cache_gb: float = 2.0):
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+                 cache_gb: float = 2.0, amp: Optional[str] = None, arrow_tail_px: Optional[float] = None):
+        self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.line_arrow_embeddings = line_arrow_embeddings
-        self.batch_size, self.cache_gb = batch_size, cache_gb
+        self.batch_size, self.cache_gb, self.amp = batch_size, cache_gb, amp
+        self.arrow_tail_px = arrow_tail_px
         self.last_features: Optional[SliceFeatures] = None
-
-    def _autocast(self):
-        if self.device.startswith("cuda"):
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return nullcontext()
 
     def _mask(self, out: dict, shape_rc) -> np.ndarray:
         logits = F.interpolate(out["pred_masks_high_res"].float(), size=shape_rc, mode="bilinear", align_corners=False)
@@ -104,7 +109,7 @@ class PropagationEngine:
 
     def _step(self, track: Track, z: int, feats, n: int, cond: bool, reverse: bool, bank: dict, shape_rc):
         vision, pos, sizes = feats
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), autocast(self.device, self.amp):
             out = self.model.track_step(
                 frame_idx=z, is_init_cond_frame=cond, current_vision_feats=vision, current_vision_pos_embeds=pos,
                 feat_sizes=sizes, point_inputs=track.point_inputs if cond else None,
@@ -116,7 +121,8 @@ class PropagationEngine:
 
     def run(self, hu: np.ndarray, tracks: list[Track]) -> list[Track]:
         n, rows, cols = hu.shape
-        feats = SliceFeatures(self.model, hu, self.device, self.batch_size, self.cache_gb, self._autocast)
+        feats = SliceFeatures(self.model, hu, self.device, self.batch_size, self.cache_gb, self.amp)
+        reach = self.model.memory_reach()
         self.last_features = feats
         for t in tracks:
             k = t.prompt.slice_index
@@ -124,13 +130,13 @@ class PropagationEngine:
                 t.mask_inputs = mask_prompt(t.prompt.mask, self.model.image_size, self.device)
             if t.point_inputs is None and t.mask_inputs is None:
                 t.point_inputs = encode_prompt(t.prompt, (rows, cols), self.model.image_size, self.line_arrow_embeddings,
-                                               self.device)
+                                               self.device, self.arrow_tail_px)
             start = {"cond_frame_outputs": {}, "non_cond_frame_outputs": {}}
             out, mask = self._step(t, k, feats.get(k, [o.prompt.slice_index for o in tracks]), n, True, False, start, (rows, cols))
             if not mask.any():
                 t.error = "empty_prompt_slice"
                 continue
-            t.masks[k] = mask
+            t.masks[k] = t.prompt.mask.astype(bool) if t.prompt.kind == "mask" else mask  # as the reference does
             ious = out.get("ious")
             t.score = float(ious.max()) if ious is not None else None
             for direction in (1, -1):  # one bank per direction, both starting from slice k's output
@@ -156,8 +162,8 @@ class PropagationEngine:
                         t.stops[name] = "empty_slice"
                         continue
                     bank["non_cond_frame_outputs"][z] = out
-                    for old in sorted(bank["non_cond_frame_outputs"], key=lambda q: -abs(q - z))[KEEP_MEMORIES:]:
-                        del bank["non_cond_frame_outputs"][old]
+                    for old in [q for q in bank["non_cond_frame_outputs"] if abs(q - z) >= reach]:
+                        del bank["non_cond_frame_outputs"][old]  # the next slice (z + direction) cannot read it
                     t.masks[z] = mask
                     position[t.key] = z + direction
             for t in live:

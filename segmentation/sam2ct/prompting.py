@@ -1,18 +1,23 @@
 """Annotation prompts -> SAM2/SAM2CT inputs in model pixel space.
 
 With trained line/arrow embeddings (a SAM2CT checkpoint): line = 2 points and bidimensional = 4 points with
-label 4, arrow = tail label 5 + tip label 6. Without them (SAM2, SAM2.1, MedSAM2, random init) the
+label 4; an arrow = its tip (label 6) and, as the reference inference does it, a point at a fixed distance from
+the tip along the drawn shaft (label 5) instead of the drawn tail: the model saw fixed-length synthetic arrows
+(``arrow_tail_px``, see ``segmentation.prompts.normalise_arrow_tail``). Without them (SAM2, SAM2.1, MedSAM2, random init) the
 documented zero-shot fallbacks are used: a line or a bidimensional mark becomes a square box centred on
 the long axis with side = its length (as MedSAM2 does for RECIST lines); an arrow becomes a positive click
 placed past its tip by 15% of the shaft (a tip-only SR arrow: the tip itself). Ellipse, circle and polygon
 are boxes around their extent; a point is a positive click.
+
+Pixel convention: a prompt point at pixel index p of the slice goes to p × (model size / slice size), which is
+what SAM2's image predictor and the SAM2CT reference do (sam2's prompt encoder then adds 0.5).
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from segmentation.prompts import Prompt
+from segmentation.prompts import Prompt, normalise_arrow_tail
 from segmentation.sam2ct.prompt_encoder import ARROW_END, ARROW_START, LINE_ENDPOINT
 
 POSITIVE, BOX_TL, BOX_BR = 1, 2, 3
@@ -24,7 +29,7 @@ def _square_box(centre: np.ndarray, side: float) -> np.ndarray:
 
 
 def encode_prompt(p: Prompt, shape_rc: tuple[int, int], image_size: int, line_arrow_embeddings: bool,
-                  device="cpu") -> dict:
+                  device="cpu", arrow_tail_px: float | None = None) -> dict:
     """{"point_coords": [1, n, 2] (x, y), "point_labels": [1, n]} for ``track_step``'s point_inputs."""
     pts = p.points  # (row, col), corner convention
     if p.kind in ("line", "bidimensional"):
@@ -36,7 +41,7 @@ def encode_prompt(p: Prompt, shape_rc: tuple[int, int], image_size: int, line_ar
         tip = p.tip if p.tip is not None else pts[-1]
         tail = pts[0]
         if line_arrow_embeddings and np.linalg.norm(tip - tail) > 0:
-            coords, labels = np.array([tail, tip]), [ARROW_START, ARROW_END]
+            coords, labels = np.array([tip, normalise_arrow_tail(tail, tip, arrow_tail_px)]), [ARROW_END, ARROW_START]
         else:
             coords, labels = (tip + 0.15 * (tip - tail))[None], [POSITIVE]
     elif p.kind in ("ellipse", "circle", "polygon"):
@@ -55,7 +60,7 @@ def encode_prompt(p: Prompt, shape_rc: tuple[int, int], image_size: int, line_ar
         coords, labels = pts[:1], [POSITIVE]
     coords = np.asarray(coords, float)
     scale = np.array([image_size / shape_rc[0], image_size / shape_rc[1]])
-    xy = (coords * scale)[:, ::-1] - 0.5  # (row, col) corner -> (x, y) pixel index; sam2 adds the 0.5 back
+    xy = ((coords - 0.5) * scale)[:, ::-1].copy()  # (row, col) with centres at +0.5 -> (x, y) pixel index × scale
     return {"point_coords": torch.as_tensor(xy[None], dtype=torch.float32, device=device),
             "point_labels": torch.as_tensor([labels], dtype=torch.int32, device=device)}
 
