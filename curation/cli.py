@@ -182,7 +182,7 @@ def run(source: str = typer.Argument(..., help="Archive folder, dicomweb+http://
         address: Optional[str] = typer.Option(None, help="Ray cluster address (default: start a local Ray)"),
         actors: int = typer.Option(1, help="Ray: segmentation actors (one model copy each, num_gpus per actor)"),
         batch_size: int = typer.Option(1, help="Ray: partitions per call")):
-    """extract -> segment -> link -> qc -> deid -> publish -> report with completion markers keyed by each stage's
+    """extract -> segment -> qc -> lesions -> link -> deid -> publish -> report with completion markers keyed by each stage's
     settings, version, model checksum and inputs: a rerun does only what changed, a killed run resumes. Prints what
     will run and why before it starts."""
     from curation.pipeline.run import run_pipeline

@@ -1,7 +1,13 @@
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# One Hugging Face datasets cache per test session: the shared ~/.cache one holds datasets built by earlier sessions
+# from files at the same temporary paths (pytest numbers its folders), and load_dataset could return those rows.
+os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="opseg-test-hf-datasets-")
 
 from curation.demo import generate_archive
 from curation.extract.stage import extract
