@@ -453,8 +453,9 @@ def publish(out: Path = typer.Argument(..., exists=True, file_okay=False, help="
         stages.append(DeidStage(secret=ProjectSecret.for_output(out, secret_file)))
     plan = out / "_markers" / "run.json"
     settings = {s["stage"]: s["config"] for s in json.loads(plan.read_text())["stages"]} if plan.exists() else {}
+    recorded = {k: v for k, v in settings.get("publish", {}).items() if k == "fractions"}  # the run's splits
     cfg = PublishConfig(hf_dir=hf, min_tier=min_tier, volumes=volumes, min_review=min_review,
-                        source="deid" if deid else "")
+                        source="deid" if deid else "", **{k: tuple(v) for k, v in recorded.items()})
     settings["publish"] = {**settings.get("publish", {}), "min_tier": min_tier, "volumes": volumes,
                            "min_review": min_review}
     try:
@@ -491,11 +492,16 @@ def deid(out: Path = typer.Argument(..., exists=True, file_okay=False, help="An 
 def report(out: Path = typer.Argument(..., exists=True, file_okay=False, help="An opseg output folder"),
            target: Optional[Path] = typer.Option(None, "--out", help="Report folder (default OUT/report)"),
            evaluation: Optional[Path] = typer.Option(None, "--eval", help="segmentation.json of `opseg eval --report` "
-                                                                          "(default OUT/eval/segmentation.json)")):
+                                                                          "(default OUT/eval/segmentation.json)"),
+           deid: bool = typer.Option(True, "--deid/--no-deid", help="Draw from the de-identified copy OUT/deid "
+                                                                   "(made by opseg run, deid or publish)")):
     """Static HTML QC report: per-mask axial/coronal/sagittal overlays with the GSPS mark, metrics, linked sentence."""
     from curation.report.stage import ReportConfig, ReportStage
 
-    cfg = ReportConfig(target=target.resolve() if target else None, source="",
+    if deid and not (out / "deid" / "_deid" / "manifest.json").exists():
+        console.print("[red]report: no de-identified copy in OUT/deid: run `opseg deid OUT` first, or --no-deid[/]")
+        raise typer.Exit(2)
+    cfg = ReportConfig(target=target.resolve() if target else None, source="deid" if deid else "",
                        evaluation=evaluation.resolve() if evaluation else None)
     rep = _run_alone(out, [ReportStage(cfg, evaluated=(out / "eval").is_dir())])[0]
     console.print(f"QC report -> {(target or out / 'report') / 'index.html'} ({rep.reason})")

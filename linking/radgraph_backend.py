@@ -42,7 +42,7 @@ class RadGraphBackend:
         with contextlib.redirect_stdout(io.StringIO()):  # the package prints its device on load
             self.model = RadGraph(model_type=model_dir.name, model_cache_dir=str(model_dir.parent), cuda=-1)
         from importlib.metadata import version
-        self.name = f"radgraph {version('radgraph')} ({model_dir.name} @ {model_dir})"
+        self.name = f"radgraph {version('radgraph')} ({model_dir.name})"  # the folder's name only: backends are published
 
     def analyse(self, text: str) -> dict:
         out = self.model(text) or {}

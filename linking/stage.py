@@ -117,6 +117,7 @@ def link_partition(part: Partition, backend) -> LinkSummary:
     instances = part.read(InstanceRecord)
     lookup = ImageLookup(instances)
     number_of = {i.sop_uid: i.instance_number for i in instances}
+    multi_frame = {i.sop_uid for i in instances if (i.n_frames or 1) > 1}
     largest_image = _largest_image_number(instances)
     findings, quarantine = [], []
     tick = part.tick("link (reports)", len(reports))
@@ -155,7 +156,7 @@ def link_partition(part: Partition, backend) -> LinkSummary:
             marks.append(Mark([x.annotation_id for x in g], a.kind, a.series_uid, s.series_number if s else None, lo, hi,
                               long_mm, short_mm, _laterality(a, s.affine if s else None, s.columns if s else None,
                                                              s.rows if s else None),
-                              _image_numbers(geo, number_of), a.slice_index))
+                              _image_numbers(geo, number_of, multi_frame), a.slice_index))
         for i, j, tier, score, evidence in match_study(marks, [finding_view(f) for f in usable], series_numbers):
             f = usable[j]
             for ann_id in marks[i].annotation_ids:
@@ -182,8 +183,10 @@ def _largest_image_number(instances: list[InstanceRecord]) -> Counter:
     return Counter({uid: max(n, largest[uid]) for uid, n in images.items()})
 
 
-def _image_numbers(geo, number_of: dict) -> list:
+def _image_numbers(geo, number_of: dict, multi_frame: set = frozenset()) -> list:
     """The image number a report cites for each slice: the frame number within a multi-frame image, else the
     Instance Number."""
-    return [sl.frame if sl.frame is not None else number_of.get(sl.sop_uid) for sl in geo.slices] if geo else []
+    # an enhanced CT stored one frame per instance is numbered by its instances (each frame is frame 1)
+    return [sl.frame if sl.frame is not None and sl.sop_uid in multi_frame else number_of.get(sl.sop_uid)
+            for sl in geo.slices] if geo else []
 

@@ -51,9 +51,10 @@ class GroundedRecord(Record):
     prompt_short_mm: Optional[float] = col(pa.float64(), "Short axis the radiologist drew", None, phi="numeric")
     n_marks: int = col(pa.int64(), "Marks of the lesion (1 when it was marked once)", 1, phi="numeric")
     member_prompts: list = col(pa.list_(PROMPT), "Every member mark's prompt (the primary's included), by "
-                                                 "annotation_id", factory=list, phi="numeric")
+                                                 "annotation_id", factory=list, phi="numeric")  # built from the de-identified copy: ids already keyed
     finding_text: str = col(pa.string(), "The sentence that measures the lesion", phi="free_text")
-    section: Optional[str] = col(pa.string(), "Report section of the sentence", None, phi="code")
+    section: Optional[str] = col(pa.string(), "Report section of the sentence (and its label line, scrubbed)", None,
+        phi="free_text")
     report_text: str = col(pa.string(), "Full report text", phi="free_text")
     char_start: int = col(pa.int64(), "Sentence start in report_text", phi="numeric")
     char_end: int = col(pa.int64(), "Sentence end in report_text (exclusive)", phi="numeric")

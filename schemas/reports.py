@@ -37,8 +37,9 @@ class FindingRecord(Record):
     finding_id: str = col(pa.string(), "Stable id: report_id + char span", phi="key")
     report_id: str = col(pa.string(), "Report the finding comes from", phi="key")
     study_uid: Optional[str] = col(pa.string(), "Study Instance UID", None, phi="uid", dicom="StudyInstanceUID")
-    section: Optional[str] = col(pa.string(), "INDICATION | TECHNIQUE | COMPARISON | FINDINGS | IMPRESSION | ...", None,
-        phi="code")
+    section: Optional[str] = col(pa.string(), "INDICATION | TECHNIQUE | COMPARISON | FINDINGS | IMPRESSION | ..., then "
+                                              "'/SUBSECTION' from the report's own label lines (free text: a label can "
+                                              "hold a name, so it is scrubbed)", None, phi="free_text")
     sentence_index: int = col(pa.int64(), "Sentence number within the report", 0, phi="numeric")
     char_start: int = col(pa.int64(), "Start offset of the sentence in the report text", 0, phi="numeric")
     char_end: int = col(pa.int64(), "End offset (exclusive)", 0, phi="numeric")

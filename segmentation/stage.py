@@ -198,8 +198,9 @@ def segment_partition(part: Partition, segmenter, config: SegmentConfig) -> Segm
 
 
 def run_segment(out: Path, backend: str = "classical", checkpoint: Optional[Path] = None, image_size: int = 1024,
-                mcm: bool = True, memory_policy: str = "sam2", progress: Optional[Callable[[str, int], Callable[[int], None]]] = None,
-                device: Optional[str] = None) -> SegmentSummary:
+                mcm: bool = True, memory_policy: str = "auto", progress: Optional[Callable[[str, int], Callable[[int], None]]] = None,
+                device: Optional[str] = None, arrow_tail_px: Optional[float] = None) -> SegmentSummary:
     """The segment stage on all of OUT in this process (library use; the CLI goes through the executor)."""
-    stage = SegmentStage(SegmentConfig(backend, checkpoint, image_size, mcm, memory_policy, device))
+    stage = SegmentStage(SegmentConfig(backend=backend, checkpoint=checkpoint, image_size=image_size, mcm=mcm,
+                                       memory_policy=memory_policy, device=device, arrow_tail_px=arrow_tail_px))
     return run_alone(stage, out, lambda part: segment_partition(part, stage.segmenter, stage.config), progress)

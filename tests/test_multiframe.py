@@ -137,6 +137,34 @@ def test_enhanced_ct_with_one_frame_per_instance_has_a_volume(tmp_path):
     assert [s.frame for s in load_volume([str(p) for p in sorted(src.glob("ct*.dcm"))]).geometry.slices] == [1, 1, 1]
 
 
+
+def test_a_series_no_seg_can_be_made_from_is_quarantined_not_fatal(tmp_path):
+    """Several enhanced instances in one series (highdicom cannot derive one SEG from them): that series goes to
+    quarantine with its reason and the export carries on."""
+    from curation.io.tables import read_records as read
+    from schemas import QuarantineRecord
+
+    study, series = generate_uid(), generate_uid()
+    sops = [generate_uid() for _ in range(3)]
+    src = tmp_path / "src"
+    src.mkdir()
+    for k, (z, sop) in enumerate(zip([4.0, 0.0, 2.0], sops)):
+        write_enhanced_ct(src / f"ct{k}.dcm", [z], study, series, sop, series_number=3, size=32)
+    write_line_gsps(src / "pr.dcm", study, series, sops[0], 1, [4.0, 16.0, 28.0, 16.0])
+    out = tmp_path / "out"
+    extract(src, out)
+    (ann,) = read_records(out, AnnotationRecord)
+    (s,) = [s for s in read_records(out, SeriesRecord) if s.series_uid == series]
+    mask = np.zeros((3, 32, 32), bool)
+    mask[2, 10:20, 5:25] = True
+    data, bbox = encode(mask, np.asarray(s.affine).reshape(4, 4))
+    write_records(out, MaskRecord, [MaskRecord(mask_id="m1", annotation_id=ann.annotation_id, series_uid=series,
+                                               backend="classical-cpu test", mask=data, bbox=bbox, affine=s.affine)])
+    assert export_seg(out, tmp_path / "seg") == []
+    (q,) = [q for q in read(out, QuarantineRecord) if q.stage == "export-seg"]
+    assert q.entity_id == series and q.reason == "seg_export_refused" and "enhanced" in q.detail
+
+
 @pytest.mark.parametrize("frames,slice_index,flag", [(5, 9, None), ([5, 6], None, "multiple_frames"),
                                                      (None, None, "frame_not_given")])
 def test_sr_frame_references_are_resolved_or_flagged_like_gsps(tmp_path, frames, slice_index, flag):

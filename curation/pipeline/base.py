@@ -193,9 +193,16 @@ class LocalExecutor:
         return reports
 
     def write_run_plan(self, stages: list[Stage], settings: Optional[dict]) -> None:
-        _write_json(self.out / RUN_PLAN, {"opseg": __version__, "executor": type(self).__name__,
-                                          "partitions": self.n_shards, "workers": self.workers,
-                                          "settings": settings or {}, "stages": [s.describe() for s in stages]})
+        """The run's stages and settings; a run of some stages alone (a standalone command) replaces theirs and keeps
+        the other stages' entries, so the card and a later publish still see every stage's settings."""
+        path = self.out / RUN_PLAN
+        old = json.loads(path.read_text()) if path.exists() else {}
+        ran = {s.name for s in stages}
+        kept = [s for s in old.get("stages", []) if s.get("stage") not in ran]
+        merged = {**{k: v for k, v in (old.get("settings") or {}).items() if k not in ran}, **(settings or {})}
+        _write_json(path, {"opseg": __version__, "executor": type(self).__name__,
+                           "partitions": self.n_shards, "workers": self.workers,
+                           "settings": merged, "stages": kept + [s.describe() for s in stages]})
 
     def _run_partitions(self, stage: Stage, todo: list[Partition], key: dict, tick) -> list:
         workers = min(self.workers, len(todo))

@@ -80,7 +80,7 @@ def build_stages(source: Path, settings: Optional[dict[str, dict]] = None, truth
     settings["extract"] = {**settings.get("extract", {}), "source": Path(source)}
     if seg_dir is not None:
         settings["export-seg"] = {**settings.get("export-seg", {}), "target": Path(seg_dir).resolve()}
-    shared = "deid" if deid else ""
+    shared = str(settings.get("deid", {}).get("target", "deid")) if deid else ""   # the copy the deid stage writes
     for name in ("publish", "report"):
         settings[name] = {"source": shared, **settings.get(name, {})}
     cfg = stage_configs(settings)

@@ -116,7 +116,7 @@ join annotations a on a.annotation_id = l.annotation_id
 join findings f on f.finding_id = l.finding_id
 join reports r on r.report_id = f.report_id
 left join qc q on q.entity_id = m.mask_id and q.metric = 'qc_pass'
-where l.tier in ({tiers})
+where l.tier in ({tiers}){review_filter}
 qualify row_number() over (partition by coalesce(lm.lesion_id, l.link_id)
                            order by lm.role = 'primary' desc, l.score desc, l.annotation_id) = 1
 order by lesion_id
@@ -270,9 +270,13 @@ def publish(out: Path, hf_dir: Path, min_tier: str = "B", fractions: tuple[float
                 summary.rows[config][name] = part.num_rows
         if tick:
             tick(1)
-    rel = con.sql(_GROUNDED_SQL.format(tiers=", ".join(f"'{t}'" for t in TIERS[:TIERS.index(min_tier) + 1])))
+    review_filter = ""
+    if keep is not None:  # before one row per lesion is picked: a lesion whose accepted mask is a member keeps a row
+        con.register("_review_kept", pa.table({"mask_id": pa.array(sorted(keep), pa.string())}))
+        review_filter = " and m.mask_id in (select mask_id from _review_kept)"
+    rel = con.sql(_GROUNDED_SQL.format(tiers=", ".join(f"'{t}'" for t in TIERS[:TIERS.index(min_tier) + 1]),
+                                       review_filter=review_filter))
     records = [dict(zip(rel.columns, r)) for r in rel.fetchall()]
-    records = [r for r in records if keep is None or r["mask_id"] in keep]
     prompts = _member_prompts(con)
     ct_volumes = series_volumes(out) if volumes else None
     shapes: dict[str, Optional[list[int]]] = {}

@@ -11,7 +11,8 @@ from pydicom.sr.codedict import codes
 from curation import __version__
 from curation.dicom.ct_series import series_datasets, source_frame_slices
 from curation.io.partition import Partition
-from schemas import AnnotationRecord, InstanceRecord, MaskRecord
+from curation.dicom.volume import VolumeError
+from schemas import AnnotationRecord, InstanceRecord, MaskRecord, QuarantineRecord
 from schemas.mask_nifti import decode, paste
 
 LESION_CATEGORY = codes.SCT.MorphologicallyAbnormalStructure
@@ -50,43 +51,56 @@ def export_partition(part: Partition, target: Path) -> list[Path]:
     by_series = defaultdict(list)
     for m in masks:
         by_series[m.series_uid].append(m)
-    written = []
+    written, bad = [], []
     for series_uid, ms in sorted(by_series.items()):
-        ms = sorted(ms, key=lambda m: m.mask_id)
-        datasets, geometry = series_datasets(paths[series_uid])
-        shape = (len(geometry.slices), geometry.rows, geometry.columns)
-        if any("PerFrameFunctionalGroupsSequence" in ds for ds in datasets):
-            if len(datasets) > 1:
-                raise ValueError(f"series {series_uid}: {len(datasets)} enhanced (functional-group) CT instances; "
-                                 "highdicom derives a SEG from one such image or from classic single-frame ones")
-            # masks are in volume order; SEG frames follow the source frames, whose positions highdicom copies from
-            # each frame's functional groups (a multi-frame CT's frames need not be stored in volume order)
-            stack = np.stack([paste(m.mask, m.bbox, shape) for m in ms], axis=-1).astype(np.uint8)
-            stack, planes = stack[source_frame_slices(datasets, geometry)], None
-        else:
-            # only the slices some mask reaches: highdicom's per-pixel checks cost as much as the frames it is given
-            z0, z1 = min(m.bbox[2] for m in ms), max(m.bbox[5] for m in ms)
-            stack = _segment_array(ms, shape, z0, z1)
-            planes = [hd.PlanePositionSequence(hd.CoordinateSystemNames.PATIENT, ds.ImagePositionPatient)
-                      for ds in datasets[z0:z1]]
-        descriptions = []
-        for i, m in enumerate(ms, start=1):
-            a = anns.get(m.annotation_id)
-            algorithm = hd.AlgorithmIdentificationSequence(
-                name=m.backend.split(" (")[0], version=__version__, family=codes.cid7162.ArtificialIntelligence,
-                parameters={"checkpoint": m.checkpoint or "none", "prompt": a.kind if a else "?"})
-            descriptions.append(hd.seg.SegmentDescription(
-                segment_number=i, segment_label=f"lesion {i} ({a.kind if a else 'mask'})"[:64],
-                segmented_property_category=LESION_CATEGORY, segmented_property_type=LESION_TYPE,
-                algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC, algorithm_identification=algorithm,
-                tracking_uid=hd.UID(), tracking_id=m.mask_id))
-        seg = hd.seg.Segmentation(
-            source_images=datasets, pixel_array=stack, plane_positions=planes,
-            segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-            segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=SEG_SERIES_NUMBER,
-            sop_instance_uid=hd.UID(), instance_number=1, manufacturer="opseg", manufacturer_model_name="opseg",
-            software_versions=__version__, device_serial_number="0", content_label="LESIONS", omit_empty_frames=True)
+        try:
+            seg = _series_seg(series_uid, sorted(ms, key=lambda m: m.mask_id), paths[series_uid], anns)
+        except (ValueError, KeyError, VolumeError, AttributeError) as exc:  # one series refused, the others exported
+            reason = exc.reason if isinstance(exc, VolumeError) else "seg_export_refused"
+            bad.append(QuarantineRecord(stage="export-seg", path=(sorted(paths[series_uid]) or [""])[0],
+                                        entity_id=series_uid, reason=reason,
+                                        detail=f"series {series_uid}: {type(exc).__name__}: {exc}"))
+            continue
         path = target / f"seg_{series_uid}.dcm"
         seg.save_as(path)
         written.append(path)
+    part.write(QuarantineRecord, bad)
     return written
+
+
+def _series_seg(series_uid: str, ms: list[MaskRecord], paths: list[str], anns: dict) -> "hd.seg.Segmentation":
+    """One BINARY SEG of a series' masks (raises ValueError / VolumeError for a series it cannot be made from)."""
+    datasets, geometry = series_datasets(paths)
+    shape = (len(geometry.slices), geometry.rows, geometry.columns)
+    if any("PerFrameFunctionalGroupsSequence" in ds for ds in datasets):
+        if len(datasets) > 1:
+            raise ValueError(f"series {series_uid}: {len(datasets)} enhanced (functional-group) CT instances; "
+                             "highdicom derives a SEG from one such image or from classic single-frame ones")
+        # masks are in volume order; SEG frames follow the source frames, whose positions highdicom copies from
+        # each frame's functional groups (a multi-frame CT's frames need not be stored in volume order)
+        stack = np.stack([paste(m.mask, m.bbox, shape) for m in ms], axis=-1).astype(np.uint8)
+        stack, planes = stack[source_frame_slices(datasets, geometry)], None
+    else:
+        # only the slices some mask reaches: highdicom's per-pixel checks cost as much as the frames it is given
+        z0, z1 = min(m.bbox[2] for m in ms), max(m.bbox[5] for m in ms)
+        stack = _segment_array(ms, shape, z0, z1)
+        planes = [hd.PlanePositionSequence(hd.CoordinateSystemNames.PATIENT, ds.ImagePositionPatient)
+                  for ds in datasets[z0:z1]]
+    descriptions = []
+    for i, m in enumerate(ms, start=1):
+        a = anns.get(m.annotation_id)
+        algorithm = hd.AlgorithmIdentificationSequence(
+            name=m.backend.split(" (")[0], version=__version__, family=codes.cid7162.ArtificialIntelligence,
+            parameters={"checkpoint": m.checkpoint or "none", "prompt": a.kind if a else "?"})
+        descriptions.append(hd.seg.SegmentDescription(
+            segment_number=i, segment_label=f"lesion {i} ({a.kind if a else 'mask'})"[:64],
+            segmented_property_category=LESION_CATEGORY, segmented_property_type=LESION_TYPE,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC, algorithm_identification=algorithm,
+            tracking_uid=hd.UID(), tracking_id=m.mask_id))
+    seg = hd.seg.Segmentation(
+        source_images=datasets, pixel_array=stack, plane_positions=planes,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=SEG_SERIES_NUMBER,
+        sop_instance_uid=hd.UID(), instance_number=1, manufacturer="opseg", manufacturer_model_name="opseg",
+        software_versions=__version__, device_serial_number="0", content_label="LESIONS", omit_empty_frames=True)
+    return seg

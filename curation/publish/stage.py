@@ -8,7 +8,7 @@ from typing import Optional
 
 from curation.io.partition import Partition
 from curation.io.stage import Resources, Stage, dumps
-from schemas import AnnotationRecord, InstanceRecord, MaskRecord
+from schemas import AnnotationRecord, InstanceRecord, MaskRecord, QuarantineRecord
 
 TABLES = ("studies", "series", "annotations", "reports", "findings", "masks", "links", "qc", "lesions",
           "lesion_members", "quarantine")
@@ -29,6 +29,7 @@ class PublishStage(Stage):
     partitioned = False
     Config = PublishConfig
     source_label = "the run's settings (the card lists them)"
+    optional_reads = ("reviews",)   # with --no-deid, new scores change what --min-review keeps
 
     def __init__(self, config: Optional[PublishConfig] = None, settings: Optional[dict] = None, threads: int = 1):
         super().__init__(config)
@@ -63,13 +64,14 @@ class ExportSegStage(Stage):
 
     name = "export-seg"
     reads = (MaskRecord, AnnotationRecord, InstanceRecord)
-    writes = ("seg",)
+    writes = ("seg", QuarantineRecord)   # a series no SEG can be made from is quarantined, the others exported
     Config = ExportSegConfig
 
     def target(self, out: Path) -> Path:
         return Path(out) / self.config.target
 
     def clear_outputs(self, out: Path) -> None:
+        super().clear_outputs(out)   # its quarantine parts
         folder = self.target(out)
         for p in folder.glob("seg_*.dcm") if folder.is_dir() else []:
             p.unlink()
