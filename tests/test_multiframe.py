@@ -117,9 +117,8 @@ def test_seg_export_of_a_multiframe_series_keeps_each_frames_position(tmp_path):
         assert float(item.PlanePositionSequence[0].ImagePositionPatient[2]) == by_frame[int(source_frame)]
 
 
-def test_enhanced_ct_with_one_frame_per_instance_has_a_volume(tmp_path):
-    """Enhanced CT may hold one frame per instance: its position still lives in the functional groups, and a
-    GSPS may cite it as frame 1 or not at all."""
+def _one_frame_per_instance_study(tmp_path):
+    """Three enhanced CT instances of one frame each (z = 4, 0, 2) and a GSPS line on the first, extracted."""
     study, series = generate_uid(), generate_uid()
     sops = [generate_uid() for _ in range(3)]
     src = tmp_path / "src"
@@ -129,6 +128,13 @@ def test_enhanced_ct_with_one_frame_per_instance_has_a_volume(tmp_path):
     write_line_gsps(src / "pr.dcm", study, series, sops[0], 1, [4.0, 16.0, 28.0, 16.0])
     out = tmp_path / "out"
     extract(src, out)
+    return src, out, series
+
+
+def test_enhanced_ct_with_one_frame_per_instance_has_a_volume(tmp_path):
+    """Enhanced CT may hold one frame per instance: its position still lives in the functional groups, and a
+    GSPS may cite it as frame 1 or not at all."""
+    src, out, series = _one_frame_per_instance_study(tmp_path)
     (ct,) = [s for s in read_records(out, SeriesRecord) if s.series_uid == series]
     assert ct.geometry_status == "ok" and ct.n_slices == 3
     assert ct.pixel_spacing == [0.5, 0.5]  # from the functional groups: no top-level Pixel Spacing
@@ -144,15 +150,7 @@ def test_a_series_no_seg_can_be_made_from_is_quarantined_not_fatal(tmp_path):
     from curation.io.tables import read_records as read
     from schemas import QuarantineRecord
 
-    study, series = generate_uid(), generate_uid()
-    sops = [generate_uid() for _ in range(3)]
-    src = tmp_path / "src"
-    src.mkdir()
-    for k, (z, sop) in enumerate(zip([4.0, 0.0, 2.0], sops)):
-        write_enhanced_ct(src / f"ct{k}.dcm", [z], study, series, sop, series_number=3, size=32)
-    write_line_gsps(src / "pr.dcm", study, series, sops[0], 1, [4.0, 16.0, 28.0, 16.0])
-    out = tmp_path / "out"
-    extract(src, out)
+    src, out, series = _one_frame_per_instance_study(tmp_path)
     (ann,) = read_records(out, AnnotationRecord)
     (s,) = [s for s in read_records(out, SeriesRecord) if s.series_uid == series]
     mask = np.zeros((3, 32, 32), bool)
