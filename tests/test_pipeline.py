@@ -142,6 +142,10 @@ def test_a_standalone_stage_after_a_sharded_run_replaces_its_rows(archive, tmp_p
     res = CliRunner().invoke(app, ["qc", str(out), "-t", "max_components=2"])
     assert res.exit_code == 0, res.output
     assert read_table(out, ALL_TABLES["qc"]).num_rows == rows
+    # the run's plan keeps every stage's settings (the card and a later `opseg publish` read them), qc's replaced
+    plan = {s["stage"]: s["config"] for s in json.loads((out / "_markers" / "run.json").read_text())["stages"]}
+    assert {"extract", "segment", "lesions", "link", "publish", "report"} <= set(plan)
+    assert plan["qc"]["max_components"] == 2.0
     assert sorted(p.name for p in (out / "qc").glob("*.parquet")) == [f"shard-0000{i}-of-00002.parquet" for i in (0, 1)]
     res = CliRunner().invoke(app, ["qc", str(out), "-t", "max_components=2"])
     assert "up to date" in res.output

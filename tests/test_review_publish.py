@@ -82,3 +82,20 @@ def test_scores_given_after_a_publish_reach_the_next_one(reviewed, tmp_path):
     ReviewStore(out2).append(ids[3], "Dr Ann Lee", "accept")
     after = _publish(out2, tmp_path / "hf-2", "accept")["masks"]
     assert after == before | {pseudo[ids[3]]}
+
+
+def test_a_lesion_whose_accepted_mask_is_a_member_keeps_its_grounded_row(reviewed, tmp_path):
+    """--min-review filters masks before one row per lesion is picked: accepting only a non-primary member's mask
+    keeps the lesion, grounded on that mask."""
+    out, _ = reviewed
+    out2 = tmp_path / "out"
+    shutil.copytree(out, out2, ignore=shutil.ignore_patterns("reviews"))
+    rows = connect(out2).sql(
+        "select lm.lesion_id, lm.mask_id from lesion_members lm join links l using (annotation_id) "
+        "join masks m on m.mask_id = lm.mask_id and m.error is null "
+        "where lm.role <> 'primary' and l.tier in ('A', 'B') order by 1, 2").fetchall()
+    assert rows, "the demo plants repeated marks of one lesion"
+    lesion, member = rows[0]
+    ReviewStore(out2).append(member, "Dr Ann Lee", "accept")
+    grounded = _publish(out2, tmp_path / "hf", "accept")["grounded"]
+    assert grounded == {key_token(ProjectSecret.for_output(out2), member)}
