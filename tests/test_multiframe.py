@@ -22,7 +22,7 @@ from schemas.mask_nifti import encode
 from sr_builders import measurement_group, sr_container
 
 
-def write_enhanced_ct(path, zs, study_uid, series_uid, sop_uid, series_number=None, size=8):
+def write_enhanced_ct(path, zs, study_uid, series_uid, sop_uid, series_number=None, size=8, instance_number=1):
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = ENHANCED_CT, sop_uid
@@ -34,7 +34,7 @@ def write_enhanced_ct(path, zs, study_uid, series_uid, sop_uid, series_number=No
     ds.StudyDate, ds.StudyTime, ds.StudyID, ds.AccessionNumber, ds.ReferringPhysicianName = "20240101", "120000", "1", "", ""
     ds.Rows, ds.Columns, ds.NumberOfFrames = size, size, len(zs)
     if series_number is not None:
-        ds.SeriesNumber, ds.InstanceNumber = series_number, 1
+        ds.SeriesNumber, ds.InstanceNumber = series_number, instance_number
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
     ds.SharedFunctionalGroupsSequence = Sequence([item(
@@ -90,6 +90,26 @@ def test_report_image_number_of_a_multiframe_series_is_the_frame_number(tmp_path
     run_link(out)
     (link,) = read_records(out, LinkRecord)
     assert link.tier == "A" and "image_ref:instance" in link.evidence  # image 5 = frame 5, found on slice 9
+
+
+
+def test_report_image_number_of_enhanced_ct_stored_one_frame_per_instance_is_the_instance_number(tmp_path):
+    """Each instance holds frame 1: the image a report cites is the Instance Number, as for classic CT."""
+    study, series = generate_uid(), generate_uid()
+    sops = [generate_uid() for _ in range(3)]
+    src = tmp_path / "src"
+    src.mkdir()
+    for k, (z, sop) in enumerate(zip([4.0, 0.0, 2.0], sops)):  # instances 1, 2, 3 at z = 4, 0, 2
+        write_enhanced_ct(src / f"ct{k}.dcm", [z], study, series, sop, series_number=3, size=32, instance_number=k + 1)
+    write_line_gsps(src / "pr.dcm", study, series, sops[1], 1, [4.0, 16.0, 28.0, 16.0])  # on instance 2 (z = 0)
+    sidecar = tmp_path / "reports.jsonl"
+    sidecar.write_text(json.dumps({"study_uid": study, "text": "FINDINGS: Liver lesion measures 12 mm (series 3, image 2)."}) + "\n")
+    out = tmp_path / "out"
+    extract(src, out, reports=[sidecar])
+    run_link(out)
+    (link,) = read_records(out, LinkRecord)
+    # by its Instance Number (without the fix every slice read as image 1 and only a stack-order guess matched)
+    assert link.tier == "A" and "image_ref:instance" in link.evidence, link.evidence
 
 
 def test_seg_export_of_a_multiframe_series_keeps_each_frames_position(tmp_path):
