@@ -12,7 +12,7 @@ from scipy.spatial import ConvexHull, QhullError
 from curation import EXTRACTOR
 from curation.dicom.lookup import ImageInfo
 from curation.extract.measure_text import parse_measurement
-from curation.io.ids import stable_id  # noqa: F401  (re-exported for the extract readers)
+from curation.io.ids import stable_id
 from schemas import AnnotationRecord
 
 

@@ -16,7 +16,7 @@ from curation.extract.gsps import extract_gsps
 from curation.extract.index import index_archive, walk_files
 from curation.dicom.lookup import ImageLookup
 from curation.extract.reports import read_sidecar
-from curation.extract.sr import extract_sr, sr_report_text
+from curation.extract.sr import extract_sr
 from curation.io.partition import Partition
 from curation.io.stage import SOURCE, Stage
 from curation.io.tables import write_records

@@ -27,7 +27,7 @@ import numpy as np
 from curation.io.ids import stable_id
 from curation.lesions.marks import anchor_lps, same_geometry, same_measurement
 from curation.lesions.overlap import PatientMask, overlap
-from schemas import AnnotationRecord, LesionMemberRecord, LesionRecord, MaskRecord
+from schemas import AnnotationRecord, LesionMemberRecord, LesionRecord
 
 GROUPABLE = ("line", "bidimensional", "ellipse", "circle", "polygon", "polyline", "arrow", "point")
 
