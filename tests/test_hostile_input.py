@@ -127,12 +127,15 @@ def test_deep_long_and_self_referencing_sr_trees(tmp_path_factory, depth, text, 
 
 
 def test_sr_that_contains_itself_is_quarantined(tmp_path):
-    from curation.extract.sr import sr_report_text
+    from curation.dicom.lookup import ImageLookup
+    from curation.extract.sr import extract_sr
 
     root = _sr_container([])
+    root.SOPInstanceUID = "1.2.826.0.1.3680043.10.999.1"
     root.ContentSequence.append(root)  # only possible in memory; the walker must notice rather than recurse forever
-    with pytest.raises(ValueError, match="refers back|deeper"):
-        sr_report_text(root)
+    recs, bad, text = extract_sr(root, "in-memory.dcm", ImageLookup([]))
+    assert not recs and text is None and [q.reason for q in bad] == ["bad_content_tree"]
+    assert "refers back" in bad[0].detail or "deeper" in bad[0].detail
 
 
 def test_too_deep_sr_keeps_its_specific_quarantine_reason(tmp_path):

@@ -16,6 +16,7 @@ from segmentation.sam2ct.build import SAM2CT_ONLY, CheckpointError, build_sam2ct
 from segmentation.sam2ct.engine import PropagationEngine, Track, preprocess
 from segmentation.prompts import Prompt
 from segmentation.stage import segment_series
+from sam2ct_checkpoints import sam2_layout, save_layouts
 
 torch.manual_seed(0)
 
@@ -28,12 +29,8 @@ def model512():
 
 @pytest.fixture(scope="module")
 def checkpoints(model512, tmp_path_factory):
-    d = tmp_path_factory.mktemp("ckpt")
-    full = model512.state_dict()
-    sam2_layout = {k: v for k, v in full.items() if k not in SAM2CT_ONLY}
-    torch.save({"model": full}, d / "sam2ct.pt")
-    torch.save({"model": sam2_layout}, d / "medsam2_512.pt")
-    bad_shape = dict(sam2_layout)
+    d = save_layouts(model512, tmp_path_factory.mktemp("ckpt"), sam2_name="medsam2_512.pt")
+    bad_shape = sam2_layout(model512.state_dict())
     bad_shape["sam_mask_decoder.iou_token.weight"] = torch.zeros(3, 3)
     torch.save({"model": bad_shape}, d / "wrong_shapes.pt")
     (d / "notes.pt").write_text("not a checkpoint")
@@ -58,7 +55,7 @@ def test_checkpoint_layouts_load_through_the_real_loader(checkpoints):
 def test_sam2_1024_layout_loads_and_falls_back_to_zero_shot_prompts(tmp_path):
     torch.manual_seed(5)
     donor = build_sam2ct(1024)
-    torch.save({"model": {k: v for k, v in donor.state_dict().items() if k not in SAM2CT_ONLY}}, tmp_path / "sam2.1_tiny.pt")
+    torch.save({"model": sam2_layout(donor.state_dict())}, tmp_path / "sam2.1_tiny.pt")
     seg = SAM2CTSegmenter(tmp_path / "sam2.1_tiny.pt", image_size=1024, mcm=False, device="cpu")
     assert seg.report.layout == "sam2" and not seg.engine.line_arrow_embeddings
     assert "mcm=off" in seg.name and seg.engine.model.image_size == 1024
@@ -127,7 +124,7 @@ def test_mcm_off_is_numerically_plain_sam2(model512):
                        hydra_overrides_extra=["++model.image_size=512",
                                               "++model.memory_attention.layer.self_attention.feat_sizes=[32,32]",
                                               "++model.memory_attention.layer.cross_attention.feat_sizes=[32,32]"])
-    plain.load_state_dict({k: v for k, v in model512.state_dict().items() if k not in SAM2CT_ONLY})
+    plain.load_state_dict(sam2_layout(model512.state_dict()))
     torch.manual_seed(2)
     img = torch.randn(1, 3, 512, 512)
     pts = {"point_coords": torch.tensor([[[100.0, 140.0]]]), "point_labels": torch.tensor([[1]])}

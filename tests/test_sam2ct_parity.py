@@ -18,13 +18,14 @@ from schemas.mask_nifti import paste
 from segmentation.prompts import ARROW_TAIL_PX, Prompt, PromptError
 from segmentation.protocol import evaluate_dataset, load_case
 from segmentation.sam2ct.backend import SAM2CTSegmenter
-from segmentation.sam2ct.build import SAM2CT_ONLY, build_sam2ct
+from segmentation.sam2ct.build import build_sam2ct
 from segmentation.sam2ct.device import DeviceError, resolve_device
 from segmentation.sam2ct.engine import PropagationEngine, Track, preprocess
 from segmentation.sam2ct.prompting import encode_prompt
 from segmentation.sam2ct.view import to_view
 from segmentation.stage import segment_series
 from segmentation.synthetic_prompts import arrow_prompt
+from sam2ct_checkpoints import save_layouts
 
 CT_3SLICE = sorted(glob.glob(str(Path(__file__).parent / "data" / "dcmqi_ct_3slice" / "*.dcm")))
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
@@ -38,10 +39,7 @@ def tiny():
 
 @pytest.fixture(scope="module")
 def layouts(tiny, tmp_path_factory):
-    d = tmp_path_factory.mktemp("tiny")
-    torch.save({"model": tiny.state_dict()}, d / "sam2ct.pt")
-    torch.save({"model": {k: v for k, v in tiny.state_dict().items() if k not in SAM2CT_ONLY}}, d / "sam2.pt")
-    return d
+    return save_layouts(tiny, tmp_path_factory.mktemp("tiny"))
 
 
 def test_sam2ct_layout_defaults_to_the_reference_path(layouts):

@@ -115,13 +115,6 @@ def _walk(items, depth: int, groups: list, texts: list, section: Optional[str], 
             _walk(item.ContentSequence, depth + 1, groups, texts, section, seen)
 
 
-def sr_report_text(ds) -> Optional[str]:
-    """Free text of an SR (outside measurement groups), with its section headers."""
-    groups, texts = [], []
-    _walk(ds.get("ContentSequence", []), 0, groups, texts, None, set())
-    return _report_text(texts)
-
-
 def _report_text(texts: list[tuple[Optional[str], str]]) -> Optional[str]:
     blocks, last = [], None
     for section, text in texts:
