@@ -20,11 +20,17 @@ def bbox_of(mask: np.ndarray) -> list[int]:
     return [int(cs[0]), int(rs[0]), int(zs[0]), int(cs[-1]) + 1, int(rs[-1]) + 1, int(zs[-1]) + 1]
 
 
-def nifti_gz(array_srq: np.ndarray, affine_lps: np.ndarray, level: int = 6) -> bytes:
-    """A (slice, row, column) array on an LPS voxel->mm affine as gzipped NIfTI-1 (RAS), byte-stable (mtime 0)."""
-    img = nib.Nifti1Image(np.ascontiguousarray(array_srq.transpose(2, 1, 0)), LPS_TO_RAS @ affine_lps)
+def nifti_bytes(array_srq: np.ndarray, affine_lps: np.ndarray) -> bytes:
+    """A (slice, row, column) array on an LPS voxel->mm affine as uncompressed NIfTI-1 (RAS) bytes. The transposed
+    view of a C-ordered array is already in NIfTI's (Fortran) order, so nibabel writes it without a copy."""
+    img = nib.Nifti1Image(array_srq.transpose(2, 1, 0), LPS_TO_RAS @ affine_lps)
     img.header.set_xyzt_units("mm")
-    return gzip.compress(img.to_bytes(), compresslevel=level, mtime=0)
+    return img.to_bytes()
+
+
+def nifti_gz(array_srq: np.ndarray, affine_lps: np.ndarray, level: int = 6) -> bytes:
+    """nifti_bytes gzipped, byte-stable (mtime 0)."""
+    return gzip.compress(nifti_bytes(array_srq, affine_lps), compresslevel=level, mtime=0)
 
 
 def encode(mask: np.ndarray, affine_lps: np.ndarray) -> tuple[bytes, list[int]]:
