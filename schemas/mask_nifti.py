@@ -45,9 +45,14 @@ def decode(data: bytes) -> nib.Nifti1Image:
     return nib.Nifti1Image.from_bytes(gzip.decompress(data))
 
 
+def crop(data: bytes) -> np.ndarray:
+    """The stored bbox crop as a (slice, row, column) boolean mask (its first voxel is the bbox corner)."""
+    return np.asarray(decode(data).dataobj).transpose(2, 1, 0) > 0
+
+
 def paste(data: bytes, bbox: list[int], shape: tuple[int, int, int]) -> np.ndarray:
     """Back to a full (slice, row, column) boolean mask."""
     c0, r0, s0, c1, r1, s1 = bbox
     full = np.zeros(shape, bool)
-    full[s0:s1, r0:r1, c0:c1] = np.asarray(decode(data).dataobj).transpose(2, 1, 0) > 0
+    full[s0:s1, r0:r1, c0:c1] = crop(data)
     return full
