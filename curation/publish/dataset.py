@@ -230,7 +230,7 @@ def publish(out: Path, hf_dir: Path, min_tier: str = "B", fractions: tuple[float
             settings: Optional[dict] = None, workers: int = 1) -> PublishSummary:
     """``min_review``: 'accept' or 'minor' keeps, in `grounded` and `masks`, only masks whose every reviewer's latest
     score is that good (masks nobody scored are left out); ``settings``: the run's stage settings, recorded in the
-    card; ``workers``: threads encoding CT volumes (zlib and numpy release the GIL)."""
+    card; ``workers``: threads encoding CT volumes (ISA-L and numpy release the GIL)."""
     from curation.io.reviews import ReviewStore, passing_masks
     from curation.publish.dataset_card import write_card
 
