@@ -20,11 +20,17 @@ def bbox_of(mask: np.ndarray) -> list[int]:
     return [int(cs[0]), int(rs[0]), int(zs[0]), int(cs[-1]) + 1, int(rs[-1]) + 1, int(zs[-1]) + 1]
 
 
-def nifti_gz(array_srq: np.ndarray, affine_lps: np.ndarray, level: int = 6) -> bytes:
-    """A (slice, row, column) array on an LPS voxel->mm affine as gzipped NIfTI-1 (RAS), byte-stable (mtime 0)."""
-    img = nib.Nifti1Image(np.ascontiguousarray(array_srq.transpose(2, 1, 0)), LPS_TO_RAS @ affine_lps)
+def nifti_bytes(array_srq: np.ndarray, affine_lps: np.ndarray) -> bytes:
+    """A (slice, row, column) array on an LPS voxel->mm affine as uncompressed NIfTI-1 (RAS) bytes. The transposed
+    view of a C-ordered array is already in NIfTI's (Fortran) order, so nibabel writes it without a copy."""
+    img = nib.Nifti1Image(array_srq.transpose(2, 1, 0), LPS_TO_RAS @ affine_lps)
     img.header.set_xyzt_units("mm")
-    return gzip.compress(img.to_bytes(), compresslevel=level, mtime=0)
+    return img.to_bytes()
+
+
+def nifti_gz(array_srq: np.ndarray, affine_lps: np.ndarray, level: int = 6) -> bytes:
+    """nifti_bytes gzipped, byte-stable (mtime 0)."""
+    return gzip.compress(nifti_bytes(array_srq, affine_lps), compresslevel=level, mtime=0)
 
 
 def encode(mask: np.ndarray, affine_lps: np.ndarray) -> tuple[bytes, list[int]]:
@@ -39,9 +45,14 @@ def decode(data: bytes) -> nib.Nifti1Image:
     return nib.Nifti1Image.from_bytes(gzip.decompress(data))
 
 
+def crop(data: bytes) -> np.ndarray:
+    """The stored bbox crop as a (slice, row, column) boolean mask (its first voxel is the bbox corner)."""
+    return np.asarray(decode(data).dataobj).transpose(2, 1, 0) > 0
+
+
 def paste(data: bytes, bbox: list[int], shape: tuple[int, int, int]) -> np.ndarray:
     """Back to a full (slice, row, column) boolean mask."""
     c0, r0, s0, c1, r1, s1 = bbox
     full = np.zeros(shape, bool)
-    full[s0:s1, r0:r1, c0:c1] = np.asarray(decode(data).dataobj).transpose(2, 1, 0) > 0
+    full[s0:s1, r0:r1, c0:c1] = crop(data)
     return full

@@ -183,3 +183,28 @@ def test_card_counts_marks_lesions_and_duplicates_per_kind(published):
     assert "| prompt kind | marks | unique lesions | duplicates removed |" in card
     assert f"| all | {marks} | {lesions} | {marks - lesions} |" in card and marks > lesions
     assert summary.rows["lesions"] and summary.rows["lesion_members"]
+
+
+def test_published_ct_volume_is_the_cached_hu_as_int16(tmp_path):
+    """Whole-number HU go from the int16 cache entry straight to the file; fractional HU (a slope < 1) are rounded
+    as before; the file is plain gzip on the volume's affine."""
+    import gzip
+
+    from curation.dicom.cache import SeriesVolumes, store
+    from curation.dicom.volume import SeriesGeometry, Volume
+    from curation.publish.dataset import _export_volume
+    from schemas.mask_nifti import LPS_TO_RAS
+
+    affine = np.diag([0.7, 0.7, 2.5, 1.0])
+    affine[:3, 3] = [-120.0, -100.0, 30.0]
+    geo = SeriesGeometry([], affine, 2.5, 6, 5, (0.7, 0.7))
+    whole = np.random.default_rng(0).integers(-1024, 3000, (4, 6, 5)).astype(np.float32)
+    for name, hu, stored in (("whole", whole, np.int16), ("fractional", whole * 0.5 + 0.3, np.float32)):
+        store(tmp_path / name, Volume(hu, geo))
+        volumes = SeriesVolumes({name: tmp_path / name})
+        assert volumes.load(name, as_stored=True).hu.dtype == stored and volumes.load(name).hu.dtype == np.float32
+        target = tmp_path / f"{name}.nii.gz"
+        assert _export_volume(name, volumes, target) == ([5, 6, 4], True)
+        img = nib.Nifti1Image.from_bytes(gzip.decompress(target.read_bytes()))
+        assert img.get_data_dtype() == np.int16 and np.allclose(img.affine, LPS_TO_RAS @ affine)
+        assert np.array_equal(np.asarray(img.dataobj).transpose(2, 1, 0), np.round(hu).astype(np.int16))

@@ -96,6 +96,24 @@ def test_overlay_geometry_on_a_known_lesion():
     assert prompt_segments("bidimensional", [[0, 0], [4, 0], [2, -1], [2, 1]], None) == [[(0, 0), (4, 0)], [(2, -1), (2, 1)]]
 
 
+
+def test_overlays_of_a_bbox_crop_equal_those_of_the_pasted_mask():
+    """The report draws from each mask's stored crop and the int16 cache: the pictures must be the ones the whole
+    pasted mask on float32 HU gives, also when the annotated slice misses the mask and the lesion touches an edge."""
+    rng = np.random.default_rng(3)
+    hu = rng.integers(-1000, 400, (18, 50, 60)).astype(np.int16)
+    mask = np.zeros(hu.shape, bool)
+    mask[5:9, 0:7, 41:60] = rng.random((4, 7, 19)) > 0.3   # on the top and right edges of the image
+    mask[6, 3, 50] = True
+    (zs, rs, cs) = (np.flatnonzero(mask.any(axis=ax)) for ax in ((1, 2), (0, 2), (0, 1)))
+    crop, origin = mask[zs[0]:zs[-1] + 1, rs[0]:rs[-1] + 1, cs[0]:cs[-1] + 1], (zs[0], rs[0], cs[0])
+    for slice_index, kind, points in ((6, "line", [[44.5, 3.0], [58.0, 5.5]]), (14, "ellipse", None), (None, "arrow", None)):
+        whole = overlays(hu.astype(np.float32), mask, (2.5, 0.7, 0.7), slice_index, kind, points, [50.0, 3.0])
+        cropped = overlays(hu, crop, (2.5, 0.7, 0.7), slice_index, kind, points, [50.0, 3.0], origin=origin)
+        for view in VIEWS:
+            assert np.array_equal(np.asarray(whole[view]), np.asarray(cropped[view])), (slice_index, view)
+
+
 def test_report_renders_in_headless_chromium(report, tmp_path, chromium):
     browser = chromium
     _, target, index = report

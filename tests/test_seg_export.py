@@ -36,3 +36,28 @@ def test_seg_round_trip(processed_out, tmp_path):
         shape = pixels.shape[:3]
         for k, m in enumerate(ms):
             assert np.array_equal(pixels[..., k] > 0, paste(m.mask, m.bbox, shape))
+
+
+def test_segment_array_is_the_pasted_masks_as_labels_or_a_segment_major_stack():
+    """Disjoint masks become a label map, overlapping ones the (slice, row, column, segment) stack of the pasted
+    masks; the stack is stored segment-major so each segment's frame highdicom reads is contiguous."""
+    from curation.publish.seg_export import _segment_array
+    from schemas.mask_nifti import encode
+
+    shape = (12, 20, 24)
+
+    def record(i, box):
+        full = np.zeros(shape, bool)
+        full[box] = True
+        data, bbox = encode(full, np.eye(4))
+        return MaskRecord(mask_id=f"m{i}", annotation_id=f"a{i}", series_uid="1.2", backend="test", mask=data, bbox=bbox)
+
+    disjoint = [record(0, np.s_[2:5, 3:9, 4:10]), record(1, np.s_[6:9, 10:15, 12:20])]
+    labels = _segment_array(disjoint, shape, 2, 9)
+    want = sum((k + 1) * paste(m.mask, m.bbox, shape)[2:9].astype(np.uint8) for k, m in enumerate(disjoint))
+    assert labels.ndim == 3 and np.array_equal(labels, want)
+    overlapping = disjoint + [record(2, np.s_[4:7, 5:12, 8:14])]
+    stack = _segment_array(overlapping, shape, 2, 9)
+    assert stack.shape == (7, 20, 24, 3) and stack.dtype == np.uint8
+    assert np.array_equal(stack, np.stack([paste(m.mask, m.bbox, shape)[2:9] for m in overlapping], axis=-1))
+    assert stack[3, :, :, 1].flags.c_contiguous

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import Optional
 
 import highdicom as hd
 import numpy as np
@@ -13,24 +14,37 @@ from curation.dicom.ct_series import series_datasets, source_frame_slices
 from curation.io.partition import Partition
 from curation.dicom.volume import VolumeError
 from schemas import AnnotationRecord, InstanceRecord, MaskRecord, QuarantineRecord
-from schemas.mask_nifti import decode, paste
+from schemas.mask_nifti import crop
 
 LESION_CATEGORY = codes.SCT.MorphologicallyAbnormalStructure
 LESION_TYPE = codes.SCT.Lesion
 SEG_SERIES_NUMBER = 900
 
 
+def _segment_stack(ms: list[MaskRecord], crops: list[np.ndarray], shape: tuple[int, int, int], z0: int, z1: int,
+                   order: Optional[list[int]] = None) -> np.ndarray:
+    """Slices z0..z1 (or the slices in ``order``) as the (slice, row, column, segment) stack highdicom takes for
+    overlapping segments, stored segment-major: highdicom reads it one segment's frame at a time, and each such
+    frame is then contiguous."""
+    stack = np.zeros((len(ms), z1 - z0, *shape[1:]), np.uint8)
+    for k, (m, c) in enumerate(zip(ms, crops)):
+        c0, r0, s0, c1, r1, s1 = m.bbox
+        stack[k, s0 - z0:s1 - z0, r0:r1, c0:c1] = c
+    return np.moveaxis(stack if order is None else stack[:, order], 0, -1)
+
+
 def _segment_array(ms: list[MaskRecord], shape: tuple[int, int, int], z0: int, z1: int) -> np.ndarray:
     """Slices z0..z1 as a label map (segment i+1 where mask i is) when no two masks share a voxel, which highdicom
-    checks in one pass; else the (slice, row, column, segment) stack it needs for overlapping segments."""
+    checks in one pass; else the segment stack it needs for overlapping segments. Each mask is decoded once and
+    only its bbox crop is written."""
+    crops = [crop(m.mask) for m in ms]
     labels = np.zeros((z1 - z0, *shape[1:]), np.uint8 if len(ms) < 255 else np.uint16)
-    for i, m in enumerate(ms, start=1):
+    for i, (m, c) in enumerate(zip(ms, crops), start=1):
         c0, r0, s0, c1, r1, s1 = m.bbox
-        crop = np.asarray(decode(m.mask).dataobj).transpose(2, 1, 0) > 0
         region = labels[s0 - z0:s1 - z0, r0:r1, c0:c1]
-        if region[crop].any():
-            return np.stack([paste(m.mask, m.bbox, shape)[z0:z1] for m in ms], axis=-1).astype(np.uint8)
-        region[crop] = i
+        if region[c].any():
+            return _segment_stack(ms, crops, shape, z0, z1)
+        region[c] = i
     return labels
 
 
@@ -78,8 +92,8 @@ def _series_seg(series_uid: str, ms: list[MaskRecord], paths: list[str], anns: d
                              "highdicom derives a SEG from one such image or from classic single-frame ones")
         # masks are in volume order; SEG frames follow the source frames, whose positions highdicom copies from
         # each frame's functional groups (a multi-frame CT's frames need not be stored in volume order)
-        stack = np.stack([paste(m.mask, m.bbox, shape) for m in ms], axis=-1).astype(np.uint8)
-        stack, planes = stack[source_frame_slices(datasets, geometry)], None
+        stack = _segment_stack(ms, [crop(m.mask) for m in ms], shape, 0, shape[0], source_frame_slices(datasets, geometry))
+        planes = None
     else:
         # only the slices some mask reaches: highdicom's per-pixel checks cost as much as the frames it is given
         z0, z1 = min(m.bbox[2] for m in ms), max(m.bbox[5] for m in ms)

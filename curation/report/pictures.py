@@ -69,17 +69,37 @@ def prompt_segments(kind: str, points: Optional[list], tip: Optional[list]) -> l
     return [pts]
 
 
+def _mask_box(mask: np.ndarray, origin: tuple[int, int, int], box) -> np.ndarray:
+    """The mask (a crop whose first voxel sits at ``origin`` of the volume) over the volume box
+    ((z0, z1), (r0, r1), (c0, c1)); zero where the crop does not reach."""
+    out = np.zeros([hi - lo for lo, hi in box], bool)
+    src, dst = [], []
+    for (lo, hi), o, n in zip(box, origin, mask.shape):
+        a, b = max(lo, o), min(hi, o + n)
+        if b <= a:
+            return out
+        src.append(slice(a - o, b - o))
+        dst.append(slice(a - lo, b - lo))
+    out[tuple(dst)] = mask[tuple(src)]
+    return out
+
+
 def overlays(hu: np.ndarray, mask: np.ndarray, spacing: tuple[float, float, float], slice_index: Optional[int],
-             kind: str, points: Optional[list], tip: Optional[list], higher_slice_is_superior: bool = True) -> dict[str, Image.Image]:
+             kind: str, points: Optional[list], tip: Optional[list], higher_slice_is_superior: bool = True,
+             origin: tuple[int, int, int] = (0, 0, 0)) -> dict[str, Image.Image]:
     """Axial (at the annotated slice), coronal and sagittal (through the mark) pictures of one lesion.
 
-    hu and mask are (slice, row, column); spacing is (slice, row, column) in mm."""
-    zs, rs, cs = (np.flatnonzero(mask.any(axis=ax)) for ax in ((1, 2), (0, 2), (0, 1)))
+    hu is the (slice, row, column) volume (any numeric dtype; the pictures see it as float32); mask is boolean, the
+    whole volume or its bbox crop whose first voxel is ``origin`` (slice, row, column), so a reader need not paste
+    every mask into a volume-sized array; spacing is (slice, row, column) in mm."""
+    zs, rs, cs = (np.flatnonzero(mask.any(axis=ax)) + o for ax, o in zip(((1, 2), (0, 2), (0, 1)), origin))
     segments = prompt_segments(kind, points, tip)
     flat = [p for seg in segments for p in seg]
     z = slice_index if slice_index is not None and 0 <= slice_index < hu.shape[0] else int((zs[0] + zs[-1]) // 2)
-    on_slice = mask[z] if mask[z].any() else mask.any(axis=0)
-    rr, cc = (int(round(v)) for v in ndimage.center_of_mass(on_slice))  # the reformats cut through the lesion
+    plane = mask[z - origin[0]] if 0 <= z - origin[0] < mask.shape[0] else None
+    on_slice = plane if plane is not None and plane.any() else mask.any(axis=0)
+    # the reformats cut through the lesion (offsets added before rounding: the same voxel as on the whole plane)
+    rr, cc = (int(round(v + o)) for v, o in zip(ndimage.center_of_mass(on_slice), origin[1:]))
     cc, rr = min(max(cc, 0), hu.shape[2] - 1), min(max(rr, 0), hu.shape[1] - 1)
     extent = max(rs[-1] - rs[0], cs[-1] - cs[0]) + 1
     margin = max(12, extent // 2)
@@ -89,10 +109,12 @@ def overlays(hu: np.ndarray, mask: np.ndarray, spacing: tuple[float, float, floa
                   max(cs[-1] + 1, *(int(p[0]) + 1 for p in flat)) if flat else cs[-1] + 1, hu.shape[2], margin)
     z0, z1 = _box(min(zs[0], z), max(zs[-1], z) + 1, hu.shape[0], max(3, int(round(margin * spacing[1] / spacing[0]))))
     shift = [[(x - c0, y - r0) for x, y in seg] for seg in segments]
-    pics = {"axial": _picture(hu[z, r0:r1, c0:c1], mask[z, r0:r1, c0:c1], spacing[1] / spacing[2], shift)}
+    f32 = np.float32
+    ax_mask = _mask_box(mask, origin, ((z, z + 1), (r0, r1), (c0, c1)))[0]
+    pics = {"axial": _picture(hu[z, r0:r1, c0:c1].astype(f32), ax_mask, spacing[1] / spacing[2], shift)}
     zline = z - z0 + 0.5
-    cor_hu, cor_mask = hu[z0:z1, rr, c0:c1], mask[z0:z1, rr, c0:c1]
-    sag_hu, sag_mask = hu[z0:z1, r0:r1, cc], mask[z0:z1, r0:r1, cc]
+    cor_hu, cor_mask = hu[z0:z1, rr, c0:c1].astype(f32), _mask_box(mask, origin, ((z0, z1), (rr, rr + 1), (c0, c1)))[:, 0]
+    sag_hu, sag_mask = hu[z0:z1, r0:r1, cc].astype(f32), _mask_box(mask, origin, ((z0, z1), (r0, r1), (cc, cc + 1)))[..., 0]
     cor_seg = [[(x - c0, zline) for x, _ in seg] for seg in segments]
     sag_seg = [[(y - r0, zline) for _, y in seg] for seg in segments]
     if higher_slice_is_superior:  # radiological display: head at the top, so the slice axis is flipped
