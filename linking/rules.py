@@ -65,7 +65,7 @@ def nlp():
 def _own_factories_only():
     """Build a Language without importing other packages' components. spaCy's Language() imports every installed
     ``spacy_factories`` entry point, and presidio-analyzer's (a Hugging Face token pipe) imports all of presidio,
-    transformers' pipelines and torch: ~5 s CPU per process for components a blank English pipeline never uses
+    transformers' pipelines and torch: ~3 s CPU a process for components a blank English pipeline never uses
     (benchmarks/bench_link.py, start-up). spaCy has no public switch; this turns off that one registry's
     entry-point lookup while the pipeline is built, and builds the normal way if spaCy renames it."""
     from spacy.util import registry

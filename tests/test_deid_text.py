@@ -115,7 +115,7 @@ def test_cues_take_names_not_sentences_or_the_next_line(scrubber):
 
 
 def test_presidio_loads_without_transformers_and_transformers_still_imports_after():
-    """presidio-analyzer's package import loads its Hugging Face engine (transformers' pipelines, ~4 s) when
+    """presidio-analyzer's package import loads its Hugging Face engine (transformers' pipelines, ~2-3 s) when
     transformers is installed; the scrubber loads presidio as if that optional extra were absent, and only for that
     import."""
     import importlib.util
