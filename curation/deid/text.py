@@ -113,20 +113,23 @@ def installed_spacy_model(configured: Optional[str] = None) -> Optional[str]:
 @contextmanager
 def _transformers_hidden():
     """Import presidio-analyzer as it is installed without its optional 'transformers' extra. Its package import
-    loads its Hugging Face engine and so transformers' pipelines and torch when transformers is installed (opseg's
-    'radgraph' extra brings it): ~2-3 s CPU a process for an engine opseg never uses (it uses presidio's e-mail and
-    spaCy recognisers only; benchmarks/bench_deid.py, start-up). presidio guards those imports with ``except
+    loads its Hugging Face engine and so transformers' pipelines when transformers is installed (opseg's 'radgraph'
+    extra brings it): ~2-3 s CPU a process for an engine opseg never uses (it uses presidio's e-mail and spaCy
+    recognisers only; benchmarks/bench_deid.py, start-up). presidio guards those imports with ``except
     ImportError``, so for the length of its import transformers reads as absent (``sys.modules[name] = None`` is
-    Python's own way to say so); afterwards it imports normally. A process that already loaded it keeps it."""
-    if "transformers" in sys.modules:
-        yield
-        return
+    Python's own way to say so); then it is put back as it was: absent, or the module already loaded (the radgraph
+    backend loads it, but not its pipelines)."""
+    loaded = "transformers" in sys.modules
+    previous = sys.modules.get("transformers")
     sys.modules["transformers"] = None
     try:
         yield
     finally:
         if "transformers" in sys.modules and sys.modules["transformers"] is None:
-            del sys.modules["transformers"]
+            if loaded:
+                sys.modules["transformers"] = previous
+            else:
+                del sys.modules["transformers"]
 
 
 class TextScrubber:
