@@ -7,6 +7,7 @@ identifiers. The previous scrubber is loaded from git (``git show REV:curation/d
 module and timed on the first ``--old`` reports; the ratio compares time per report on the same texts.
 
     python benchmarks/bench_deid.py [--reports 10000] [--old 500] [--rev a60d380]
+    python benchmarks/bench_deid.py --startup [--runs 3]   # the scrubber's start-up in a fresh process
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from bench_link import make_reports  # the demo writer's reports (this folder is first on sys.path when run)
+from bench_link import make_reports, startup_table  # (this folder is first on sys.path when run)
 from curation.deid.text import TextScrubber, identifier_variants
 from curation.demo.phi import RADIOLOGIST, REFERRING, _phi_paragraph
 
@@ -54,12 +55,25 @@ def load_previous(rev: str):
     return module
 
 
+DEID_STARTUP = [
+    ("`import spacy` (the floor: presidio imports spaCy, thinc imports torch)", "import spacy"),
+    ("naive: `import presidio_analyzer` (its Hugging Face engine: transformers' pipelines), then the scrubber",
+     "import presidio_analyzer; from curation.deid.text import TextScrubber; TextScrubber(engine='regex')"),
+    ("scrubber ready (`TextScrubber(engine='regex')`)",
+     "from curation.deid.text import TextScrubber; TextScrubber(engine='regex')"),
+]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--startup", action="store_true", help="only time start-up in fresh processes")
+    ap.add_argument("--runs", type=int, default=3, help="fresh processes per start-up row")
     ap.add_argument("--reports", type=int, default=10000)
     ap.add_argument("--old", type=int, default=500, help="reports to time the previous implementation on")
     ap.add_argument("--rev", default="a60d380", help="git revision of the previous implementation")
     args = ap.parse_args()
+    if args.startup:
+        return startup_table(DEID_STARTUP, args.runs)
     people = patients(200)
     texts = []
     for r, rep in enumerate(make_reports(args.reports, seed=1)):

@@ -1,13 +1,17 @@
-"""Report parsing throughput of the rules backend on this CPU, next to bare spaCy tokenisation of the same text.
+"""Report parsing throughput of the rules backend on this CPU, next to bare spaCy tokenisation of the same text;
+with --startup, the backend's start-up in a fresh process next to spaCy's plain ``spacy.blank("en")``.
 
-    python benchmarks/bench_link.py [--reports 2000]
+    python benchmarks/bench_link.py [--reports 2000] [--startup [--runs 3]]
 """
 from __future__ import annotations
 
 import argparse
 import os
 import platform
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -40,12 +44,46 @@ def make_reports(n: int, seed: int = 0) -> list[ReportRecord]:
     return out
 
 
+def fresh_seconds(code: str, runs: int) -> tuple[float, float]:
+    """(CPU, wall) seconds of a snippet in a fresh interpreter on this tree, the run with the least CPU of RUNS:
+    start-up costs (imports, pipeline builds), which a warm process hides."""
+    probe = f"import time\nc, w = time.process_time(), time.perf_counter()\n{code}\n" \
+            "print(time.process_time() - c, time.perf_counter() - w)"
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    times = [tuple(map(float, subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                                             cwd=root, env=env).stdout.split()[-2:])) for _ in range(runs)]
+    return min(times)
+
+
+def startup_table(rows: list[tuple[str, str]], runs: int) -> None:
+    """One row per (label, snippet); the ratio is to the second row (the naive way), the first is the floor."""
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; least CPU of {runs} fresh processes each")
+    print("\n| start-up in a fresh process | CPU s | wall s | ratio naive/this (CPU) |\n|---|---|---|---|")
+    times = [fresh_seconds(code, runs) for _, code in rows]
+    for (label, _), (cpu, wall) in zip(rows, times):
+        print(f"| {label} | {cpu:.2f} | {wall:.2f} | {times[1][0] / cpu:.2f} |")
+
+
+LINK_STARTUP = [
+    ("`import spacy` (the floor: thinc imports torch when it is installed)", "import spacy"),
+    ("naive: `spacy.blank('en')` (imports every package's spaCy factories), then the rules backend",
+     "import spacy; spacy.blank('en'); from linking.rules import analyse; analyse('FINDINGS: none.')"),
+    ("rules backend ready (`linking.rules.analyse` after its first call)",
+     "from linking.rules import analyse; analyse('FINDINGS: none.')"),
+]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reports", type=int, default=2000)
+    ap.add_argument("--startup", action="store_true", help="only time start-up in fresh processes")
+    ap.add_argument("--runs", type=int, default=3, help="fresh processes per start-up row")
     ap.add_argument("--radgraph-dir", help="a local RadGraph model folder (<cache>/<model_type>/) to time that path too")
     ap.add_argument("--radgraph-reports", type=int, default=50)
     args = ap.parse_args()
+    if args.startup:
+        return startup_table(LINK_STARTUP, args.runs)
     reports = make_reports(args.reports)
     name = backend_name()
     report_findings(reports[0], analyse, name)  # warm the pipeline

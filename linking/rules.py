@@ -7,6 +7,7 @@ structure the radgraph package returns (tokens, label, start_ix/end_ix inclusive
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from functools import lru_cache
 
 import spacy
@@ -53,10 +54,31 @@ CLAUSE_BREAK = re.compile(r"[;,]|\bbut\b|\bhowever\b", re.IGNORECASE)
 @lru_cache(maxsize=1)
 def nlp():
     """A blank English pipeline with phrase rules: no model download, deterministic."""
-    pipe = spacy.blank("en")
+    with _own_factories_only():
+        pipe = spacy.blank("en")
     ruler = pipe.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
     ruler.add_patterns([{"label": label, "pattern": p} for label, words in _lexicon() for p in words])
     return pipe
+
+
+@contextmanager
+def _own_factories_only():
+    """Build a Language without importing other packages' components. spaCy's Language() imports every installed
+    ``spacy_factories`` entry point, and presidio-analyzer's (a Hugging Face token pipe) imports all of presidio,
+    transformers' pipelines and torch: ~3 s CPU a process for components a blank English pipeline never uses
+    (benchmarks/bench_link.py, start-up). spaCy has no public switch; this turns off that one registry's
+    entry-point lookup while the pipeline is built, and builds the normal way if spaCy renames it."""
+    from spacy.util import registry
+
+    factories = getattr(registry, "_entry_point_factories", None)
+    if not isinstance(getattr(factories, "entry_points", None), bool):
+        yield
+        return
+    saved, factories.entry_points = factories.entry_points, False
+    try:
+        yield
+    finally:
+        factories.entry_points = saved
 
 
 def _lexicon() -> list[tuple[str, list[str]]]:

@@ -88,3 +88,37 @@ def test_nifti_header_text_is_blanked(policy):
     clean = policy.image(gzip.compress(img.to_bytes()), None)
     assert b"Lovelace" not in gzip.decompress(clean)
     assert np.asarray(nib.Nifti1Image.from_bytes(gzip.decompress(clean)).dataobj).sum() == 8
+
+
+def test_nifti_header_without_text_keeps_its_bytes(policy):
+    """Only the header is read to decide: a mask with nothing to blank is passed on as it was (no re-encoding)."""
+    img = nib.Nifti1Image(np.ones((2, 2, 2), np.uint8), np.eye(4))
+    value = gzip.compress(img.to_bytes(), mtime=0)
+    assert policy.image(value, None) is value
+
+
+@pytest.mark.parametrize("syntax", ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])  # explicit, implicit VR
+def test_header_identifiers_reach_names_nested_in_sequences(tmp_path, syntax):
+    """Names two sequences deep and profile keywords are found whether the VR is written or looked up, next to a
+    mark's numbers that hold none."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import generate_uid
+
+    from curation.deid.headers import header_identifiers
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = syntax
+    ds.SOPClassUID, ds.SOPInstanceUID = "1.2.840.10008.5.1.4.1.1.11.1", generate_uid()
+    ds.PatientName, ds.PatientID, ds.PatientBirthDate = "Lovelace^Ada", "PAT-0042", "19400101"
+    ds.PatientTelephoneNumbers, ds.InstitutionName = "617-555-0101", "Elsewhere General"
+    person, observer, graphic = Dataset(), Dataset(), Dataset()
+    person.PersonName = "Wilson^James"
+    observer.VerifyingObserverName, observer.ContentSequence = "House^Gregory", [person]
+    graphic.GraphicData, graphic.NumberOfGraphicPoints = [10.5, 20.25, 30.0, 40.75], 2
+    ds.VerifyingObserverSequence = [observer]
+    ds.GraphicAnnotationSequence = [graphic]
+    ds.save_as(tmp_path / "x.dcm", enforce_file_format=True)
+    names, ids, dates, phones = header_identifiers([str(tmp_path / "x.dcm")])
+    assert names == ["House^Gregory", "Lovelace^Ada", "Wilson^James"]
+    assert {"PAT-0042", "Elsewhere General"} <= set(ids) and dates == ["19400101"] and phones == ["617-555-0101"]

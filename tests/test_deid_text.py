@@ -6,6 +6,7 @@ import pytest
 
 from curation.deid.dates import rewrite
 from curation.deid.text import TextScrubber, identifier_variants
+from fresh_process import fresh_python
 from linking.measure import sizes
 
 BACK_100 = lambda d: d - dt.timedelta(days=100)  # noqa: E731
@@ -111,3 +112,21 @@ def test_cues_take_names_not_sentences_or_the_next_line(scrubber):
     res = scrubber.scrub(text, (), BACK_100, STUDY).text
     assert res == ("[SIGNATURE]\nFINDINGS:\nImages were read by the resident and the nodule measures 5 mm.\n"
                    "Findings discussed with\nLiver: lesion 2 cm, prior 9/2023. Electronically signed by: [NAME]")
+
+
+@pytest.mark.parametrize("before", ["", "import transformers; "])  # absent, or loaded (radgraph) without pipelines
+def test_presidio_loads_without_transformers_pipelines_and_transformers_is_put_back(before):
+    """presidio-analyzer's package import loads its Hugging Face engine (transformers' pipelines, ~2-3 s) when
+    transformers is installed; the scrubber loads presidio as if that optional extra were absent, only for that
+    import, and leaves transformers as it found it."""
+    import importlib.util
+
+    if importlib.util.find_spec("transformers") is None:
+        pytest.skip("transformers is not installed: nothing to keep out")
+    out = fresh_python(f"import sys; {before}module = sys.modules.get('transformers'); "
+                       "from curation.deid.text import TextScrubber; "
+                       "r = TextScrubber(engine='regex').scrub('Mail jane.doe@example.org today.'); "
+                       "print([m for m in ('transformers', 'transformers.pipelines') if m in sys.modules], "
+                       "sys.modules.get('transformers') is module, r.counts, r.text); import transformers")
+    loaded = "['transformers']" if before else "[]"
+    assert out == f"{loaded} True {{'EMAIL_ADDRESS': 1}} Mail [EMAIL] today."

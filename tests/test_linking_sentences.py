@@ -1,6 +1,7 @@
 """Table-driven parse of report sentences written the ways radiologists write them."""
 import pytest
 
+from fresh_process import fresh_python
 from linking.measure import image_refs, sizes
 from linking.rules import analyse
 from linking.structure import sentences
@@ -123,3 +124,18 @@ def test_sections_and_sentences_keep_offsets():
     assert sents[2].text.endswith("(series 3, image 45).") and sents[2].subsection == "LIVER"
     assert sents[4].subsection == "LUNGS" and sents[5].text.startswith("1. Hepatic")
     assert sizes(sents[1].text, sents[1].section) == []  # nothing from TECHNIQUE
+
+
+def test_the_rules_pipeline_imports_no_other_packages_components():
+    """spaCy's Language() imports every installed `spacy_factories` entry point; presidio-analyzer's pulls in all of
+    presidio and transformers' pipelines. The rules pipeline is built from spaCy's own components, and the switch is
+    only held while it is built."""
+    from importlib.metadata import entry_points
+
+    if "presidio_hf_token_pipe" not in {ep.name for ep in entry_points(group="spacy_factories")}:
+        pytest.skip("presidio-analyzer registers no spaCy factory here: nothing to keep out")
+    out = fresh_python("import sys; from linking.rules import analyse; from spacy.util import registry; "
+                       "a = analyse('A 12 mm nodule in the right lower lobe.'); "
+                       "print(sorted(m for m in ('presidio_analyzer', 'transformers') if m in sys.modules), "
+                       "registry._entry_point_factories.entry_points, a['laterality'])")
+    assert out.split() == ["[]", "True", "right"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import io
 import json
 import re
 from collections import Counter, defaultdict
@@ -226,14 +227,17 @@ class ColumnPolicy:
         return json.dumps(walk(json.loads(value)), sort_keys=True)
 
     def image(self, value, study, dicom=None):
-        """Blank the NIfTI header's free-text fields (opseg writes them empty; a foreign mask might not)."""
+        """Blank the NIfTI header's free-text fields (opseg writes them empty; a foreign mask might not). Only the
+        header is decompressed to look: the voxels are read only when there is something to blank."""
         import nibabel as nib
 
         if isinstance(value, dict):
             return {**value, "bytes": self.image(value.get("bytes"), study)} if value.get("bytes") else value
-        img = nib.Nifti1Image.from_bytes(gzip.decompress(value))
-        if all(not bytes(img.header[k].tobytes()).strip(b"\x00 ") for k in _NIFTI_TEXT):
+        with gzip.GzipFile(fileobj=io.BytesIO(value)) as stream:
+            header = nib.Nifti1Header.from_fileobj(stream, check=False)  # only its text fields are read
+        if all(not bytes(header[k].tobytes()).strip(b"\x00 ") for k in _NIFTI_TEXT):
             return value
+        img = nib.Nifti1Image.from_bytes(gzip.decompress(value))
         for k in _NIFTI_TEXT:
             img.header[k] = b""
         return gzip.compress(img.to_bytes(), mtime=0)

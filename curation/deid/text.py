@@ -15,6 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Optional
@@ -108,13 +110,37 @@ def installed_spacy_model(configured: Optional[str] = None) -> Optional[str]:
     return next((p for p in SPACY_PACKAGES if spacy.util.is_package(p)), None)
 
 
+@contextmanager
+def _transformers_hidden():
+    """Import presidio-analyzer as it is installed without its optional 'transformers' extra. Its package import
+    loads its Hugging Face engine and so transformers' pipelines when transformers is installed (opseg's 'radgraph'
+    extra brings it): ~2-3 s CPU a process for an engine opseg never uses (it uses presidio's e-mail and spaCy
+    recognisers only; benchmarks/bench_deid.py, start-up). presidio guards those imports with ``except
+    ImportError``, so for the length of its import transformers reads as absent (``sys.modules[name] = None`` is
+    Python's own way to say so); then it is put back as it was: absent, or the module already loaded (the radgraph
+    backend loads it, but not its pipelines)."""
+    loaded = "transformers" in sys.modules
+    previous = sys.modules.get("transformers")
+    sys.modules["transformers"] = None
+    try:
+        yield
+    finally:
+        if "transformers" in sys.modules and sys.modules["transformers"] is None:
+            if loaded:
+                sys.modules["transformers"] = previous
+            else:
+                del sys.modules["transformers"]
+
+
 class TextScrubber:
     """One set of recognisers for the run; per-patient identifiers, date shift and pseudonym functions come per call."""
 
     def __init__(self, engine: str = "auto", spacy_model: Optional[str] = None):
         import tldextract
         import tldextract.tldextract as tld_module
-        from presidio_analyzer.predefined_recognizers import EmailRecognizer
+
+        with _transformers_hidden():
+            from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
         # presidio's e-mail recogniser calls tldextract, which would fetch the public-suffix list online
         tld_module.TLD_EXTRACTOR = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
