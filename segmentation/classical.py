@@ -28,14 +28,16 @@ from skimage.transform import resize
 from segmentation.prompt_geometry import MAX_POINT_RADIUS_MM, footprint
 from segmentation.prompts import Prompt, PromptError
 
-BACKEND = "classical-cpu 0.2.0"
+BACKEND = "classical-cpu 0.3.0"
 SMOOTH_SIGMA_PX = 0.6
 BETA = 1500.0
 BACKGROUND_LEVEL = 0.15      # voxels this close to the background HU (0 = background, 1 = lesion) are seeds
 Z_REACH = 1.1                # half-extent across slices vs the in-plane bound radius (mm for mm)
 TYPICAL_PERCENTILE = 30.0   # seeds' lesion-likeness taken as "fully lesion" for the walk
 PROB_LEVEL = 0.4
-RIM_LEVEL = 0.25             # rim voxels at least this lesion-like join the mask
+RIM_LEVEL = 0.25             # rim voxels at least this lesion-like join the mask (and the walk's voxels stay)
+OUTLINE_RIM_LEVEL = 0.35     # the same for a box/ellipse drawn around the lesion: its walk grows into the corners
+OUTLINE_KINDS = ("polygon", "ellipse", "circle")
 MAX_SOLVE_VOXELS = 40_000     # direct solve stays well under a second; bigger boxes are solved coarser
 MIN_CONTRAST_HU = 40.0
 
@@ -89,6 +91,35 @@ def _solve(data: np.ndarray, labels: np.ndarray, spacing) -> np.ndarray:
     return resize(prob, data.shape, order=1, preserve_range=True, anti_aliasing=False)
 
 
+def _surroundings(img: np.ndarray, fp, px_mm: float) -> np.ndarray:
+    """Prompt-slice HU just outside where the lesion may be: a band outside a drawn box/contour, else a ring."""
+    if fp.outside is not None:
+        return img[fp.outside & ndimage.binary_dilation(~fp.outside, iterations=int(6 / px_mm) + 2)]
+    rr, cc = np.mgrid[0:img.shape[0], 0:img.shape[1]]
+    d = np.hypot(rr + 0.5 - fp.centre[0], cc + 0.5 - fp.centre[1])
+    ring = (d > fp.radius_px) & (d <= fp.radius_px + 6.0 / px_mm)
+    return img[ring] if ring.sum() >= 20 else img.ravel()
+
+
+def _dominant_background(values: np.ndarray, lesion: float, background: float) -> float:
+    """The background is the tissue the lesion sits in, i.e. the side of the lesion's HU that most of its
+    surroundings fall on. The most contrasting side alone picks a rib next to a lung nodule, or fat next to a
+    liver lesion, and then the lung (or the liver) reads as more lesion-like than the lesion itself."""
+    darker = float((values < lesion - MIN_CONTRAST_HU).mean())
+    brighter = float((values > lesion + MIN_CONTRAST_HU).mean())
+    if background > lesion and darker > brighter:
+        return float(np.percentile(values, 15))
+    if background < lesion and brighter > darker:
+        return float(np.percentile(values, 85))
+    return background
+
+
+def _diameter(region: np.ndarray) -> float:
+    """A drawn region's long diameter (px), near enough: its largest extent over four directions."""
+    r, c = np.nonzero(region)
+    return max(float(np.ptp(v)) + 1.0 for v in (r, c, (r + c) / np.sqrt(2), (r - c) / np.sqrt(2)))
+
+
 def _certainty(prob: np.ndarray) -> float:
     """How sure the walk is of its cut: overlap (Dice) of the masks at probabilities 0.25 and 0.75. A lesion
     with a clear edge gives nearly the same mask at both; a cut through same-density tissue (a leak) does not."""
@@ -111,11 +142,16 @@ class ClassicalSegmenter(PerPromptSegmenter):
         img = ndimage.gaussian_filter(hu[k, rows, cols].astype(np.float32), SMOOTH_SIGMA_PX)
         local = _shift(prompt, rows.start, cols.start, rows, cols)
         fp, lesion, background = footprint(local, img, px_mm)
+        background = _dominant_background(_surroundings(img, fp, px_mm), lesion, background)
         if abs(lesion - background) < MIN_CONTRAST_HU:
             raise PromptError("no_contrast", f"lesion {lesion:.0f} HU vs surroundings {background:.0f} HU")
         centre = fp.centre + [rows.start, cols.start]
         # the 3D box the lesion may occupy (the bound ellipsoid plus a rim of background)
-        radius, reach_z_mm = fp.radius_px, fp.radius_px * px_mm * Z_REACH + ds
+        radius = fp.radius_px
+        # across slices a drawn region reaches as far as a line of its long diameter would (0.6 x; its
+        # circumradius, about 0.5 x for a round contour, cut lesions short at their top and bottom)
+        half_z_px = radius if fp.outside is None else 0.6 * _diameter(~fp.outside) + 1.0
+        reach_z_mm = half_z_px * px_mm * Z_REACH + ds
         box_r, box_c = _window(centre, radius + 3, *hu.shape[1:])
         nz = int(np.ceil(reach_z_mm / ds)) + 1
         z0, z1 = max(0, k - nz), min(hu.shape[0], k + nz + 1)
@@ -146,10 +182,11 @@ class ClassicalSegmenter(PerPromptSegmenter):
         typical = np.percentile(f[kk, seed_idx[:, 0], seed_idx[:, 1]], TYPICAL_PERCENTILE)
         data = np.clip(f / max(typical, 0.5), 0.0, 1.0)
         prob = _solve(data, labels, (ds, dr, dc)) if (labels == 0).any() else (labels == 1).astype(float)
-        seg = prob >= PROB_LEVEL
         score = _certainty(prob)
-        # give back the partial-volume rim the walk leaves between lesion and background (readers include it)
-        seg |= ndimage.binary_dilation(seg) & (f > RIM_LEVEL) & (labels != 2) | (labels == 1)
+        # give back the partial-volume rim the walk leaves between lesion and background (readers include it),
+        # and keep only what is at least that lesion-like (the walk also takes in faint voxels between seeds)
+        level = OUTLINE_RIM_LEVEL if prompt.kind in OUTLINE_KINDS else RIM_LEVEL
+        seg = ndimage.binary_dilation(prob >= PROB_LEVEL) & (f > level) & (labels != 2) | (labels == 1)
         comp, _ = ndimage.label(seg)
         hit = np.unique(comp[labels == 1])
         seg = np.isin(comp, hit[hit > 0])
