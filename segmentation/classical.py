@@ -7,9 +7,11 @@ density, and a grown region follows them. Here the prompt fixes both sides of th
 - background seeds outside the ellipsoid the drawn size allows (in-plane radius from the length, the same
   physical extent across slices, so anisotropic slices are handled in mm), outside a drawn box/contour on its
   slice, and wherever the HU is on the far side of the per-lesion model (lesion HU from the seeds, background
-  HU from a ring just outside the bound);
+  HU from a ring just outside the bound, on the side of the lesion's HU where most of that ring lies);
 - the random walker (scikit-image, with the voxel spacing) then places the boundary where the image changes
   most between the two, so a vessel or the chest wall is cut at its narrowest/weakest link inside the bound.
+The mask is the walk's lesion plus its partial-volume rim (LIDC readers include it), kept where lesion-like;
+a line drawn between edge-pixel centres (the mask overshoots it) says the reader leaves the rim out.
 A contour drawn by the reader is kept as drawn on its slice. Big lesions are solved on a coarser grid (at most
 ``MAX_SOLVE_VOXELS``) and the probability is resampled back. Deterministic, no weights; every mask row is
 labelled with ``BACKEND``.
