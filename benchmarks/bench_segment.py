@@ -2,7 +2,7 @@
 
     python benchmarks/bench_segment.py [--skip-1024]
 
-- classical CPU backends, the default (3D random walker, classical-cpu 0.2) next to its predecessor (2D growing,
+- classical CPU backends, the default (3D random walker, classical-cpu 0.3) next to its predecessor (2D growing,
   classical-2d = classical-cpu 0.1): seconds per lesion on a 20-slice phantom lesion and on real LIDC crops
   (../shared/real-data/lidc-dev, line prompts), peak RSS on a 512x512x300 series;
 - SAM2CT engine (random weights) at 512 and 1024: slices encoded per second, seconds per lesion, and the

@@ -7,9 +7,11 @@ density, and a grown region follows them. Here the prompt fixes both sides of th
 - background seeds outside the ellipsoid the drawn size allows (in-plane radius from the length, the same
   physical extent across slices, so anisotropic slices are handled in mm), outside a drawn box/contour on its
   slice, and wherever the HU is on the far side of the per-lesion model (lesion HU from the seeds, background
-  HU from a ring just outside the bound);
+  HU from a ring just outside the bound, on the side of the lesion's HU where most of that ring lies);
 - the random walker (scikit-image, with the voxel spacing) then places the boundary where the image changes
   most between the two, so a vessel or the chest wall is cut at its narrowest/weakest link inside the bound.
+The mask is the walk's lesion plus its partial-volume rim (LIDC readers include it), kept where lesion-like;
+a line drawn between edge-pixel centres (the mask overshoots it) says the reader leaves the rim out.
 A contour drawn by the reader is kept as drawn on its slice. Big lesions are solved on a coarser grid (at most
 ``MAX_SOLVE_VOXELS``) and the probability is resampled back. Deterministic, no weights; every mask row is
 labelled with ``BACKEND``.
@@ -28,14 +30,20 @@ from skimage.transform import resize
 from segmentation.prompt_geometry import MAX_POINT_RADIUS_MM, footprint
 from segmentation.prompts import Prompt, PromptError
 
-BACKEND = "classical-cpu 0.2.0"
+BACKEND = "classical-cpu 0.3.0"
 SMOOTH_SIGMA_PX = 0.6
 BETA = 1500.0
 BACKGROUND_LEVEL = 0.15      # voxels this close to the background HU (0 = background, 1 = lesion) are seeds
 Z_REACH = 1.1                # half-extent across slices vs the in-plane bound radius (mm for mm)
 TYPICAL_PERCENTILE = 30.0   # seeds' lesion-likeness taken as "fully lesion" for the walk
-PROB_LEVEL = 0.4
-RIM_LEVEL = 0.25             # rim voxels at least this lesion-like join the mask
+PROB_LEVEL = 0.3            # the walk's lesion: probability at least this (0.4 for outlines, see below)
+RIM_LEVEL = 0.25             # rim voxels at least this lesion-like join the mask (and the walk's voxels stay)
+OUTLINE_PROB_LEVEL, OUTLINE_RIM_LEVEL = 0.4, 0.35  # stricter for a box/ellipse drawn around the lesion: its walk
+                                                    # grows into the corners
+OUTLINE_KINDS = ("polygon", "ellipse", "circle")
+OVERSHOOT_PX = 1.0           # a line's mask longer than the line by more than this tries STRICT_RIM_LEVEL
+STRICT_RIM_LEVEL = 0.5       # the rim left out: voxels at least half lesion-like only (truth = voxel centre inside)
+SOLVER = "bf"                # direct sparse solve: 0.05 CPU s per LIDC prompt; cg_j/cg are ~2x slower and change masks
 MAX_SOLVE_VOXELS = 40_000     # direct solve stays well under a second; bigger boxes are solved coarser
 MIN_CONTRAST_HU = 40.0
 
@@ -79,14 +87,57 @@ def _solve(data: np.ndarray, labels: np.ndarray, spacing) -> np.ndarray:
     """Lesion probability from the random walker, on a coarser grid when the box is large."""
     n = data.size
     if n <= MAX_SOLVE_VOXELS:
-        return random_walker(data, labels, beta=BETA, mode="bf", spacing=spacing, return_full_prob=True)[0]
+        return random_walker(data, labels, beta=BETA, mode=SOLVER, spacing=spacing, return_full_prob=True)[0]
     f = (MAX_SOLVE_VOXELS / n) ** (1 / 3)
     shape = tuple(max(2, int(round(s * f))) for s in data.shape)
     small = resize(data, shape, order=1, preserve_range=True, anti_aliasing=True)
     lab = resize(labels, shape, order=0, preserve_range=True, anti_aliasing=False).astype(labels.dtype)
     sp = tuple(s * o / c for s, o, c in zip(spacing, data.shape, shape))
-    prob = random_walker(small, lab, beta=BETA, mode="bf", spacing=sp, return_full_prob=True)[0]
+    prob = random_walker(small, lab, beta=BETA, mode=SOLVER, spacing=sp, return_full_prob=True)[0]
     return resize(prob, data.shape, order=1, preserve_range=True, anti_aliasing=False)
+
+
+def _surroundings(img: np.ndarray, fp, px_mm: float) -> np.ndarray:
+    """Prompt-slice HU just outside where the lesion may be: a band outside a drawn box/contour, else a ring."""
+    if fp.outside is not None:
+        return img[fp.outside & ndimage.binary_dilation(~fp.outside, iterations=int(6 / px_mm) + 2)]
+    rr, cc = np.mgrid[0:img.shape[0], 0:img.shape[1]]
+    d = np.hypot(rr + 0.5 - fp.centre[0], cc + 0.5 - fp.centre[1])
+    ring = (d > fp.radius_px) & (d <= fp.radius_px + 6.0 / px_mm)
+    return img[ring] if ring.sum() >= 20 else img.ravel()
+
+
+def _dominant_background(values: np.ndarray, lesion: float, background: float) -> float:
+    """The background is the tissue the lesion sits in, i.e. the side of the lesion's HU that most of its
+    surroundings fall on. The most contrasting side alone picks a rib next to a lung nodule, or fat next to a
+    liver lesion, and then the lung (or the liver) reads as more lesion-like than the lesion itself."""
+    darker = float((values < lesion - MIN_CONTRAST_HU).mean())
+    brighter = float((values > lesion + MIN_CONTRAST_HU).mean())
+    if background > lesion and darker > brighter:
+        return float(np.percentile(values, 15))
+    if background < lesion and brighter > darker:
+        return float(np.percentile(values, 85))
+    return background
+
+
+def _diameter(region: np.ndarray) -> float:
+    """A drawn region's long diameter (px), near enough: its largest extent over four directions."""
+    r, c = np.nonzero(region)
+    return max(float(np.ptp(v)) + 1.0 for v in (r, c, (r + c) / np.sqrt(2), (r - c) / np.sqrt(2)))
+
+
+def _at_level(core: np.ndarray, f: np.ndarray, labels: np.ndarray, level: float) -> np.ndarray:
+    """The walk's lesion grown by one voxel, kept where more lesion-like than ``level``; seeds stay."""
+    return ndimage.binary_dilation(core) & (f > level) & (labels != 2) | (labels == 1)
+
+
+def _extent(mask2d: np.ndarray, u: np.ndarray) -> float:
+    """Extent (px) of a slice mask's pixel squares along the unit direction u."""
+    r, c = np.nonzero(mask2d)
+    if not len(r):
+        return 0.0
+    proj = (r + 0.5) * u[0] + (c + 0.5) * u[1]
+    return float(np.ptp(proj) + abs(u[0]) + abs(u[1]))
 
 
 def _certainty(prob: np.ndarray) -> float:
@@ -111,11 +162,16 @@ class ClassicalSegmenter(PerPromptSegmenter):
         img = ndimage.gaussian_filter(hu[k, rows, cols].astype(np.float32), SMOOTH_SIGMA_PX)
         local = _shift(prompt, rows.start, cols.start, rows, cols)
         fp, lesion, background = footprint(local, img, px_mm)
+        background = _dominant_background(_surroundings(img, fp, px_mm), lesion, background)
         if abs(lesion - background) < MIN_CONTRAST_HU:
             raise PromptError("no_contrast", f"lesion {lesion:.0f} HU vs surroundings {background:.0f} HU")
         centre = fp.centre + [rows.start, cols.start]
         # the 3D box the lesion may occupy (the bound ellipsoid plus a rim of background)
-        radius, reach_z_mm = fp.radius_px, fp.radius_px * px_mm * Z_REACH + ds
+        radius = fp.radius_px
+        # across slices a drawn region reaches as far as a line of its long diameter would (0.6 x; its
+        # circumradius, about 0.5 x for a round contour, cut lesions short at their top and bottom)
+        half_z_px = radius if fp.outside is None else 0.6 * _diameter(~fp.outside) + 1.0
+        reach_z_mm = half_z_px * px_mm * Z_REACH + ds
         box_r, box_c = _window(centre, radius + 3, *hu.shape[1:])
         nz = int(np.ceil(reach_z_mm / ds)) + 1
         z0, z1 = max(0, k - nz), min(hu.shape[0], k + nz + 1)
@@ -146,10 +202,21 @@ class ClassicalSegmenter(PerPromptSegmenter):
         typical = np.percentile(f[kk, seed_idx[:, 0], seed_idx[:, 1]], TYPICAL_PERCENTILE)
         data = np.clip(f / max(typical, 0.5), 0.0, 1.0)
         prob = _solve(data, labels, (ds, dr, dc)) if (labels == 0).any() else (labels == 1).astype(float)
-        seg = prob >= PROB_LEVEL
         score = _certainty(prob)
-        # give back the partial-volume rim the walk leaves between lesion and background (readers include it)
-        seg |= ndimage.binary_dilation(seg) & (f > RIM_LEVEL) & (labels != 2) | (labels == 1)
+        # give back the partial-volume rim the walk leaves between lesion and background (readers include it),
+        # and keep only what is at least that lesion-like (the walk also takes in faint voxels between seeds)
+        p_level, level = (OUTLINE_PROB_LEVEL, OUTLINE_RIM_LEVEL) if prompt.kind in OUTLINE_KINDS else (PROB_LEVEL, RIM_LEVEL)
+        seg = _at_level(prob >= p_level, f, labels, level)
+        if prompt.kind in ("line", "bidimensional"):
+            # a caliper drawn between the centres of the edge pixels (not their outer edges) says the reader leaves
+            # the partial-volume rim out: when the mask overshoots the drawn length, the stricter level is tried
+            a, b = local.points[0] - off, local.points[1] - off
+            length, u = float(np.linalg.norm(b - a)), (b - a) / (float(np.linalg.norm(b - a)) or 1.0)
+            over = _extent(seg[kk], u) - length
+            if over > OVERSHOOT_PX:
+                strict = _at_level(prob >= p_level, f, labels, STRICT_RIM_LEVEL)
+                if abs(_extent(strict[kk], u) - length) < over:
+                    seg = strict
         comp, _ = ndimage.label(seg)
         hit = np.unique(comp[labels == 1])
         seg = np.isin(comp, hit[hit > 0])
