@@ -96,15 +96,24 @@ def sized_by_rays(img: np.ndarray, seed: np.ndarray, px_mm: float) -> tuple[floa
     return radius, lesion, background
 
 
+def _mostly_around(img: np.ndarray, centre: np.ndarray, r: float, lesion: float, tissue: float) -> bool:
+    """Whether at least half of a circle around the lesion is on the given tissue's side of the lesion's HU."""
+    a = np.linspace(0, 2 * np.pi, 48, endpoint=False)
+    ring = sample(img, centre + r * np.column_stack([np.sin(a), np.cos(a)]))
+    return bool(np.mean((ring - (lesion + tissue) / 2) * np.sign(tissue - lesion) > 0) >= 0.5)
+
+
 def arrow_footprint(img: np.ndarray, tail: np.ndarray, tip: np.ndarray, px_mm: float) -> tuple[Footprint, float, float]:
     """(footprint, lesion HU, background HU) of an arrow: the target ``arrow_target`` finds, sized by rays; seeds
     on the line of sight between the centre and the tip; the shaft behind the tip outside. When the tissue the
-    arrow comes from lies on the other side of the lesion's HU than the ring's most contrasting side (a
-    ground-glass nodule between lung and chest wall, reached from the lung), that tissue is the background."""
+    arrow comes from lies on the other side of the lesion's HU than the ring's most contrasting side and
+    surrounds most of the lesion (a ground-glass nodule by the chest wall, reached from the lung), that tissue
+    is the background; a tip in the wall or a rib (the lesion's attachment, not its surroundings) is not."""
     t = find_target(img, tail, tip, px_mm)
     radius, lesion, background = sized_by_rays(img, t.centre, px_mm)
     gap = t.tip_tissue - lesion
-    if TIP_TISSUE_CONTRAST_HU <= abs(gap) < abs(background - lesion) and np.sign(gap) != np.sign(background - lesion):
+    if TIP_TISSUE_CONTRAST_HU <= abs(gap) < abs(background - lesion) and np.sign(gap) != np.sign(background - lesion) \
+            and _mostly_around(img, t.centre, 1.3 * radius + 1.0 + 3.0 / px_mm, lesion, t.tip_tissue):
         background = t.tip_tissue
         reach = MAX_POINT_RADIUS_MM / px_mm
         radius = max(float(np.percentile(ray_lengths(img, t.centre, lesion, background, reach), 60)), 1.5)
