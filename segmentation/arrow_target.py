@@ -141,3 +141,4 @@ def _tip_tissue(img: np.ndarray, tip: np.ndarray, u: Optional[np.ndarray], px_mm
         return float(_at(img, tip[None])[0])
     t = np.arange(TIP_TISSUE_MM[0] / px_mm, TIP_TISSUE_MM[1] / px_mm, 0.5)
     return float(np.median(_at(img, tip - u * t[:, None])))
+

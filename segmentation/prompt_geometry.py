@@ -22,6 +22,7 @@ from segmentation.prompts import Prompt, PromptError
 
 RAYS = 24
 ARROW_REACH = 1.2           # an arrow's bound radius is at least this times its tip-to-centre distance
+ARROW_MAX_REACH = 2.0       # and at most this times the larger of that distance and the blob's radius
 TIP_TISSUE_CONTRAST_HU = 100.0  # the tissue an arrow comes from is the background if it differs this much
 MAX_POINT_RADIUS_MM = 40.0
 MIN_CONTRAST_HU = 60.0
@@ -123,8 +124,10 @@ def arrow_footprint(img: np.ndarray, tail: np.ndarray, tip: np.ndarray, px_mm: f
         outside = np.zeros(img.shape, bool)
         ij = np.floor(t.outside).astype(int)
         outside[ij[:, 0], ij[:, 1]] = True
-    # the lesion reaches (nearly) to the tip, whatever the rays say
+    # the lesion reaches (nearly) to the tip whatever the rays say, and no further than the arrow's own scale
+    # allows (rays that run along a wall it touches do not make it bigger)
     bound = max(1.35 * radius + 2.0, ARROW_REACH * t.distance_px + 2.0)
+    bound = min(bound, ARROW_MAX_REACH * max(t.radius_px, t.distance_px) + 2.0)
     return Footprint(t.centre, seeds, bound, outside, None, False), lesion, background
 
 
