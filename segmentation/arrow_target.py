@@ -1,23 +1,26 @@
 """What an arrow points at, for the weight-free backend: found from the arrow's geometry, not from the first
-intensity change past its tip.
+intensity change past its tip (which, for an arrow drawn from the chest wall's side, is the air beyond the nodule).
 
 A reader's arrow ends at the lesion's edge or a few mm outside it and points at its centre; the lesion is a
 compact blob. So the target is the strongest blob (scale-normalised Laplacian of Gaussian over radii 1-20 mm)
 whose centre lies on the line of sight (within ``CONE_DEG``) at a distance from the tip that its own radius
-explains (radius + ``GAP_MM``), and that the line of sight reaches without crossing a gap: from just past the
-tip to the centre the image stays on the blob's side of half its contrast. That rejects the air beyond a
-wall-side tip (no blob), the chest wall itself (an edge, not a blob; and walls reach far past any radius the tip
-allows), and a bright rib behind a lung nodule (the line of sight crosses air on the way). HU are clipped at
-``HU_CLIP`` so that bone cannot outshine a soft-tissue lesion. Dark blobs (a hypodense liver lesion) count only
-where the blob itself is soft tissue or fluid, never air.
-The arrow also says which pixels are outside the lesion (its shaft behind the tip) and which are inside (the
-line of sight from the centre to a few mm before the tip), and the tissue it comes from (just behind the tip).
+explains (radius + ``GAP_MM``), whose centre looks like the blob (not a hole in a bigger one), and that the line of
+sight reaches without a break: from a few mm past the tip to the centre the image stays within half the blob's
+contrast of its centre. That rejects the air beyond a wall-side tip and the wall itself (an edge, not a blob),
+and a rib behind a lung nodule (the line of sight crosses air on the way); HU are clipped at ``HU_CLIP`` so that
+bone cannot outshine a soft-tissue lesion. Dark blobs (a hypodense kidney or liver lesion) are candidates only
+away from the lung (in the lung every lesion is denser than its surroundings, and fat between chest-wall muscles
+is dark too) and only where the blob is tissue or fluid; when the best bright and the best dark blob disagree,
+the one the tip sits outside of wins (an arrow's tip is outside its lesion: a tip in a bright kidney points at
+the dark lesion in it, not at the kidney).
+The arrow also says which pixels are outside the lesion (its shaft behind the tip), which are inside (the line of
+sight from the centre to where the edge may begin), and the tissue it comes from (just behind the tip).
 Coordinates: (row, col) float indices on the slice, pixel centre at +0.5, as in ``segmentation.prompts``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 from scipy import ndimage
@@ -28,12 +31,24 @@ GAP_MM = (-1.0, 3.5)          # tip distance outside the lesion's edge (negative
 CONE_DEG = 25.0               # the line of sight may miss the centre by this much
 CONE_STEP_DEG = 5.0
 RADII_MM = np.geomspace(1.0, 20.0, 14)
-HU_CLIP = (-1000.0, 100.0)
+HU_CLIP = (-1000.0, 200.0)
 DISC_RESPONSE = 0.736         # normalised LoG at a uniform disc's centre (sigma = r / sqrt 2), per HU of contrast
 PROFILE_SIGMA_MM = 1.0        # smoothing of the line-of-sight profile (texture, not structure)
 DARK_MIN_HU = -300.0          # a dark target must itself be tissue or fluid, not lung or air
+LUNG_HU, LUNG_NEAR_MM, LUNG_FRACTION = -500.0, 20.0, 0.1   # lung around the tip: only bright targets
 TIP_TISSUE_MM = (1.0, 3.0)    # where, behind the tip, the tissue the arrow comes from is read
 SHAFT_OUTSIDE_MM = 10.0       # this much of the shaft behind the tip is outside the lesion
+
+
+class _Blob(NamedTuple):
+    score: float        # normalised LoG response on the blob's side
+    sign: float         # +1 brighter than its surroundings, -1 darker
+    contrast: float     # HU, estimated from the response
+    radius: float       # px
+    distance: float     # tip to centre, px
+    direction: int
+    scale: int
+    level: float        # HU at the centre (lightly smoothed)
 
 
 @dataclass
@@ -73,12 +88,12 @@ def _directions(u: Optional[np.ndarray]) -> np.ndarray:
     return np.column_stack([np.sin(base + ang), np.cos(base + ang)])
 
 
-def _reached(profile_img: np.ndarray, tip: np.ndarray, d: np.ndarray, s: float, contrast: float, sign: float,
-             start: float) -> bool:
-    """The line of sight from ``start`` past the tip to the centre stays within half the contrast of the centre."""
-    t = np.arange(min(start, s), s + 1e-6, 0.5)
-    p = _at(profile_img, tip + d * t[:, None]) * sign
-    return bool(p.min() >= p[-1] - 0.5 * contrast)
+def _reached(profile_img: np.ndarray, tip: np.ndarray, d: np.ndarray, b: _Blob, px_mm: float) -> bool:
+    """The line of sight from where the lesion has surely begun to the centre stays within half the blob's
+    contrast of its centre (no air or fat between the tip's lesion and a blob behind it)."""
+    t = np.arange(min(start_px(px_mm), b.distance), b.distance + 1e-6, 0.5)
+    p = _at(profile_img, tip + d * t[:, None]) * b.sign
+    return bool(p.min() >= p[-1] - 0.5 * b.contrast)
 
 
 def find_target(img: np.ndarray, tail: np.ndarray, tip: np.ndarray, px_mm: float) -> ArrowTarget:
@@ -88,34 +103,49 @@ def find_target(img: np.ndarray, tail: np.ndarray, tip: np.ndarray, px_mm: float
     u = shaft / np.linalg.norm(shaft) if np.linalg.norm(shaft) > 1e-6 else None
     dirs = _directions(u)
     im = np.clip(img.astype(np.float32), *HU_CLIP)
-    start = start_px(px_mm)
-    candidates = []   # (score, sign, contrast, r_px, s_px, direction index, scale index)
-    profiles = []
+    signs = (1.0,) if _in_lung(img, tip, px_mm) else (1.0, -1.0)
+    fine = ndimage.gaussian_filter(im, max(0.7, PROFILE_SIGMA_MM / px_mm), mode="nearest")
+    blobs, profiles = [], []
     for j, r_mm in enumerate(RADII_MM):
         r = r_mm / px_mm
         sigma = r / np.sqrt(2.0)
-        log = -sigma ** 2 * ndimage.gaussian_laplace(im, sigma, mode="nearest")
         profiles.append(ndimage.gaussian_filter(im, max(0.7, min(r / 4, PROFILE_SIGMA_MM / px_mm)), mode="nearest"))
         s_all = np.arange(max(r_mm + GAP_MM[0], 0.5), r_mm + GAP_MM[1] + 1e-6, 0.5) / px_mm
         pts = tip + (dirs[:, None, :] * s_all[None, :, None]).reshape(-1, 2)
         di, si = np.divmod(np.arange(len(pts)), len(s_all))
         ok = _in_image(pts, img.shape)
-        if not ok.any():
+        pts, di, si = pts[ok], di[ok], si[ok]
+        if not len(pts):
             continue
-        resp = np.zeros(len(pts))
-        resp[ok] = _at(log, pts[ok])
-        level = np.full(len(pts), HU_CLIP[0])
-        level[ok] = _at(im, pts[ok])
-        for sign in (1.0, -1.0):
-            good = ok & (sign * resp > 0) & ((sign > 0) | (level >= DARK_MIN_HU))
-            for i in np.nonzero(good)[0]:
-                candidates.append((sign * resp[i], sign, sign * resp[i] / DISC_RESPONSE, r, s_all[si[i]], di[i], j))
-    for score, sign, contrast, r, s, di, j in sorted(candidates, key=lambda c: -c[0]):
-        if _reached(profiles[j], tip, dirs[di], s, contrast, sign, start):
-            centre = tip + dirs[di] * s
-            return ArrowTarget(centre, r, s, _inside(centre, tip, s, px_mm), _shaft(tip, u, px_mm, img.shape),
-                               _tip_tissue(img, tip, u, px_mm))
-    raise PromptError("arrow_target_not_found", "no blob on the arrow's line of sight within reach of its tip")
+        resp = _at(-sigma ** 2 * ndimage.gaussian_laplace(im, sigma, mode="nearest"), pts)
+        level = _at(fine, pts)
+        # the centre must look like the blob, not like a hole in it (a dark lesion inside a bright kidney)
+        lift = level - _at(ndimage.gaussian_filter(im, sigma, mode="nearest"), pts)
+        for sign in signs:
+            good = (sign * resp > 0) & (sign * lift >= 0) & ((sign > 0) | (level >= DARK_MIN_HU))
+            blobs += [_Blob(sign * resp[i], sign, sign * resp[i] / DISC_RESPONSE, r, s_all[si[i]], di[i], j, level[i])
+                      for i in np.nonzero(good)[0]]
+    best: dict[float, _Blob] = {}
+    for b in sorted(blobs, key=lambda b: -b.score):
+        if b.sign not in best and _reached(profiles[b.scale], tip, dirs[b.direction], b, px_mm):
+            best[b.sign] = b
+            if len(best) == len(signs):
+                break
+    if not best:
+        raise PromptError("arrow_target_not_found", "no blob on the arrow's line of sight within reach of its tip")
+    tissue = _tip_tissue(img, tip, u, px_mm)
+    pick = max(best.values(), key=lambda b: b.score)
+    other = best.get(-pick.sign)
+    if other is not None and _holds_tip(pick, tissue) and not _holds_tip(other, tissue):
+        pick = other
+    centre = tip + dirs[pick.direction] * pick.distance
+    return ArrowTarget(centre, pick.radius, pick.distance, _inside(centre, tip, pick.distance, px_mm),
+                       _shaft(tip, u, px_mm, img.shape), tissue)
+
+
+def _holds_tip(b: _Blob, tissue: float) -> bool:
+    """Whether the tissue at the tip is on the blob's side of half its contrast (the tip sits in the blob)."""
+    return bool(b.sign * (tissue - (b.level - b.sign * 0.5 * b.contrast)) > 0)
 
 
 def _inside(centre: np.ndarray, tip: np.ndarray, s: float, px_mm: float) -> np.ndarray:
@@ -134,6 +164,14 @@ def _shaft(tip: np.ndarray, u: Optional[np.ndarray], px_mm: float, shape) -> np.
     t = np.arange(max(1.0 / px_mm, 1.5), SHAFT_OUTSIDE_MM / px_mm, 0.5)
     pts = tip - u * t[:, None]
     return pts[_in_image(pts, shape)]
+
+
+def _in_lung(img: np.ndarray, tip: np.ndarray, px_mm: float) -> bool:
+    """Whether lung (air-filled tissue) surrounds the tip: there every lesion is denser than its surroundings,
+    and a dark blob (fat between chest-wall muscles) is never the target."""
+    rr, cc = np.mgrid[0:img.shape[0], 0:img.shape[1]]
+    near = np.hypot(rr + 0.5 - tip[0], cc + 0.5 - tip[1]) <= LUNG_NEAR_MM / px_mm
+    return bool(np.mean(img[near] < LUNG_HU) >= LUNG_FRACTION) if near.any() else False
 
 
 def _tip_tissue(img: np.ndarray, tip: np.ndarray, u: Optional[np.ndarray], px_mm: float) -> float:
