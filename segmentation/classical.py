@@ -28,7 +28,7 @@ from skimage.transform import resize
 from segmentation.prompt_geometry import MAX_POINT_RADIUS_MM, footprint
 from segmentation.prompts import Prompt, PromptError
 
-BACKEND = "classical-cpu 0.2.0"
+BACKEND = "classical-cpu 0.3.0"
 SMOOTH_SIGMA_PX = 0.6
 BETA = 1500.0
 BACKGROUND_LEVEL = 0.15      # voxels this close to the background HU (0 = background, 1 = lesion) are seeds

@@ -57,7 +57,7 @@ def test_lidc_nodule_as_dicom_gsps_through_extract_and_segment(name, kind, synta
     masks = read_records(out, MaskRecord)
     assert len(masks) == 1 and masks[0].error is None, masks
     m = masks[0]
-    assert m.backend == "classical-cpu 0.2.0"
+    assert m.backend == "classical-cpu 0.3.0"
     pred = paste(m.mask, m.bbox, truth.shape)
     assert dice(pred, truth) >= 0.7, (name, kind, dice(pred, truth))
 
@@ -74,7 +74,7 @@ def test_opseg_eval_reads_a_real_crop_folder(tmp_path):
     assert res.exit_code == 0, res.output
     result = json.loads((tmp_path / "ev.json").read_text())
     s = result["summary"]
-    assert result["backend"] == "classical-cpu 0.2.0" and result["cases"] == 3
+    assert result["backend"] == "classical-cpu 0.3.0" and result["cases"] == 3
     assert set(s["overall"]) == {"line", "bidimensional", "arrow", "point", "box", "mask"}
     assert s["overall"]["line"]["dice_mean"] >= 0.7 and "recist_error_pct_mean" in s["overall"]["line"]
     assert set(s["size"]) <= {"<10 mm", "10-20 mm", ">20 mm"} and set(s["location"]) <= {"isolated", "juxtapleural"}
