@@ -4,8 +4,8 @@ Every kind becomes a ``Footprint``: a centre, seed pixels inside the lesion, pix
 slice (a box's outside, a contour's outside), and the largest in-plane radius the lesion may have. Lines give
 the radius from the drawn length; a point or an arrow says nothing about size, so rays are cast from the
 seed until the intensity leaves the lesion's side (the median ray is robust to a vessel or a wall touching
-the lesion). An arrow is followed from its tip, away from its tail, to the first tissue that differs from
-the tissue the tip sits in: that is the target, not the tissue the shaft crosses.
+the lesion). An arrow's target is the blob its tip touches on its line of sight (``arrow_target``), not the
+tissue the shaft crosses nor the first change past the tip.
 All coordinates are (row, col) float indices on the prompt slice, pixel centre at +0.5.
 """
 from __future__ import annotations
@@ -17,11 +17,13 @@ import numpy as np
 from scipy import ndimage
 from skimage.draw import polygon as fill_polygon
 
+from segmentation.arrow_target import find_target
 from segmentation.prompts import Prompt, PromptError
 
 RAYS = 24
-ARROW_SEARCH_MM = 20.0      # how far past the tip the target may start
-ARROW_CONE_DEG = (0.0, 8.0, -8.0, 16.0, -16.0, 24.0, -24.0)
+ARROW_REACH = 1.2           # an arrow's bound radius is at least this times its tip-to-centre distance
+ARROW_MAX_REACH = 2.0       # and at most this times the larger of that distance and the blob's radius
+TIP_TISSUE_CONTRAST_HU = 100.0  # the tissue an arrow comes from is the background if it differs this much
 MAX_POINT_RADIUS_MM = 40.0
 MIN_CONTRAST_HU = 60.0
 MIN_RING_PX = 40
@@ -45,11 +47,6 @@ def sample(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
 def _unit(v: np.ndarray) -> np.ndarray:
     n = np.linalg.norm(v)
     return v / n if n > 1e-9 else np.array([0.0, 1.0])
-
-
-def _rotate(u: np.ndarray, deg: float) -> np.ndarray:
-    a = np.deg2rad(deg)
-    return np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) @ u
 
 
 def ray_lengths(img: np.ndarray, start: np.ndarray, lesion: float, background: float, reach_px: float,
@@ -100,39 +97,38 @@ def sized_by_rays(img: np.ndarray, seed: np.ndarray, px_mm: float) -> tuple[floa
     return radius, lesion, background
 
 
-def arrow_target(img: np.ndarray, tail: np.ndarray, tip: np.ndarray, px_mm: float) -> np.ndarray:
-    """Centre of the chord the arrow's line of sight cuts through the first tissue past the tip that differs
-    from the tissue the tip sits in; directions within ±24° are tried, straighter ones first."""
-    u = _unit(tip - tail) if np.linalg.norm(tip - tail) > 1e-6 else None
-    behind = sample(img, tip - (u if u is not None else np.zeros(2)) * np.arange(1.0, 4.0, 0.5)[:, None])
-    here = float(np.median(behind))
-    noise = min(max(float(np.median(np.abs(behind - here))) * 1.5, 8.0), 30.0)
-    jump = max(4 * noise, MIN_CONTRAST_HU)
-    steps = np.arange(0.0, ARROW_SEARCH_MM / px_mm, 0.5)
-    dirs = [_rotate(u, a) for a in ARROW_CONE_DEG] if u is not None else \
-        [np.array([np.sin(a), np.cos(a)]) for a in np.linspace(0, 2 * np.pi, 16, endpoint=False)]
-    hits = []
-    for d in dirs:
-        along = sample(img, tip + d * steps[:, None])
-        off = np.abs(along - here) > jump
-        run = np.convolve(off.astype(int), np.ones(3, int), mode="valid") == 3
-        if not run.any():
-            continue
-        enter = int(np.argmax(run))
-        sign = np.sign(along[enter + 1] - here) or 1.0
-        # the lesion's level: its most contrasting values just past the edge (the edge itself is partial volume)
-        lesion = float(np.percentile(along[enter:enter + 8] * sign, 75)) * sign
-        inside = (along - (lesion + here) / 2) * sign > 0
-        inside[:enter] = False
-        first = int(np.argmax(inside)) if inside.any() else enter
-        leave = first + (int(np.argmax(~inside[first:])) if (~inside[first:]).any() else len(inside) - first)
-        target = tip + d * (steps[first] + steps[max(leave - 1, first)]) / 2
-        if u is not None and steps[enter] <= 6.0 / px_mm:
-            return target  # close to the tip on (near) the arrow's own line: that is what it points at
-        hits.append((steps[enter], target))
-    if not hits:
-        raise PromptError("arrow_target_not_found", "no tissue change within reach of the arrow tip")
-    return min(hits, key=lambda h: h[0])[1]
+def _mostly_around(img: np.ndarray, centre: np.ndarray, r: float, lesion: float, tissue: float) -> bool:
+    """Whether at least half of a circle around the lesion is on the given tissue's side of the lesion's HU."""
+    a = np.linspace(0, 2 * np.pi, 48, endpoint=False)
+    ring = sample(img, centre + r * np.column_stack([np.sin(a), np.cos(a)]))
+    return bool(np.mean((ring - (lesion + tissue) / 2) * np.sign(tissue - lesion) > 0) >= 0.5)
+
+
+def arrow_footprint(img: np.ndarray, tail: np.ndarray, tip: np.ndarray, px_mm: float) -> tuple[Footprint, float, float]:
+    """(footprint, lesion HU, background HU) of an arrow: the target ``arrow_target`` finds, sized by rays; seeds
+    on the line of sight between the centre and the tip; the shaft behind the tip outside. When the tissue the
+    arrow comes from lies on the other side of the lesion's HU than the ring's most contrasting side and
+    surrounds most of the lesion (a ground-glass nodule by the chest wall, reached from the lung), that tissue
+    is the background; a tip in the wall or a rib (the lesion's attachment, not its surroundings) is not."""
+    t = find_target(img, tail, tip, px_mm)
+    radius, lesion, background = sized_by_rays(img, t.centre, px_mm)
+    gap = t.tip_tissue - lesion
+    if TIP_TISSUE_CONTRAST_HU <= abs(gap) < abs(background - lesion) and np.sign(gap) != np.sign(background - lesion) \
+            and _mostly_around(img, t.centre, 1.3 * radius + 1.0 + 3.0 / px_mm, lesion, t.tip_tissue):
+        background = t.tip_tissue
+        reach = MAX_POINT_RADIUS_MM / px_mm
+        radius = max(float(np.percentile(ray_lengths(img, t.centre, lesion, background, reach), 60)), 1.5)
+    seeds = np.vstack([t.centre + np.mgrid[-1:2, -1:2].reshape(2, -1).T * min(0.35 * radius, 2.0), t.inside])
+    outside = None
+    if len(t.outside):
+        outside = np.zeros(img.shape, bool)
+        ij = np.floor(t.outside).astype(int)
+        outside[ij[:, 0], ij[:, 1]] = True
+    # the lesion reaches (nearly) to the tip whatever the rays say, and no further than the arrow's own scale
+    # allows (rays that run along a wall it touches do not make it bigger)
+    bound = max(1.35 * radius + 2.0, ARROW_REACH * t.distance_px + 2.0)
+    bound = min(bound, ARROW_MAX_REACH * max(t.radius_px, t.distance_px) + 2.0)
+    return Footprint(t.centre, seeds, bound, outside, None, False), lesion, background
 
 
 def _region(points: np.ndarray, shape, kind: str) -> np.ndarray:
@@ -178,8 +174,10 @@ def footprint(p: Prompt, img: np.ndarray, px_mm: float) -> tuple[Footprint, floa
         outside = ~ndimage.binary_dilation(region, iterations=1)
         fp = Footprint(centre, np.column_stack([rows + 0.5, cols + 0.5]), radius, outside,
                        region if p.kind == "mask" else None, True)
-    elif p.kind in ("point", "arrow"):
-        seed = p.points[0] if p.kind == "point" else arrow_target(img, p.points[0], p.tip if p.tip is not None else p.points[-1], px_mm)
+    elif p.kind == "arrow":
+        return arrow_footprint(img, p.points[0], p.tip if p.tip is not None else p.points[-1], px_mm)
+    elif p.kind == "point":
+        seed = p.points[0]
         radius, lesion, background = sized_by_rays(img, seed, px_mm)
         seeds = seed + np.mgrid[-1:2, -1:2].reshape(2, -1).T * min(0.35 * radius, 2.0)
         return Footprint(seed, seeds, 1.35 * radius + 2.0, None, None, False), lesion, background

@@ -1,0 +1,182 @@
+"""What an arrow points at, for the weight-free backend: found from the arrow's geometry, not from the first
+intensity change past its tip (which, for an arrow drawn from the chest wall's side, is the air beyond the nodule).
+
+A reader's arrow ends at the lesion's edge or a few mm outside it and points at its centre; the lesion is a
+compact blob. So the target is the strongest blob (scale-normalised Laplacian of Gaussian over radii 1-20 mm)
+whose centre lies on the line of sight (within ``CONE_DEG``) at a distance from the tip that its own radius
+explains (radius + ``GAP_MM``), whose centre looks like the blob (not a hole in a bigger one), and that the line of
+sight reaches without a break: from a few mm past the tip to the centre the image stays within half the blob's
+contrast of its centre. That rejects the air beyond a wall-side tip and the wall itself (an edge, not a blob),
+and a rib behind a lung nodule (the line of sight crosses air on the way); HU are clipped at ``HU_CLIP`` so that
+bone cannot outshine a soft-tissue lesion. Dark blobs (a hypodense kidney or liver lesion) are candidates only
+away from the lung (in the lung every lesion is denser than its surroundings, and fat between chest-wall muscles
+is dark too) and only where the blob is tissue or fluid; when the best bright and the best dark blob disagree,
+the one the tip sits outside of wins (an arrow's tip is outside its lesion: a tip in a bright kidney points at
+the dark lesion in it, not at the kidney).
+The arrow also says which pixels are outside the lesion (its shaft behind the tip), which are inside (the line of
+sight from the centre to where the edge may begin), and the tissue it comes from (just behind the tip).
+Coordinates: (row, col) float indices on the slice, pixel centre at +0.5, as in ``segmentation.prompts``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple, Optional
+
+import numpy as np
+from scipy import ndimage
+
+from segmentation.prompts import PromptError
+
+GAP_MM = (-1.0, 3.5)          # tip distance outside the lesion's edge (negative: clicked just inside it)
+CONE_DEG = 25.0               # the line of sight may miss the centre by this much
+CONE_STEP_DEG = 5.0
+RADII_MM = np.geomspace(1.0, 20.0, 14)
+HU_CLIP = (-1000.0, 200.0)
+DISC_RESPONSE = 0.736         # normalised LoG at a uniform disc's centre (sigma = r / sqrt 2), per HU of contrast
+PROFILE_SIGMA_MM = 1.0        # smoothing of the line-of-sight profile (texture, not structure)
+DARK_MIN_HU = -300.0          # a dark target must itself be tissue or fluid, not lung or air
+LUNG_HU, LUNG_NEAR_MM, LUNG_FRACTION = -500.0, 20.0, 0.1   # lung around the tip: only bright targets
+TIP_TISSUE_MM = (1.0, 3.0)    # where, behind the tip, the tissue the arrow comes from is read
+SHAFT_OUTSIDE_MM = 10.0       # this much of the shaft behind the tip is outside the lesion
+
+
+class _Blob(NamedTuple):
+    score: float        # normalised LoG response on the blob's side
+    sign: float         # +1 brighter than its surroundings, -1 darker
+    contrast: float     # HU, estimated from the response
+    radius: float       # px
+    distance: float     # tip to centre, px
+    direction: int
+    scale: int
+    level: float        # HU at the centre (lightly smoothed)
+
+
+@dataclass
+class ArrowTarget:
+    centre: np.ndarray        # (row, col)
+    radius_px: float          # the blob's radius at its best scale
+    distance_px: float        # tip to centre
+    inside: np.ndarray        # (n, 2) points on the line of sight that the geometry puts inside the lesion
+    outside: np.ndarray       # (n, 2) shaft points behind the tip (outside the lesion)
+    tip_tissue: float         # HU of the tissue just behind the tip
+
+
+def _at(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Bilinear samples at (row, col) points in the pixel-centre-at-+0.5 convention."""
+    return ndimage.map_coordinates(img, (np.asarray(pts, float) - 0.5).T, order=1, mode="nearest")
+
+
+def start_px(px_mm: float) -> float:
+    """How far past the tip the lesion has surely begun (the largest gap, plus half a mm)."""
+    return (GAP_MM[1] + 0.5) / px_mm
+
+
+def _in_image(pts: np.ndarray, shape) -> np.ndarray:
+    return (pts >= 0).all(axis=1) & (pts < np.asarray(shape, float)).all(axis=1)
+
+
+def _directions(u: Optional[np.ndarray]) -> np.ndarray:
+    """Unit vectors of the line of sight: the cone around u, straighter first; all round if the arrow has no
+    direction (tail on the tip)."""
+    if u is None:
+        ang = np.deg2rad(np.arange(0.0, 360.0, CONE_STEP_DEG))
+        base = 0.0
+    else:
+        half = np.arange(CONE_STEP_DEG, CONE_DEG + 1e-6, CONE_STEP_DEG)
+        ang = np.deg2rad(np.concatenate([[0.0], np.ravel(np.column_stack([half, -half]))]))
+        base = np.arctan2(u[0], u[1])
+    return np.column_stack([np.sin(base + ang), np.cos(base + ang)])
+
+
+def _reached(profile_img: np.ndarray, tip: np.ndarray, d: np.ndarray, b: _Blob, px_mm: float) -> bool:
+    """The line of sight from where the lesion has surely begun to the centre stays within half the blob's
+    contrast of its centre (no air or fat between the tip's lesion and a blob behind it)."""
+    t = np.arange(min(start_px(px_mm), b.distance), b.distance + 1e-6, 0.5)
+    p = _at(profile_img, tip + d * t[:, None]) * b.sign
+    return bool(p.min() >= p[-1] - 0.5 * b.contrast)
+
+
+def find_target(img: np.ndarray, tail: np.ndarray, tip: np.ndarray, px_mm: float) -> ArrowTarget:
+    """The lesion an arrow (tail -> tip) points at on its (lightly smoothed) slice image, in HU."""
+    tail, tip = np.asarray(tail, float), np.asarray(tip, float)
+    shaft = tip - tail
+    u = shaft / np.linalg.norm(shaft) if np.linalg.norm(shaft) > 1e-6 else None
+    dirs = _directions(u)
+    im = np.clip(img.astype(np.float32), *HU_CLIP)
+    signs = (1.0,) if _in_lung(img, tip, px_mm) else (1.0, -1.0)
+    fine = ndimage.gaussian_filter(im, max(0.7, PROFILE_SIGMA_MM / px_mm), mode="nearest")
+    blobs, profiles = [], []
+    for j, r_mm in enumerate(RADII_MM):
+        r = r_mm / px_mm
+        sigma = r / np.sqrt(2.0)
+        profiles.append(ndimage.gaussian_filter(im, max(0.7, min(r / 4, PROFILE_SIGMA_MM / px_mm)), mode="nearest"))
+        s_all = np.arange(max(r_mm + GAP_MM[0], 0.5), r_mm + GAP_MM[1] + 1e-6, 0.5) / px_mm
+        pts = tip + (dirs[:, None, :] * s_all[None, :, None]).reshape(-1, 2)
+        di, si = np.divmod(np.arange(len(pts)), len(s_all))
+        ok = _in_image(pts, img.shape)
+        pts, di, si = pts[ok], di[ok], si[ok]
+        if not len(pts):
+            continue
+        resp = _at(-sigma ** 2 * ndimage.gaussian_laplace(im, sigma, mode="nearest"), pts)
+        level = _at(fine, pts)
+        # the centre must look like the blob, not like a hole in it (a dark lesion inside a bright kidney)
+        lift = level - _at(ndimage.gaussian_filter(im, sigma, mode="nearest"), pts)
+        for sign in signs:
+            good = (sign * resp > 0) & (sign * lift >= 0) & ((sign > 0) | (level >= DARK_MIN_HU))
+            blobs += [_Blob(sign * resp[i], sign, sign * resp[i] / DISC_RESPONSE, r, s_all[si[i]], di[i], j, level[i])
+                      for i in np.nonzero(good)[0]]
+    best: dict[float, _Blob] = {}
+    for b in sorted(blobs, key=lambda b: -b.score):
+        if b.sign not in best and _reached(profiles[b.scale], tip, dirs[b.direction], b, px_mm):
+            best[b.sign] = b
+            if len(best) == len(signs):
+                break
+    if not best:
+        raise PromptError("arrow_target_not_found", "no blob on the arrow's line of sight within reach of its tip")
+    tissue = _tip_tissue(img, tip, u, px_mm)
+    pick = max(best.values(), key=lambda b: b.score)
+    other = best.get(-pick.sign)
+    if other is not None and _holds_tip(pick, tissue) and not _holds_tip(other, tissue):
+        pick = other
+    centre = tip + dirs[pick.direction] * pick.distance
+    return ArrowTarget(centre, pick.radius, pick.distance, _inside(centre, tip, pick.distance, px_mm),
+                       _shaft(tip, u, px_mm, img.shape), tissue)
+
+
+def _holds_tip(b: _Blob, tissue: float) -> bool:
+    """Whether the tissue at the tip is on the blob's side of half its contrast (the tip sits in the blob)."""
+    return bool(b.sign * (tissue - (b.level - b.sign * 0.5 * b.contrast)) > 0)
+
+
+def _inside(centre: np.ndarray, tip: np.ndarray, s: float, px_mm: float) -> np.ndarray:
+    """From the centre towards the tip, up to where the lesion's edge may begin (the largest gap before the tip)."""
+    reach = s - start_px(px_mm)
+    if reach <= 0:
+        return np.zeros((0, 2))
+    t = np.arange(0.5, reach + 1e-6, 0.5)
+    return centre + (tip - centre) / s * t[:, None]
+
+
+def _shaft(tip: np.ndarray, u: Optional[np.ndarray], px_mm: float, shape) -> np.ndarray:
+    """The shaft from a little behind the tip (the tip itself may touch the edge) back ``SHAFT_OUTSIDE_MM``."""
+    if u is None:
+        return np.zeros((0, 2))
+    t = np.arange(max(1.0 / px_mm, 1.5), SHAFT_OUTSIDE_MM / px_mm, 0.5)
+    pts = tip - u * t[:, None]
+    return pts[_in_image(pts, shape)]
+
+
+def _in_lung(img: np.ndarray, tip: np.ndarray, px_mm: float) -> bool:
+    """Whether lung (air-filled tissue) surrounds the tip: there every lesion is denser than its surroundings,
+    and a dark blob (fat between chest-wall muscles) is never the target."""
+    rr, cc = np.mgrid[0:img.shape[0], 0:img.shape[1]]
+    near = np.hypot(rr + 0.5 - tip[0], cc + 0.5 - tip[1]) <= LUNG_NEAR_MM / px_mm
+    return bool(np.mean(img[near] < LUNG_HU) >= LUNG_FRACTION) if near.any() else False
+
+
+def _tip_tissue(img: np.ndarray, tip: np.ndarray, u: Optional[np.ndarray], px_mm: float) -> float:
+    if u is None:
+        return float(_at(img, tip[None])[0])
+    t = np.arange(TIP_TISSUE_MM[0] / px_mm, TIP_TISSUE_MM[1] / px_mm, 0.5)
+    return float(np.median(_at(img, tip - u * t[:, None])))
+
