@@ -121,11 +121,13 @@ def _print_run(reports, out: Path, hf: Path) -> None:
     from curation.io.query import connect
 
     table = Table(title=f"opseg run -> {out}")
-    for col in ("stage", "shards run", "shards resumed", "seconds"):
+    for col in ("stage", "shards run", "shards resumed", "seconds", "CPU seconds"):
         table.add_column(col)
     for r in reports:
-        table.add_row(r.name, str(r.shards_run), str(r.shards_skipped), f"{r.seconds:.1f}")
-    table.add_row("total", "", "", f"{sum(r.seconds for r in reports):.1f}")
+        table.add_row(r.name, str(r.shards_run), str(r.shards_skipped), f"{r.seconds:.1f}", f"{r.cpu_seconds:.1f}")
+    wall = max(r.finished for r in reports) - min(r.started for r in reports) if reports else 0.0
+    table.add_row("total (stages overlap with --workers > 1)", "", "", f"{wall:.1f}",
+                  f"{sum(r.cpu_seconds for r in reports):.1f}")
     console.print(table)
     con = connect(out)
     counts = Table(title="results", show_header=False)

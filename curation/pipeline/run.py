@@ -40,7 +40,7 @@ class FetchStage(Stage):
 
     name = "fetch"
     reads = (SOURCE,)
-    writes = ("_cache",)
+    writes = ("_cache", SOURCE)   # fills the folder extract reads as its source: extract waits for it
     partitioned = False
     always_run = True
 
@@ -189,8 +189,11 @@ def run_pipeline(source, out: Path, reports: Optional[list[Path]] = None, shards
         truth = DemoTruth(Path(truth))
     extract = {"extract": {"reports": tuple(Path(r) for r in reports or ())}}
     merged = merge_settings(extract, legacy_settings(**named), settings)
+    # publish and report both wait only for deid and then run side by side, each on its share of the workers (a
+    # worker takes as many slots as its stage's threads); alone, one gets them all
+    both = not only or {"publish", "report"} <= set(only)
     stages = build_stages(folder, merged, truth=truth, seg_dir=seg_dir, deid=deid, secret=secret, fetcher=fetcher,
-                          threads=max(1, workers))
+                          threads=max(1, workers // 2 if both else workers))
     if only:
         unknown = set(only) - {s.name for s in stages}
         if unknown:

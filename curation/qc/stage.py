@@ -191,7 +191,7 @@ def qc_partition(part: Partition, th: QCThresholds) -> dict:
     tick = part.tick("qc (series)", len(by_series))
     for series_uid, ms in sorted(by_series.items()):
         try:
-            volume = volumes.load(series_uid)
+            volume = volumes.load(series_uid, stored=True)   # memory-mapped: qc reads a window per mask
             hu, geo = volume.hu, volume.geometry
             shape, spacing = hu.shape, (geo.slice_spacing, *geo.pixel_spacing)
         except VolumeError:
@@ -205,7 +205,7 @@ def qc_partition(part: Partition, th: QCThresholds) -> dict:
             c0, r0, s0, c1, r1, s1 = m.bbox or [0, 0, 0, shape[2], shape[1], shape[0]]
             crop[:, r0 - window[1].start:r1 - window[1].start, c0 - window[2].start:c1 - window[2].start] = \
                 np.asarray(decode(m.mask).dataobj).transpose(2, 1, 0) > 0
-            metrics = mask_metrics(crop, None if hu is None else hu[window], a, m, spacing, th,
+            metrics = mask_metrics(crop, None if hu is None else hu[window].astype(np.float32), a, m, spacing, th,
                                    origin=tuple(w.start for w in window), shape=shape)
             failed = [name for name, _, _, ok, _ in metrics if ok is False]
             metrics.append(("qc_pass", float(not failed), 1.0, not failed, ", ".join(failed) or "all checks passed"))
