@@ -2,12 +2,12 @@
 
 A stage is planned (fingerprints, reasons, cleared outputs, plan.json) the moment every stage it waits for
 (curation.pipeline.schedule) has finished, exactly as the sequential run plans it, so markers and tables are the
-same. Its partitions then compete for the ``workers`` slots with those of every other started stage: a free slot
-goes to the earliest stage in pipeline order that has a partition left (a stage's worker keeps taking that
-stage's partitions, so its model is set up once); a worker takes ``min(cpus, workers)`` slots, so a stage whose
-threads use every core (publish, report) runs beside nothing. Thus export-seg runs beside qc, lesions and link,
-and report beside publish when they fit, while one core never idles behind an unpartitioned stage that the other
-stages do not wait for.
+same. Its partitions then compete for the ``workers`` slots with those of every other started stage: free slots
+go in fair shares (each started stage with partitions left gets a worker, in pipeline order, before any gets
+another), and a stage's worker keeps taking that stage's partitions, so its model is set up once; a worker takes
+``min(cpus, workers)`` slots, so a stage whose threads use every core runs beside nothing. Thus export-seg runs
+beside qc, lesions and link, and report beside publish, while no core idles behind a stage that the others do
+not wait for.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import time
 from multiprocessing.connection import wait
 from typing import TYPE_CHECKING
 
+from curation.io.stage import has_setup
 from curation.pipeline.schedule import stage_dependencies
 from curation.pipeline.workers import StageWorker
 
@@ -73,27 +74,32 @@ def _slots(ex: LocalExecutor, stage: Stage) -> int:
 
 def _dispatch(ex: LocalExecutor, stages: list[Stage], running: dict[int, _Running], free: int) -> int:
     """Idle workers take their stage's next partition; free slots start workers, earliest stage first. A stage
-    whose workers can share its setup is set up here once, when it gets two workers or more at once (with two
-    workers, only when nothing else runs: the loop never stalls other stages behind a model load); a worker
-    started alone sets the stage up itself."""
+    whose workers can share its setup is set up here, once, before its first worker is forked: every worker
+    inherits it, and so does every stage forked later (link's setup imports torch and transformers, which deid
+    needs too: set up in a worker, each process paid ~5-10 CPU s for the same imports). The loop waits meanwhile;
+    running workers go on with their partition."""
     for r in running.values():
         for w in r.workers:
             if w.busy is None and r.queue:
                 w.send(r.queue.pop(0), r.plan.key, len(r.plan.todo) == 1 and ex.progress is not None)
-    for i in sorted(running):
-        r, stage = running[i], stages[i]
-        slots = _slots(ex, stage)
-        if stage.share_setup and not r.workers and not r.shared and min(len(r.queue), free // slots) > 1:
-            t0 = time.process_time()
-            stage.setup()   # every worker forked below inherits it
-            r.rep.cpu_seconds += time.process_time() - t0
-            r.shared = True
-        while r.queue and slots <= free:
+    cap = 1   # fair shares: every started stage gets a worker before any gets a second (in pipeline order)
+    while free and any(r.queue for r in running.values()) and cap <= ex.workers:
+        for i in sorted(running):
+            r, stage = running[i], stages[i]
+            slots = _slots(ex, stage)
+            if not r.queue or len(r.workers) >= cap or slots > free:
+                continue
+            if stage.share_setup and not r.shared and has_setup(stage):
+                t0 = time.process_time()
+                stage.setup()   # every worker forked from here on inherits it
+                r.rep.cpu_seconds += time.process_time() - t0
+                r.shared = True
             inherited = [w.conn for x in running.values() for w in x.workers]
             w = StageWorker(stage, setup=not r.shared, slots=slots, close_in_child=inherited)
             r.workers.append(w)
             free -= slots
             w.send(r.queue.pop(0), r.plan.key, len(r.plan.todo) == 1 and ex.progress is not None)
+        cap += 1
     return free
 
 
