@@ -158,8 +158,9 @@ def run(source: str = typer.Argument(..., help="Archive folder, dicomweb+http://
         out: Path = typer.Argument(..., help="Output folder"),
         reports: Optional[List[Path]] = typer.Option(None, "--reports", "-r", exists=True, dir_okay=False),
         shards: int = typer.Option(4, help="Studies are split into this many partitions (resume and parallel unit)"),
-        workers: int = typer.Option(1, help="Processes running the partitions of a stage (e.g. the number of cores); "
-                                            "model stages load one model per process"),
+        workers: int = typer.Option(1, help="Processes running partitions (e.g. the number of cores), shared by "
+                                            "stages that do not wait for each other; model stages load one model "
+                                            "per process"),
         only: Optional[List[str]] = typer.Option(None, "--only", help="Run just this stage on the tables in OUT (repeatable)"),
         backend: Optional[str] = typer.Option(None, help="Segmentation: classical (default, CPU) | sam2ct"),
         checkpoint: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Segmentation weights"),
