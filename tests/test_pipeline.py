@@ -41,7 +41,7 @@ def test_killed_run_resumes_to_the_same_tables(archive, tmp_path, monkeypatch):
     run_pipeline(archive / "dicom", reference, reports=reports, shards=3)
     out = tmp_path / "interrupted"
     cmd = [sys.executable, "-c", "from curation.cli import app; app()", "run", str(archive / "dicom"), str(out),
-           "--reports", str(reports[0]), "--shards", "3"]
+           "--reports", str(reports[0]), "--shards", "3", "--workers", "2"]   # killed with its worker processes
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     marker = out / "_markers" / "extract" / "part-00000.json"
     deadline = time.time() + 120
