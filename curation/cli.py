@@ -121,11 +121,13 @@ def _print_run(reports, out: Path, hf: Path) -> None:
     from curation.io.query import connect
 
     table = Table(title=f"opseg run -> {out}")
-    for col in ("stage", "shards run", "shards resumed", "seconds"):
+    for col in ("stage", "shards run", "shards resumed", "seconds", "CPU seconds"):
         table.add_column(col)
     for r in reports:
-        table.add_row(r.name, str(r.shards_run), str(r.shards_skipped), f"{r.seconds:.1f}")
-    table.add_row("total", "", "", f"{sum(r.seconds for r in reports):.1f}")
+        table.add_row(r.name, str(r.shards_run), str(r.shards_skipped), f"{r.seconds:.1f}", f"{r.cpu_seconds:.1f}")
+    wall = max(r.finished for r in reports) - min(r.started for r in reports) if reports else 0.0
+    table.add_row("total (stages overlap with --workers > 1)", "", "", f"{wall:.1f}",
+                  f"{sum(r.cpu_seconds for r in reports):.1f}")
     console.print(table)
     con = connect(out)
     counts = Table(title="results", show_header=False)
@@ -156,8 +158,9 @@ def run(source: str = typer.Argument(..., help="Archive folder, dicomweb+http://
         out: Path = typer.Argument(..., help="Output folder"),
         reports: Optional[List[Path]] = typer.Option(None, "--reports", "-r", exists=True, dir_okay=False),
         shards: int = typer.Option(4, help="Studies are split into this many partitions (resume and parallel unit)"),
-        workers: int = typer.Option(1, help="Processes running the partitions of a stage (e.g. the number of cores); "
-                                            "model stages load one model per process"),
+        workers: int = typer.Option(1, help="Processes running partitions (e.g. the number of cores), shared by "
+                                            "stages that do not wait for each other; model stages load one model "
+                                            "per process"),
         only: Optional[List[str]] = typer.Option(None, "--only", help="Run just this stage on the tables in OUT (repeatable)"),
         backend: Optional[str] = typer.Option(None, help="Segmentation: classical (default, CPU) | sam2ct"),
         checkpoint: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Segmentation weights"),

@@ -41,7 +41,7 @@ def test_killed_run_resumes_to_the_same_tables(archive, tmp_path, monkeypatch):
     run_pipeline(archive / "dicom", reference, reports=reports, shards=3)
     out = tmp_path / "interrupted"
     cmd = [sys.executable, "-c", "from curation.cli import app; app()", "run", str(archive / "dicom"), str(out),
-           "--reports", str(reports[0]), "--shards", "3"]
+           "--reports", str(reports[0]), "--shards", "3", "--workers", "2"]   # killed with its worker processes
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     marker = out / "_markers" / "extract" / "part-00000.json"
     deadline = time.time() + 120
@@ -156,3 +156,14 @@ def test_a_standalone_stage_after_a_sharded_run_replaces_its_rows(archive, tmp_p
     reps = run_pipeline(archive / "dicom", out, reports=[archive / "reports.jsonl"], shards=2, deid=False)
     assert _ran(reps) == ["qc"]  # its markers were gone; publish's inputs are the same bytes again
     assert read_table(out, ALL_TABLES["qc"]).num_rows == rows
+
+
+def test_an_unchanged_rerun_with_seg_export_runs_nothing(archive, tmp_path, monkeypatch):
+    """SEG export's quarantine rows are written before deid fingerprints the quarantine table (and are published
+    with it), so a second identical run finds every stage up to date instead of re-running deid."""
+    monkeypatch.setenv("OPSEG_DEID_SECRET", "one-project-secret-for-both-runs")
+    out = tmp_path / "out"
+    run = lambda: run_pipeline(archive / "dicom", out, reports=[archive / "reports.jsonl"], shards=2,  # noqa: E731
+                               seg_dir=tmp_path / "seg")
+    assert "export-seg" in _ran(run())
+    assert _ran(run()) == []

@@ -202,7 +202,7 @@ def test_published_ct_volume_is_the_cached_hu_as_int16(tmp_path):
     for name, hu, stored in (("whole", whole, np.int16), ("fractional", whole * 0.5 + 0.3, np.float32)):
         store(tmp_path / name, Volume(hu, geo))
         volumes = SeriesVolumes({name: tmp_path / name})
-        assert volumes.load(name, as_stored=True).hu.dtype == stored and volumes.load(name).hu.dtype == np.float32
+        assert volumes.load(name, stored=True).hu.dtype == stored and volumes.load(name).hu.dtype == np.float32
         target = tmp_path / f"{name}.nii.gz"
         assert _export_volume(name, volumes, target) == ([5, 6, 4], True)
         img = nib.Nifti1Image.from_bytes(gzip.decompress(target.read_bytes()))

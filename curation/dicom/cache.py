@@ -55,20 +55,21 @@ def store_error(entry: Path, exc: VolumeError) -> None:
     _write_atomic(entry.with_suffix(".json"), lambda f: f.write(json.dumps({"error": exc.reason, "detail": exc.detail}).encode()))
 
 
-def load_entry(entry: Path, series_uid: str = "", as_stored: bool = False) -> Optional[Volume]:
+def load_entry(entry: Path, series_uid: str = "", stored: bool = False) -> Optional[Volume]:
     """The cached volume, None when the entry is absent; raises the cached VolumeError of a broken series.
-    ``as_stored``: HU in the stored dtype (int16 for whole-number HU) instead of a float32 copy, for readers that
-    want int16 anyway or only convert a crop (4 bytes a voxel less to allocate and fill)."""
+    ``stored``: HU as stored (int16 for whole-number HU, else float32), memory-mapped, for readers that want
+    int16 anyway (publish) or read a few windows and convert only those (qc, report): the same values without
+    reading and converting the whole volume."""
     meta_file = entry.with_suffix(".json")
     if not meta_file.exists():
         return None
     meta = json.loads(meta_file.read_text())
     if "error" in meta:
         raise VolumeError(meta["error"], meta["detail"])
-    hu = np.load(entry.with_suffix(".npy"))
+    hu = np.load(entry.with_suffix(".npy"), mmap_mode="r" if stored else None)
     geo = SeriesGeometry([], np.asarray(meta["affine"], float).reshape(4, 4), float(meta["slice_spacing"]),
                          int(meta["rows"]), int(meta["columns"]), tuple(meta["pixel_spacing"]))
-    return Volume(hu=hu if as_stored else hu.astype(np.float32, copy=False), geometry=geo, series_uid=series_uid)
+    return Volume(hu=hu if stored else hu.astype(np.float32, copy=False), geometry=geo, series_uid=series_uid)
 
 
 class SeriesVolumes:
@@ -85,12 +86,12 @@ class SeriesVolumes:
     def entry(self, series_uid: str) -> Path:
         return self.entries[series_uid]
 
-    def load(self, series_uid: str, as_stored: bool = False) -> Volume:
-        """``as_stored``: see load_entry (a volume decoded now is float32 either way)."""
+    def load(self, series_uid: str, stored: bool = False) -> Volume:
+        """``stored``: see load_entry (a volume decoded here is float32 in memory either way)."""
         if series_uid not in self.entries:
             raise VolumeError("series_not_ct", f"series {series_uid} has no CT images in the catalog")
         entry = self.entries[series_uid]
-        vol = load_entry(entry, series_uid, as_stored)
+        vol = load_entry(entry, series_uid, stored)
         if vol is not None:
             return vol
         if series_uid not in self.paths:  # a de-identified copy never decodes: it has no archive paths

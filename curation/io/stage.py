@@ -145,6 +145,11 @@ class Stage:
                 "resources": dataclasses.asdict(self.resources), "config": config_dict(self.config)}
 
 
+def has_setup(stage: Stage) -> bool:
+    """Whether the stage loads something before its partitions (it overrides ``setup``)."""
+    return type(stage).setup is not Stage.setup
+
+
 def markers_dir(out: Path, stage_name: str) -> Path:
     return Path(out) / "_markers" / stage_name
 

@@ -4,6 +4,7 @@ voxel grid. On one grid this is the exact voxel overlap; across grids it is the 
 sides and averaged."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,13 +34,22 @@ class PatientMask:
     def volume_ml(self) -> float:
         return len(self.centres) * self.voxel_ml
 
-    @property
+    # a study's masks are compared pairwise (n^2 calls): what depends on one mask only is computed once
+    @functools.cached_property
     def centroid(self) -> np.ndarray:
         return self.centres.mean(axis=0)
 
+    @functools.cached_property
+    def _inverse(self) -> np.ndarray:
+        return np.linalg.inv(self.affine)
+
+    @functools.cached_property
+    def _extent(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.centres.min(axis=0), self.centres.max(axis=0)
+
     def contains(self, lps: np.ndarray) -> np.ndarray:
         """For each LPS point: does it fall in a voxel of this mask (nearest voxel centre)?"""
-        inv = np.linalg.inv(self.affine)
+        inv = self._inverse
         idx = np.rint(lps @ inv[:3, :3].T + inv[:3, 3] - self.offset).astype(np.int64)
         inside = np.all((idx >= 0) & (idx < np.array(self.crop.shape)), axis=1)
         hit = np.zeros(len(lps), bool)
@@ -51,7 +61,8 @@ class PatientMask:
         return float(np.linalg.norm(self.centres - lps, axis=1).min()) if len(self.centres) else float("inf")
 
     def box(self, margin: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-        return self.centres.min(axis=0) - margin, self.centres.max(axis=0) + margin
+        lo, hi = self._extent
+        return lo - margin, hi + margin
 
 
 @dataclass

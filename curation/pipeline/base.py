@@ -8,18 +8,18 @@ partitions whose marker carries the current key, so an interrupted run resumes a
 exactly the stages it affects (their outputs change, so the stages reading them re-run too). The whole run's
 plan, every stage's settings included, is ``OUT/_markers/run.json``.
 
-Partitions of a stage run in a process pool (``workers``); a stage's setup (its model) is made once per worker.
+With one worker the stages run one after another in this process. With more (``workers``), stages overlap
+(curation.pipeline.overlap): a stage starts once the stages whose tables it reads have finished, and the
+partitions of every started stage share the ``workers`` processes; a stage's setup (its model) is made once per
+worker process.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
-import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -28,6 +28,7 @@ from curation import __version__
 from curation.io.partition import Partition
 from curation.io.stage import SOURCE, Stage, config_dict, dumps, markers_dir, table_name
 from curation.pipeline.checksums import model_checksum
+from curation.pipeline.workers import cpu_seconds
 
 RUN_PLAN = "_markers/run.json"
 
@@ -40,6 +41,13 @@ class StageReport:
     seconds: float = 0.0
     stats: list = field(default_factory=list)
     reason: str = ""
+    cpu_seconds: float = 0.0     # of the processes that ran its partitions (children included)
+    started: float = 0.0         # time.perf_counter() when it was planned
+    finished: float = 0.0
+
+    def finish(self) -> None:
+        self.finished = time.perf_counter()
+        self.seconds = self.finished - self.started
 
 
 @dataclass
@@ -168,29 +176,45 @@ class LocalExecutor:
         existing = tuple(p.name for p in self.out.iterdir()) if self.out.is_dir() else ()
         check_pipeline(stages, existing)
         self.write_run_plan(stages, settings)
+        if self.workers > 1:
+            from curation.pipeline.overlap import run_overlapped
+
+            return run_overlapped(self, stages)
         reports = []
         for stage in stages:
-            t0 = time.perf_counter()
-            plan = self.plan(stage)
-            rep = StageReport(stage.name, reason=plan.summary)
-            if self.log:
-                self.log(f"{stage.name}: {plan.summary}")
-            folder = markers_dir(self.out, stage.name)
-            if plan.fresh:
-                stage.clear_outputs(self.out)
-                shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir(parents=True, exist_ok=True)
-            _write_json(folder / "plan.json", {"partitions": len(plan.partitions), "key": plan.key,
-                                               "config": config_dict(stage.config)})
-            rep.shards_skipped = len(plan.partitions) - len(plan.todo)
+            plan, rep = self.start_stage(stage)
             if plan.todo:
-                tick = self.progress(f"{stage.name} ({len(plan.todo)}/{len(plan.partitions)} partitions)",
-                                     len(plan.todo)) if self.progress else None
+                tick = self.stage_progress(plan)
+                t0 = cpu_seconds()
                 rep.stats = self._run_partitions(stage, plan.todo, plan.key, tick)
+                rep.cpu_seconds = cpu_seconds() - t0
                 rep.shards_run = len(rep.stats)
-            rep.seconds = time.perf_counter() - t0
+            rep.finish()
             reports.append(rep)
         return reports
+
+    def start_stage(self, stage: Stage) -> tuple[StagePlan, StageReport]:
+        """Plan a stage once every stage it waits for has finished (so its inputs are final), forget its results
+        when they cannot be trusted, and record the plan."""
+        started = time.perf_counter()
+        plan = self.plan(stage)
+        rep = StageReport(stage.name, reason=plan.summary, started=started)
+        if self.log:
+            self.log(f"{stage.name}: {plan.summary}")
+        folder = markers_dir(self.out, stage.name)
+        if plan.fresh:
+            stage.clear_outputs(self.out)
+            shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_json(folder / "plan.json", {"partitions": len(plan.partitions), "key": plan.key,
+                                           "config": config_dict(stage.config)})
+        rep.shards_skipped = len(plan.partitions) - len(plan.todo)
+        return plan, rep
+
+    def stage_progress(self, plan: StagePlan):
+        if not self.progress:
+            return None
+        return self.progress(f"{plan.stage.name} ({len(plan.todo)}/{len(plan.partitions)} partitions)", len(plan.todo))
 
     def write_run_plan(self, stages: list[Stage], settings: Optional[dict]) -> None:
         """The run's stages and settings; a run of some stages alone (a standalone command) replaces theirs and keeps
@@ -205,12 +229,7 @@ class LocalExecutor:
                            "settings": merged, "stages": kept + [s.describe() for s in stages]})
 
     def _run_partitions(self, stage: Stage, todo: list[Partition], key: dict, tick) -> list:
-        workers = min(self.workers, len(todo))
-        if workers <= 1:
-            return self._run_inline(stage, todo, key, tick)
-        return self._run_pool(stage, todo, key, tick, workers)
-
-    def _run_inline(self, stage: Stage, todo: list[Partition], key: dict, tick) -> list:
+        """One stage's partitions in this process, one after another (one worker)."""
         stage.setup()
         done = []
         try:
@@ -222,47 +241,11 @@ class LocalExecutor:
             stage.teardown()
         return done
 
-    def _run_pool(self, stage: Stage, todo: list[Partition], key: dict, tick, workers: int) -> list:
-        """Partitions on a process pool. With fork, a stage that shares its setup (a CPU model) is set up once here
-        and every worker inherits its own copy; otherwise (GPU models, spawn) each worker sets it up itself."""
-        fork = sys.platform.startswith("linux")
-        share = fork and stage.share_setup
-        if share:
-            stage.setup()
-        try:
-            ctx = multiprocessing.get_context("fork" if fork else "spawn")
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(stage, not share)) as pool:
-                futures = {pool.submit(_work, part, key): part for part in todo}
-                results = {}
-                for f in as_completed(futures):
-                    results[futures[f].index] = f.result()
-                    if tick:
-                        tick(1)
-        finally:
-            if share:
-                stage.teardown()
-        return [results[p.index] for p in todo]
-
 
 def _with_progress(part: Partition, progress) -> Partition:
     from dataclasses import replace
 
     return replace(part, progress=progress) if progress else part
-
-
-_WORKER_STAGE: Optional[Stage] = None
-
-
-def _init_worker(stage: Stage, setup: bool) -> None:
-    global _WORKER_STAGE
-    _WORKER_STAGE = stage
-    if setup:
-        stage.setup()
-
-
-def _work(part: Partition, key: dict) -> dict:
-    return run_partition(_WORKER_STAGE, part, key)
 
 
 def key_hash(key: dict) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from curation.io.partition import Partition
-from curation.io.stage import Stage
+from curation.io.stage import Stage, has_setup
 from curation.pipeline.base import LocalExecutor, run_partition
 
 
@@ -44,10 +44,6 @@ def _run_batch(stage: Stage, out: Path, batch: dict, key: dict) -> dict:
     return {"index": list(batch["index"]), "stats": stats}
 
 
-def _has_setup(stage: Stage) -> bool:
-    return type(stage).setup is not Stage.setup
-
-
 class RayExecutor(LocalExecutor):
     def __init__(self, out: Path, shards: int = 4, progress=None, config: Optional[RayConfig] = None, log=None):
         super().__init__(out, shards=shards, progress=progress, log=log)
@@ -70,7 +66,7 @@ class RayExecutor(LocalExecutor):
         out = str(self.out)
         ds = ray.data.from_items([{"index": s.index, "count": s.count} for s in todo], override_num_blocks=len(todo))
         cfg, res = self.config, stage.resources
-        if _has_setup(stage) or res.gpus:
+        if has_setup(stage) or res.gpus:
             rows = ds.map_batches(_ModelActor, fn_constructor_kwargs={"stage": stage, "out": out, "key": key},
                                   compute=ActorPoolStrategy(min_size=1, max_size=max(1, min(cfg.actors, len(todo)))),
                                   batch_size=cfg.batch_size, num_cpus=res.cpus, num_gpus=res.gpus or None)

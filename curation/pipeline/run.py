@@ -1,5 +1,5 @@
-"""The opseg pipeline: [fetch ->] extract -> segment -> qc -> lesions -> link [-> evaluate] -> deid -> publish -> report
-[-> export-seg], as stage objects on the local (process pool) or the Ray executor.
+"""The opseg pipeline: [fetch ->] extract -> segment -> qc -> lesions -> link [-> evaluate] [-> export-seg] -> deid ->
+publish -> report, as stage objects on the local (process pool) or the Ray executor.
 
 Every stage setting lives in its config dataclass (``STAGE_CONFIGS``); ``settings`` maps a stage name to the
 fields to change (``opseg run --set segment.image_size=512``; the common ones have their own options). The
@@ -28,9 +28,11 @@ from segmentation.stage import SegmentConfig, SegmentStage
 STAGE_CONFIGS: dict[str, type] = {"extract": ExtractConfig, "segment": SegmentConfig, "qc": QCThresholds,
                                   "lesions": LesionConfig, "link": LinkConfig, "deid": DeidConfig,
                                   "publish": PublishConfig, "report": ReportConfig, "export-seg": ExportSegConfig}
-# qc comes before link: its verdict picks each lesion's primary mask, and linking grounds a finding once per lesion
-STAGE_ORDER = ("fetch", "extract", "segment", "qc", "lesions", "link", "evaluate", "deid", "publish", "report",
-               "export-seg")
+# qc comes before link: its verdict picks each lesion's primary mask, and linking grounds a finding once per lesion;
+# export-seg comes before deid: it adds quarantine rows (series no SEG can be made from), which deid reads and
+# publishes, so they must be there when deid fingerprints the quarantine table (after it, every rerun re-ran deid)
+STAGE_ORDER = ("fetch", "extract", "segment", "qc", "lesions", "link", "evaluate", "export-seg", "deid", "publish",
+               "report")
 
 
 class FetchStage(Stage):
@@ -38,7 +40,7 @@ class FetchStage(Stage):
 
     name = "fetch"
     reads = (SOURCE,)
-    writes = ("_cache",)
+    writes = ("_cache", SOURCE)   # fills the folder extract reads as its source: extract waits for it
     partitioned = False
     always_run = True
 
@@ -91,14 +93,14 @@ def build_stages(source: Path, settings: Optional[dict[str, dict]] = None, truth
         from curation.pipeline.evaluate import EvaluateStage
 
         stages.append(EvaluateStage(truth))
+    if seg_dir is not None:  # reads OUT's own tables (the SEG files go back to the PACS), never the deid copy
+        stages.append(ExportSegStage(cfg["export-seg"]))
     if deid:
         stages.append(DeidStage(cfg["deid"], secret=secret, evaluated=truth is not None))
     recorded = {name: config_dict(c) for name, c in cfg.items()}
     stages.append(PublishStage(cfg["publish"], settings=recorded, threads=threads))
     stages.append(ReportStage(cfg["report"], evaluated=truth is not None, threads=threads))
-    if seg_dir is not None:
-        stages.append(ExportSegStage(cfg["export-seg"]))
-    return stages
+    return sorted(stages, key=lambda s: STAGE_ORDER.index(s.name))
 
 
 def legacy_settings(backend=None, checkpoint=None, image_size=None, mcm=None, memory_policy=None, device=None,
@@ -187,8 +189,11 @@ def run_pipeline(source, out: Path, reports: Optional[list[Path]] = None, shards
         truth = DemoTruth(Path(truth))
     extract = {"extract": {"reports": tuple(Path(r) for r in reports or ())}}
     merged = merge_settings(extract, legacy_settings(**named), settings)
+    # publish and report both wait only for deid and then run side by side, each on its share of the workers (a
+    # worker takes as many slots as its stage's threads); alone, one gets them all
+    both = not only or {"publish", "report"} <= set(only)
     stages = build_stages(folder, merged, truth=truth, seg_dir=seg_dir, deid=deid, secret=secret, fetcher=fetcher,
-                          threads=max(1, workers))
+                          threads=max(1, workers // 2 if both else workers))
     if only:
         unknown = set(only) - {s.name for s in stages}
         if unknown:

@@ -192,7 +192,7 @@ def _export_volume(series_uid: str, volumes: SeriesVolumes, target: Path) -> tup
 
     if target.exists():
         return list(nib.load(target).shape), False
-    vol = volumes.load(series_uid, as_stored=True)   # the cache keeps whole-number HU as int16 already
+    vol = volumes.load(series_uid, stored=True)   # the cache keeps whole-number HU as int16 already
     hu = vol.hu if vol.hu.dtype == np.int16 else vol.hu.round().clip(-32768, 32767).astype(np.int16)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")

@@ -51,30 +51,33 @@ def _line_points(pts: np.ndarray, n: int = 25) -> np.ndarray:
 
 
 def mask_metrics(mask: np.ndarray, hu: Optional[np.ndarray], a: AnnotationRecord, m: MaskRecord,
-                 spacing: tuple[float, float, float], th: QCThresholds) -> list[tuple[str, float, Optional[float], Optional[bool], str]]:
-    """[(metric, value, threshold, passed, detail)] for one mask on its (slice, row, column) grid."""
+                 spacing: tuple[float, float, float], th: QCThresholds,
+                 origin: tuple[int, int, int] = (0, 0, 0), shape: Optional[tuple[int, int, int]] = None,
+                 ) -> list[tuple[str, float, Optional[float], Optional[bool], str]]:
+    """[(metric, value, threshold, passed, detail)] for one mask on its (slice, row, column) grid. ``mask`` (and
+    ``hu``) may be a window of the volume at ``origin`` (``shape``: the volume's), holding the whole mask and a
+    one-voxel in-plane margin (``mask_window``): every metric is then the one the full volume gives, for a
+    fraction of the cost (a mask is a few thousand voxels of a volume of millions)."""
     out = []
     ds, dr, dc = spacing
+    shape = tuple(shape or mask.shape)
+    oz, orow, ocol = origin
     if a.length_mm and a.kind in ("line", "bidimensional", "ellipse") and m.recist_long_mm:
         err = abs(m.recist_long_mm - a.length_mm) / a.length_mm * 100
         out.append(("recist_error_pct", err, th.max_recist_error_pct, err <= th.max_recist_error_pct,
                     f"mask {m.recist_long_mm:.1f} mm vs drawn {a.length_mm:.1f} mm"))
     k = a.slice_index
-    if a.points_px and k is not None and 0 <= k < mask.shape[0]:
+    if a.points_px and k is not None and 0 <= k < shape[0]:
+        on_slice = mask[k - oz] if 0 <= k - oz < mask.shape[0] else np.zeros(mask.shape[1:], bool)
         pts = np.asarray(a.points_px, float)[:, ::-1]  # (row, col)
         if a.kind in ("line", "bidimensional"):
             samples = np.floor(_line_points(pts)).astype(int)
-            ok = (samples[:, 0] >= 0) & (samples[:, 0] < mask.shape[1]) & (samples[:, 1] >= 0) & (samples[:, 1] < mask.shape[2])
-            frac = float(mask[k][samples[ok, 0], samples[ok, 1]].mean()) if ok.any() else 0.0
+            ok = (samples[:, 0] >= 0) & (samples[:, 0] < shape[1]) & (samples[:, 1] >= 0) & (samples[:, 1] < shape[2])
+            frac = float(_sample(on_slice, samples[ok] - (orow, ocol)).mean()) if ok.any() else 0.0
             out.append(("line_inside_fraction", frac, th.min_line_inside, frac >= th.min_line_inside, "drawn line inside the mask"))
         if a.kind == "arrow" and a.tip_px is not None:
-            tip = np.asarray(a.tip_px, float)[::-1]
-            if mask[k].any():
-                dist = ndimage.distance_transform_edt(~mask[k], sampling=(dr, dc))
-                r, c = np.clip(np.floor(tip).astype(int), 0, np.array(mask.shape[1:]) - 1)
-                d = float(dist[r, c])
-            else:
-                d = float("inf")
+            tip = np.clip(np.floor(np.asarray(a.tip_px, float)[::-1]).astype(int), 0, np.array(shape[1:]) - 1)
+            d = _tip_distance(on_slice, tip - (orow, ocol), (dr, dc)) if on_slice.any() else float("inf")
             out.append(("arrow_tip_distance_mm", d, th.max_arrow_tip_mm, d <= th.max_arrow_tip_mm, "arrow tip to the mask"))
     if m.score is not None and m.backend.startswith("classical-cpu"):  # calibrated for this backend's score only
         out.append(("classical_certainty", float(m.score), th.min_classical_certainty, m.score >= th.min_classical_certainty,
@@ -83,11 +86,11 @@ def mask_metrics(mask: np.ndarray, hu: Optional[np.ndarray], a: AnnotationRecord
     out.append(("size_checkable", sized, th.min_size_checkable, sized >= th.min_size_checkable,
                 "the mark gives a size to check the mask against" if sized else
                 f"a {a.kind} gives no size: on real lesions such masks are right too rarely to pass unchecked"))
-    c0, r0, s0, c1, r1, s1 = m.bbox or (0, 0, 0, mask.shape[2], mask.shape[1], mask.shape[0])
-    n_comp = ndimage.label(mask[s0:s1, r0:r1, c0:c1])[1]  # the bbox crop has the same components, at a fraction of the cost
+    c0, r0, s0, c1, r1, s1 = m.bbox or (0, 0, 0, shape[2], shape[1], shape[0])
+    n_comp = ndimage.label(mask[s0 - oz:s1 - oz, max(r0 - orow, 0):r1 - orow, max(c0 - ocol, 0):c1 - ocol])[1]  # the
+    # bbox crop has the same components, at a fraction of the cost
     out.append(("components", float(n_comp), th.max_components, n_comp <= th.max_components, "3D connected components"))
-    edge = bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any() or mask[:, :, 0].any()
-                or mask[:, :, -1].any())
+    edge = _touches_edge(mask, origin, shape)
     out.append(("touches_volume_edge", float(edge), 0.0, not edge, "mask reaches the volume's border"))
     if a.length_mm and m.n_slices:
         ratio = m.n_slices * ds / a.length_mm
@@ -106,6 +109,39 @@ def mask_metrics(mask: np.ndarray, hu: Optional[np.ndarray], a: AnnotationRecord
         out.append(("hu_mean", float(vals.mean()), None, None, "HU inside the mask"))
         out.append(("hu_std", float(vals.std()), None, None, "HU inside the mask"))
     return out
+
+
+def mask_window(bbox: list[int], shape: tuple[int, int, int]) -> tuple[slice, slice, slice]:
+    """The (slice, row, column) window of a mask's bbox plus one in-plane voxel (the outline ring), clipped."""
+    c0, r0, s0, c1, r1, s1 = bbox
+    return (slice(s0, s1), slice(max(r0 - 1, 0), min(r1 + 1, shape[1])), slice(max(c0 - 1, 0), min(c1 + 1, shape[2])))
+
+
+def _sample(plane: np.ndarray, rc: np.ndarray) -> np.ndarray:
+    """plane[r, c] for each point, False where a point lies outside the window (the mask is empty there)."""
+    inside = (rc[:, 0] >= 0) & (rc[:, 0] < plane.shape[0]) & (rc[:, 1] >= 0) & (rc[:, 1] < plane.shape[1])
+    got = np.zeros(len(rc), bool)
+    got[inside] = plane[rc[inside, 0], rc[inside, 1]]
+    return got
+
+
+def _tip_distance(plane: np.ndarray, tip: np.ndarray, sampling: tuple[float, float]) -> float:
+    """Distance (mm) from the tip to the nearest mask pixel of the plane: the EDT of the smallest box holding the
+    mask's pixels and the tip (the nearest pixel is always inside it, so the value is the full slice's)."""
+    rs, cs = np.nonzero(plane)
+    lo = np.minimum([rs.min(), cs.min()], tip)
+    hi = np.maximum([rs.max(), cs.max()], tip) + 1
+    box = np.ones(hi - lo, bool)
+    box[rs - lo[0], cs - lo[1]] = False
+    return float(ndimage.distance_transform_edt(box, sampling=sampling)[tuple(tip - lo)])
+
+
+def _touches_edge(mask: np.ndarray, origin: tuple[int, int, int], shape: tuple[int, ...]) -> bool:
+    for axis in range(3):
+        first, last = origin[axis] == 0, origin[axis] + mask.shape[axis] == shape[axis]
+        if first and np.take(mask, 0, axis=axis).any() or last and np.take(mask, -1, axis=axis).any():
+            return True
+    return False
 
 
 class QCStage(Stage):
@@ -142,7 +178,7 @@ def run_qc(out: Path, thresholds: Optional[QCThresholds] = None,
 
 
 def qc_partition(part: Partition, th: QCThresholds) -> dict:
-    from schemas.mask_nifti import paste
+    from schemas.mask_nifti import decode
 
     anns = {a.annotation_id: a for a in part.read(AnnotationRecord)}
     masks = [m for m in part.read(MaskRecord) if m.error is None and m.annotation_id in anns]
@@ -155,7 +191,7 @@ def qc_partition(part: Partition, th: QCThresholds) -> dict:
     tick = part.tick("qc (series)", len(by_series))
     for series_uid, ms in sorted(by_series.items()):
         try:
-            volume = volumes.load(series_uid)
+            volume = volumes.load(series_uid, stored=True)   # memory-mapped: qc reads a window per mask
             hu, geo = volume.hu, volume.geometry
             shape, spacing = hu.shape, (geo.slice_spacing, *geo.pixel_spacing)
         except VolumeError:
@@ -164,7 +200,13 @@ def qc_partition(part: Partition, th: QCThresholds) -> dict:
             spacing = (s.slice_spacing_mm, *s.pixel_spacing)
         for m in ms:
             a = anns[m.annotation_id]
-            metrics = mask_metrics(paste(m.mask, m.bbox, shape), hu, a, m, spacing, th)
+            window = mask_window(m.bbox or [0, 0, 0, shape[2], shape[1], shape[0]], shape)
+            crop = np.zeros(tuple(w.stop - w.start for w in window), bool)   # the mask, never pasted into the volume
+            c0, r0, s0, c1, r1, s1 = m.bbox or [0, 0, 0, shape[2], shape[1], shape[0]]
+            crop[:, r0 - window[1].start:r1 - window[1].start, c0 - window[2].start:c1 - window[2].start] = \
+                np.asarray(decode(m.mask).dataobj).transpose(2, 1, 0) > 0
+            metrics = mask_metrics(crop, None if hu is None else hu[window].astype(np.float32), a, m, spacing, th,
+                                   origin=tuple(w.start for w in window), shape=shape)
             failed = [name for name, _, _, ok, _ in metrics if ok is False]
             metrics.append(("qc_pass", float(not failed), 1.0, not failed, ", ".join(failed) or "all checks passed"))
             rows += [QCRecord(entity_kind="mask", entity_id=m.mask_id, metric=name, value=v, threshold=t, passed=ok,

@@ -82,7 +82,7 @@ def draw_series(series_uid: str, rows: list[dict], volumes: SeriesVolumes, img_d
     if not todo:
         return None
     try:
-        vol = volumes.load(series_uid, as_stored=True)   # int16 as cached: overlays convert only their crops
+        vol = volumes.load(series_uid, stored=True)   # int16 as cached: overlays convert only their crops
     except VolumeError as exc:
         return f"{exc.reason}: {exc.detail}"
     geo = vol.geometry

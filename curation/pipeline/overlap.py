@@ -1,0 +1,152 @@
+"""Stages that overlap on one pool of ``workers`` processes (the local executor with more than one worker).
+
+A stage is planned (fingerprints, reasons, cleared outputs, plan.json) the moment every stage it waits for
+(curation.pipeline.schedule) has finished, exactly as the sequential run plans it, so markers and tables are the
+same. Its partitions then compete for the ``workers`` slots with those of every other started stage: free slots
+go in fair shares (each started stage with partitions left gets a worker, in pipeline order, before any gets
+another), and a stage's worker keeps taking that stage's partitions, so its model is set up once; a worker takes
+``min(cpus, workers)`` slots, so a stage whose threads use every core runs beside nothing. Thus export-seg runs
+beside qc, lesions and link, and report beside publish, while no core idles behind a stage that the others do
+not wait for.
+"""
+from __future__ import annotations
+
+import time
+from multiprocessing.connection import wait
+from typing import TYPE_CHECKING
+
+from curation.io.stage import has_setup
+from curation.pipeline.schedule import stage_dependencies
+from curation.pipeline.workers import StageWorker
+
+if TYPE_CHECKING:
+    from curation.io.stage import Stage
+    from curation.pipeline.base import LocalExecutor, StagePlan, StageReport
+
+
+class _Running:
+    """A started stage: its plan, its report, the partitions not yet sent, its workers and results."""
+
+    def __init__(self, plan: StagePlan, rep: StageReport, tick):
+        self.plan, self.rep, self.tick = plan, rep, tick
+        self.queue = list(plan.todo)
+        self.workers: list[StageWorker] = []
+        self.results: dict[int, dict] = {}
+        self.shared = False   # the parent holds the stage's setup, which its forked workers inherit
+
+    @property
+    def done(self) -> bool:
+        return len(self.results) == len(self.plan.todo)
+
+
+def run_overlapped(ex: LocalExecutor, stages: list[Stage]) -> list[StageReport]:
+    deps = stage_dependencies(stages)
+    reports: dict[int, StageReport] = {}
+    running: dict[int, _Running] = {}
+    bars: dict[tuple[int, int], object] = {}
+    free = ex.workers
+    try:
+        while len(reports) < len(stages):
+            for i, stage in enumerate(stages):   # start what can start (a stage with nothing to do ends at once)
+                if i not in reports and i not in running and deps[i] <= set(reports):
+                    plan, rep = ex.start_stage(stage)
+                    if plan.todo:
+                        running[i] = _Running(plan, rep, ex.stage_progress(plan))
+                    else:
+                        rep.finish()
+                        reports[i] = rep
+            if len(reports) == len(stages):
+                break
+            free = _dispatch(ex, stages, running, free)
+            free += _receive(ex, running, reports, bars)
+    finally:
+        for r in running.values():
+            for w in r.workers:
+                w.kill()
+            if r.shared:
+                r.plan.stage.teardown()
+    return [reports[i] for i in range(len(stages))]
+
+
+def _slots(ex: LocalExecutor, stage: Stage) -> int:
+    return max(1, min(ex.workers, stage.resources.cpus))
+
+
+def _dispatch(ex: LocalExecutor, stages: list[Stage], running: dict[int, _Running], free: int) -> int:
+    """Idle workers take their stage's next partition; free slots start workers, earliest stage first. A stage
+    whose workers can share its setup is set up here, once, before its first worker is forked: every worker
+    inherits it, and so does every stage forked later (link's setup imports torch and transformers, which deid
+    needs too: set up in a worker, each process paid ~5-10 CPU s for the same imports). The loop waits meanwhile;
+    running workers go on with their partition."""
+    for r in running.values():
+        for w in r.workers:
+            if w.busy is None and r.queue:
+                w.send(r.queue.pop(0), r.plan.key, len(r.plan.todo) == 1 and ex.progress is not None)
+    cap = 1   # fair shares: every started stage gets a worker before any gets a second (in pipeline order)
+    while free and any(r.queue for r in running.values()) and cap <= ex.workers:
+        for i in sorted(running):
+            r, stage = running[i], stages[i]
+            slots = _slots(ex, stage)
+            if not r.queue or len(r.workers) >= cap or slots > free:
+                continue
+            if stage.share_setup and not r.shared and has_setup(stage):
+                t0 = time.process_time()
+                stage.setup()   # every worker forked from here on inherits it
+                r.rep.cpu_seconds += time.process_time() - t0
+                r.shared = True
+            inherited = [w.conn for x in running.values() for w in x.workers]
+            w = StageWorker(stage, setup=not r.shared, slots=slots, close_in_child=inherited)
+            r.workers.append(w)
+            free -= slots
+            w.send(r.queue.pop(0), r.plan.key, len(r.plan.todo) == 1 and ex.progress is not None)
+        cap += 1
+    return free
+
+
+def _receive(ex: LocalExecutor, running: dict[int, _Running], reports: dict, bars: dict) -> int:
+    """Wait for a worker's message; returns the slots given back."""
+    by_conn = {w.conn: (i, w) for i, r in running.items() for w in r.workers}
+    freed = 0
+    for conn in wait(list(by_conn)):
+        i, w = by_conn[conn]
+        r = running[i]
+        try:
+            msg = conn.recv()
+        except EOFError:
+            raise RuntimeError(f"a worker of stage {r.plan.stage.name!r} died (exit code {w.proc.exitcode})") from None
+        kind = msg[0]
+        if kind == "bar":
+            bars[(id(w), msg[1])] = ex.progress(msg[2], msg[3]) if ex.progress else None
+        elif kind == "tick":
+            bar = bars.get((id(w), msg[1]))
+            if bar:
+                bar(msg[2])
+        elif kind == "error":
+            exc, tb = msg[1], msg[2]
+            if exc is None:
+                raise RuntimeError(f"stage {r.plan.stage.name!r} failed in a worker:\n{tb}")
+            raise exc from RuntimeError(f"in a worker of stage {r.plan.stage.name!r}:\n{tb}")
+        else:   # done
+            r.results[w.busy.index] = msg[1]
+            r.rep.cpu_seconds += msg[2]
+            w.busy = None
+            if r.tick:
+                r.tick(1)
+            if not r.queue:
+                w.stop()
+                w.join()
+                r.workers.remove(w)
+                freed += w.slots
+            if r.done:
+                _finish(i, running, reports)
+    return freed
+
+
+def _finish(i: int, running: dict[int, _Running], reports: dict) -> None:
+    r = running.pop(i)
+    if r.shared:
+        r.plan.stage.teardown()
+    r.rep.stats = [r.results[p.index] for p in r.plan.todo]
+    r.rep.shards_run = len(r.rep.stats)
+    r.rep.finish()
+    reports[i] = r.rep

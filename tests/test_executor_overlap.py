@@ -1,0 +1,80 @@
+"""The local executor with two workers overlaps stages that do not depend on each other (and only those), shares
+its workers between them, and raises a worker's error."""
+import time
+from pathlib import Path
+
+import pytest
+
+from curation.io.partition import Partition
+from curation.io.stage import SOURCE, Stage
+from curation.pipeline.base import LocalExecutor
+from curation.pipeline.run import build_stages
+from curation.pipeline.schedule import stage_dependencies
+
+
+def _wait_for(path: Path, seconds: float = 60.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return path.exists()
+
+
+class _Waits(Stage):
+    """Finishes only once the independent stage has started: sequential stages would wait for ever."""
+    name, reads, writes, partitioned = "waits", (SOURCE,), ("masks",), False
+
+    def process(self, part: Partition) -> dict:
+        if not _wait_for(part.out / "signals-started"):
+            raise TimeoutError("the independent stage never ran beside this one")
+        return {}
+
+
+class _Signals(Stage):
+    name, reads, writes, partitioned = "signals", (SOURCE,), ("links",), False
+
+    def process(self, part: Partition) -> dict:
+        (part.out / "signals-started").touch()
+        return {}
+
+
+class _After(Stage):
+    """Reads what 'waits' writes: it must start after that stage has finished."""
+    name, reads, writes = "after", ("masks",), ("qc",)
+
+    def process(self, part: Partition) -> dict:
+        return {"waits_done": (part.out / "_markers" / "waits" / "part-00000.json").exists()}
+
+
+class _Fails(Stage):
+    name, reads, writes, partitioned = "fails", (SOURCE,), ("findings",), False
+
+    def process(self, part: Partition) -> dict:
+        raise KeyError("a clear reason")
+
+
+def test_independent_stages_overlap_and_dependent_ones_wait(tmp_path):
+    reps = LocalExecutor(tmp_path, shards=2, workers=2).run([_Waits(), _Signals(), _After()])
+    by = {r.name: r for r in reps}
+    assert by["after"].started >= by["waits"].finished
+    assert [s["waits_done"] for s in by["after"].stats] == [True, True]
+    assert all(r.cpu_seconds >= 0 for r in reps)
+    again = LocalExecutor(tmp_path, shards=2, workers=2).run([_Waits(), _Signals(), _After()])
+    assert [r.shards_run for r in again] == [0, 0, 0]
+
+
+def test_a_worker_error_is_raised_with_its_type(tmp_path):
+    with pytest.raises(KeyError, match="a clear reason"):
+        LocalExecutor(tmp_path, workers=2).run([_Fails(), _Signals()])
+
+
+def test_the_pipeline_dag_overlaps_seg_export_with_qc_lesions_link(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPSEG_DEID_SECRET", "one-project-secret-for-both-runs")
+    from curation.deid.secret import ProjectSecret
+
+    stages = build_stages(tmp_path / "dicom", seg_dir=tmp_path / "seg", secret=ProjectSecret.for_output(tmp_path))
+    names = [s.name for s in stages]
+    deps = {s.name: {names[i] for i in d} for s, d in zip(stages, stage_dependencies(stages))}
+    assert deps["export-seg"] == {"extract", "segment"}        # beside qc, lesions and link
+    assert {"export-seg", "link", "qc"} <= deps["deid"]        # deid publishes every stage's quarantine rows
+    assert deps["publish"] == deps["report"] == {"deid"}       # side by side
+    assert deps["qc"] == {"extract", "segment"} and "qc" in deps["lesions"] and "lesions" in deps["link"]
