@@ -43,7 +43,11 @@ OUTLINE_PROB_LEVEL, OUTLINE_RIM_LEVEL = 0.4, 0.35  # stricter for a box/ellipse 
 OUTLINE_KINDS = ("polygon", "ellipse", "circle")
 OVERSHOOT_PX = 1.0           # a line's mask longer than the line by more than this tries STRICT_RIM_LEVEL
 STRICT_RIM_LEVEL = 0.5       # the rim left out: voxels at least half lesion-like only (truth = voxel centre inside)
-SOLVER = "bf"                # direct sparse solve: 0.05 CPU s per LIDC prompt; cg_j/cg are ~2x slower and change masks
+# The walk's linear system: a direct sparse solve (exact) while it is small; SuperLU's fill-in on a 3D grid makes it
+# ~0.6-1 CPU s at 10-15k unknowns, where conjugate gradients with pyamg's multigrid preconditioner take a tenth of
+# that and agree to ITERATIVE_TOL (cg_j/cg without multigrid are slower than the direct solve and change masks).
+DIRECT_MAX_UNKNOWNS = 4_000
+ITERATIVE_TOL = 1e-5
 MAX_SOLVE_VOXELS = 40_000     # direct solve stays well under a second; bigger boxes are solved coarser
 MIN_CONTRAST_HU = 40.0
 
@@ -83,17 +87,25 @@ def _window(centre: np.ndarray, half: float, n_rows: int, n_cols: int) -> tuple[
     return slice(r0, r1), slice(c0, c1)
 
 
+def _walk(data: np.ndarray, labels: np.ndarray, spacing) -> np.ndarray:
+    """The random walker's lesion probability, by the solver that is fastest for the system's size."""
+    if int((labels == 0).sum()) <= DIRECT_MAX_UNKNOWNS:
+        return random_walker(data, labels, beta=BETA, mode="bf", spacing=spacing, return_full_prob=True)[0]
+    return random_walker(data, labels, beta=BETA, mode="cg_mg", tol=ITERATIVE_TOL, spacing=spacing,
+                         return_full_prob=True)[0]
+
+
 def _solve(data: np.ndarray, labels: np.ndarray, spacing) -> np.ndarray:
     """Lesion probability from the random walker, on a coarser grid when the box is large."""
     n = data.size
     if n <= MAX_SOLVE_VOXELS:
-        return random_walker(data, labels, beta=BETA, mode=SOLVER, spacing=spacing, return_full_prob=True)[0]
+        return _walk(data, labels, spacing)
     f = (MAX_SOLVE_VOXELS / n) ** (1 / 3)
     shape = tuple(max(2, int(round(s * f))) for s in data.shape)
     small = resize(data, shape, order=1, preserve_range=True, anti_aliasing=True)
     lab = resize(labels, shape, order=0, preserve_range=True, anti_aliasing=False).astype(labels.dtype)
     sp = tuple(s * o / c for s, o, c in zip(spacing, data.shape, shape))
-    prob = random_walker(small, lab, beta=BETA, mode=SOLVER, spacing=sp, return_full_prob=True)[0]
+    prob = _walk(small, lab, sp)
     return resize(prob, data.shape, order=1, preserve_range=True, anti_aliasing=False)
 
 

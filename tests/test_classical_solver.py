@@ -1,0 +1,38 @@
+"""The random walker's solver choice: a system too big for a quick direct solve goes to multigrid-preconditioned
+conjugate gradients (pyamg), which must give the direct solve's probabilities and mask, not a silent fallback."""
+import numpy as np
+from skimage.segmentation import random_walker
+
+from segmentation import classical
+
+
+def _sphere_case(shape=(20, 40, 40), radius=9.0, seed=0):
+    rng = np.random.default_rng(seed)
+    z, y, x = np.indices(shape)
+    d = np.sqrt(((z - shape[0] / 2) * 1.5) ** 2 + (y - shape[1] / 2) ** 2 + (x - shape[2] / 2) ** 2)
+    data = np.clip((d < radius) + rng.normal(0, 0.15, shape), 0, 1).astype(np.float64)
+    labels = np.zeros(shape, np.int32)
+    labels[d < 2] = 1
+    labels[d > radius + 4] = 2
+    return data, labels
+
+
+def test_pyamg_is_installed_so_cg_mg_is_not_a_silent_jacobi_fallback():
+    import pyamg  # noqa: F401  (skimage falls back to cg_j with only a warning when it is missing)
+
+
+def test_a_big_system_goes_iterative_and_matches_the_direct_solve():
+    data, labels = _sphere_case()
+    assert (labels == 0).sum() > classical.DIRECT_MAX_UNKNOWNS  # the iterative path is the one under test
+    spacing = (1.5, 1.0, 1.0)
+    ours = classical._walk(data, labels, spacing)
+    direct = random_walker(data, labels, beta=classical.BETA, mode="bf", spacing=spacing, return_full_prob=True)[0]
+    assert np.abs(ours - direct).max() < 1e-2
+    assert np.array_equal(ours >= classical.PROB_LEVEL, direct >= classical.PROB_LEVEL)
+
+
+def test_a_small_system_is_solved_directly():
+    data, labels = _sphere_case(shape=(8, 16, 16), radius=4.0)
+    assert (labels == 0).sum() <= classical.DIRECT_MAX_UNKNOWNS
+    direct = random_walker(data, labels, beta=classical.BETA, mode="bf", spacing=(1, 1, 1), return_full_prob=True)[0]
+    assert np.array_equal(classical._walk(data, labels, (1, 1, 1)), direct)
