@@ -167,3 +167,19 @@ def test_an_unchanged_rerun_with_seg_export_runs_nothing(archive, tmp_path, monk
                                seg_dir=tmp_path / "seg")
     assert "export-seg" in _ran(run())
     assert _ran(run()) == []
+
+
+def test_a_deleted_output_folder_is_rebuilt_although_its_markers_remain(archive, tmp_path, monkeypatch):
+    """A user who deletes OUT/report (or the SEG folder) and runs again gets it back: a marker only counts while
+    the stage's outputs are there."""
+    import shutil
+
+    monkeypatch.setenv("OPSEG_DEID_SECRET", "one-project-secret-for-both-runs")
+    out, seg = tmp_path / "out", tmp_path / "seg"
+    run = lambda: run_pipeline(archive / "dicom", out, reports=[archive / "reports.jsonl"], shards=2,  # noqa: E731
+                               seg_dir=seg)
+    run()
+    shutil.rmtree(out / "report")
+    shutil.rmtree(seg)
+    assert sorted(_ran(run())) == ["export-seg", "report"]
+    assert (out / "report" / "index.html").exists() and list(seg.glob("seg_*.dcm"))

@@ -125,6 +125,11 @@ class Stage:
         """For what a stage reads outside OUT (the archive, a truth folder, a secret): changes re-run it."""
         return ""
 
+    def output_folders(self, out: Path) -> list[Path]:
+        """Where the stage's results live; a finished marker counts only while they all exist (a user may have
+        deleted one). Quarantine parts sit in a table every stage shares and are left out."""
+        return [Path(out) / t for t in self.output_tables if t not in (SOURCE, "quarantine")]
+
     def clear_outputs(self, out: Path) -> None:
         """Forget the stage's results before a fresh run: every part of the tables it writes (and its own
         quarantine parts). Outputs that are folders outside the tables are replaced by the stage itself."""

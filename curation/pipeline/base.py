@@ -139,6 +139,9 @@ class LocalExecutor:
                 reasons.append("inputs changed: " + ", ".join(changed))
             if ok.get("source") != key["source"]:
                 reasons.append(f"{stage.source_label} changed")
+            missing = [p.name for p in stage.output_folders(self.out) if not p.exists()]
+            if missing:
+                reasons.append("output deleted: " + ", ".join(missing))
         fresh = bool(reasons)
         done = set() if fresh or stage.always_run else {p.part for p in parts if self._finished(stage, p, key)}
         return StagePlan(stage, parts, [p for p in parts if p.part not in done], key, reasons, fresh)

@@ -70,6 +70,9 @@ class ExportSegStage(Stage):
     def target(self, out: Path) -> Path:
         return Path(out) / self.config.target
 
+    def output_folders(self, out: Path) -> list[Path]:
+        return [self.target(out)]
+
     def clear_outputs(self, out: Path) -> None:
         super().clear_outputs(out)   # its quarantine parts
         folder = self.target(out)
