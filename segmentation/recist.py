@@ -31,8 +31,18 @@ def _slice_axes(mask2d: np.ndarray, dr: float, dc: float) -> tuple[float, float]
 def recist_axes(mask: np.ndarray, spacing_rc: tuple[float, float]) -> tuple[float, float, int]:
     """(long mm, short mm, slice index) of a (slice, row, column) mask; (0, 0, -1) when empty."""
     best = (0.0, 0.0, -1)
-    for z in np.flatnonzero(mask.any(axis=(1, 2))):
-        long, short = _slice_axes(mask[z], *spacing_rc)
-        if long > best[0]:
-            best = (long, short, int(z))
+    dr, dc = spacing_rc
+    zs = np.flatnonzero(mask.any(axis=(1, 2)))
+    # a slice's bounding-box diagonal bounds its long axis: slices are tried from the widest box down and the rest
+    # skipped once no box can beat (or tie) the best; ties keep the lowest slice, as in a plain scan
+    rows_any, cols_any = mask[zs].any(axis=2), mask[zs].any(axis=1)
+    height = (rows_any.shape[1] - np.argmax(rows_any[:, ::-1], axis=1) - np.argmax(rows_any, axis=1)) * dr
+    width = (cols_any.shape[1] - np.argmax(cols_any[:, ::-1], axis=1) - np.argmax(cols_any, axis=1)) * dc
+    bound = np.hypot(height, width)
+    for i in np.argsort(-bound, kind="stable"):
+        if bound[i] < best[0]:
+            break
+        long, short = _slice_axes(mask[zs[i]], dr, dc)
+        if long > best[0] or (long == best[0] and zs[i] < best[2]):
+            best = (long, short, int(zs[i]))
     return best
