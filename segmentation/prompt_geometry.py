@@ -27,6 +27,7 @@ TIP_TISSUE_CONTRAST_HU = 100.0  # the tissue an arrow comes from is the backgrou
 MAX_POINT_RADIUS_MM = 40.0
 MIN_CONTRAST_HU = 60.0
 MIN_RING_PX = 40
+LINE_BOUND = 0.6            # a line bounds the lesion in-plane at this times its length from its middle
 
 
 @dataclass
@@ -160,7 +161,7 @@ def footprint(p: Prompt, img: np.ndarray, px_mm: float) -> tuple[Footprint, floa
         t = np.linspace(0.25, 0.75, 11)[:, None]
         seeds = np.vstack([p.points[i] + t * (p.points[i + 1] - p.points[i]) for i in range(0, len(p.points) - 1, 2)])
         centre = (a + b) / 2
-        fp = Footprint(centre, seeds, 0.6 * length + 1.0, None, None, True)
+        fp = Footprint(centre, seeds, LINE_BOUND * length + 1.0, None, None, True)
     elif p.kind in ("polygon", "ellipse", "circle", "mask"):
         region = p.mask.astype(bool) if p.kind == "mask" else _region(p.points, shape, p.kind)
         if not region.any():
