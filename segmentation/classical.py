@@ -36,6 +36,7 @@ SMOOTH_SIGMA_PX = 0.6
 BETA = 1500.0
 BACKGROUND_LEVEL = 0.15      # voxels this close to the background HU (0 = background, 1 = lesion) are seeds
 Z_REACH = 1.1                # half-extent across slices vs the in-plane bound radius (mm for mm)
+LINE_Z_REACH = 1.3           # a caliper's: drawn on one of the largest slices, its bound radius is near the lesion's
 TYPICAL_PERCENTILE = 30.0   # seeds' lesion-likeness taken as "fully lesion" for the walk
 PROB_LEVEL = 0.3            # the walk's lesion: probability at least this (0.4 for outlines, see below)
 RIM_LEVEL = 0.25             # rim voxels at least this lesion-like join the mask (and the walk's voxels stay)
@@ -203,7 +204,7 @@ class ClassicalSegmenter(PerPromptSegmenter):
         # across slices a drawn region reaches as far as a line of its long diameter would (0.6 x; its
         # circumradius, about 0.5 x for a round contour, cut lesions short at their top and bottom)
         half_z_px = radius if fp.outside is None else OUTLINE_Z * _diameter(~fp.outside) + 1.0
-        reach_z_mm = half_z_px * px_mm * Z_REACH + ds
+        reach_z_mm = half_z_px * px_mm * (LINE_Z_REACH if prompt.kind in ("line", "bidimensional") else Z_REACH) + ds
         box_r, box_c = _window(centre, radius + 3, *hu.shape[1:])
         nz = int(np.ceil(reach_z_mm / ds)) + 1
         z0, z1 = max(0, k - nz), min(hu.shape[0], k + nz + 1)
