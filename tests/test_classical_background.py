@@ -47,16 +47,3 @@ def test_a_caliper_between_edge_pixel_centres_leaves_the_partial_volume_rim_out(
     res = ClassicalSegmenter().segment(hu, (2.0, 0.75, 0.75), line)
     assert dice(res.mask, truth) >= 0.97  # 0.93 with the rim kept
 
-
-def test_a_drawn_mask_leaves_out_on_every_slice_the_halo_the_reader_left_out():
-    """A part-solid nodule: a -100 HU core inside a -500 HU ground-glass halo in -850 HU lung. The reader's mask
-    holds the core only; the halo is far more lesion-like than the lung, so a rim of it joined the core on every
-    slice until the drawing's own HU cut (the level that tells it from the band around it) made it background."""
-    rng = np.random.default_rng(3)
-    zz, rr, cc = np.mgrid[0:13, 0:56, 0:56]
-    dist2 = ((zz - 6) * 1.25) ** 2 + ((rr - 28) * 0.7) ** 2 + ((cc - 28) * 0.7) ** 2
-    core, halo = dist2 <= 5.0 ** 2, dist2 <= 9.0 ** 2
-    hu = np.where(core, -100.0, np.where(halo, -500.0, -850.0)).astype(np.float32)
-    hu += rng.normal(0, 15, hu.shape).astype(np.float32)
-    res = ClassicalSegmenter().segment(hu, (1.25, 0.7, 0.7), Prompt("mask", 6, np.array([[28.0, 28.0]]), mask=core[6]))
-    assert dice(res.mask, core) >= 0.84  # 0.81 in classical-cpu 0.3.0 (1225 voxels for 833)
