@@ -12,7 +12,8 @@ density, and a grown region follows them. Here the prompt fixes both sides of th
   most between the two, so a vessel or the chest wall is cut at its narrowest/weakest link inside the bound.
 The mask is the walk's lesion plus its partial-volume rim (LIDC readers include it), kept where lesion-like;
 a line drawn between edge-pixel centres (the mask overshoots it) says the reader leaves the rim out.
-A contour drawn by the reader is kept as drawn on its slice. Big lesions are solved on a coarser grid (at most
+A contour drawn by the reader is kept as drawn on its slice; a drawn mask also bounds the other slices (a shape
+prior around it and its own HU cut, ``_bound_by_drawing``). Big lesions are solved on a coarser grid (at most
 ``MAX_SOLVE_VOXELS``) and the probability is resampled back. Deterministic, no weights; every mask row is
 labelled with ``BACKEND``.
 """
@@ -30,11 +31,12 @@ from skimage.transform import resize
 from segmentation.prompt_geometry import MAX_POINT_RADIUS_MM, footprint
 from segmentation.prompts import Prompt, PromptError
 
-BACKEND = "classical-cpu 0.3.0"
+BACKEND = "classical-cpu 0.4.0"
 SMOOTH_SIGMA_PX = 0.6
 BETA = 1500.0
 BACKGROUND_LEVEL = 0.15      # voxels this close to the background HU (0 = background, 1 = lesion) are seeds
 Z_REACH = 1.1                # half-extent across slices vs the in-plane bound radius (mm for mm)
+LINE_Z_REACH = 1.3           # a caliper's: drawn on one of the largest slices, its bound radius is near the lesion's
 TYPICAL_PERCENTILE = 30.0   # seeds' lesion-likeness taken as "fully lesion" for the walk
 PROB_LEVEL = 0.3            # the walk's lesion: probability at least this (0.4 for outlines, see below)
 RIM_LEVEL = 0.25             # rim voxels at least this lesion-like join the mask (and the walk's voxels stay)
@@ -50,6 +52,9 @@ DIRECT_MAX_UNKNOWNS = 4_000
 ITERATIVE_TOL = 1e-5
 MAX_SOLVE_VOXELS = 40_000     # direct solve stays well under a second; bigger boxes are solved coarser
 MIN_CONTRAST_HU = 40.0
+CONE_MM, CONE_SLOPE = 1.0, 0.5  # a drawn mask: dz mm off its slice the lesion lies within 1 mm + 0.5 dz of it
+MASK_CUT_MARGIN = 0.15       # a drawn mask: voxels this far below its own edge level (``_drawn_cut``) are background
+OUTLINE_Z = 0.6             # a drawn region reaches across slices this times its long diameter
 
 
 @dataclass
@@ -143,6 +148,34 @@ def _at_level(core: np.ndarray, f: np.ndarray, labels: np.ndarray, level: float)
     return ndimage.binary_dilation(core) & (f > level) & (labels != 2) | (labels == 1)
 
 
+def _drawn_cut(f2d: np.ndarray, drawn: np.ndarray, band_px: int) -> float:
+    """The lesion-likeness level that best tells the drawn mask from the band around it on its own slice (Dice
+    of the thresholded zone against the drawing): the reader's own edge, in the walk's units."""
+    zone = ndimage.binary_dilation(drawn, iterations=band_px)
+    vals = f2d[zone]
+    best, best_d = 0.0, -1.0
+    for t in np.unique(np.percentile(vals, np.arange(2, 99, 2))):
+        pick = zone & (f2d >= t)
+        d = 2 * (pick & drawn).sum() / (pick.sum() + drawn.sum())
+        if d > best_d:
+            best, best_d = float(t), d
+    return best
+
+
+def _bound_by_drawing(labels: np.ndarray, f: np.ndarray, drawn: np.ndarray, kk: int, ds: float, px, band_px: int):
+    """A drawn mask is the lesion's exact edge on its slice; it bounds the neighbouring slices two ways (labels
+    set to background in place): a shape prior (a slice dz mm away lies within CONE_MM + CONE_SLOPE * dz of the
+    drawing: lesions change slowly across slices and shrink towards their ends) and the reader's own HU cut
+    (what is clearly fainter than the level that separates the drawing from the band around it is background,
+    e.g. the ground-glass halo a reader left out of a part-solid nodule)."""
+    gap = ndimage.distance_transform_edt(~drawn, sampling=px)
+    for z in range(labels.shape[0]):
+        if z != kk:
+            labels[z][gap > CONE_MM + CONE_SLOPE * abs(z - kk) * ds] = 2
+    cut = _drawn_cut(f[kk], drawn, band_px)
+    labels[(f < cut - MASK_CUT_MARGIN) & (labels != 1)] = 2
+
+
 def _extent(mask2d: np.ndarray, u: np.ndarray) -> float:
     """Extent (px) of a slice mask's pixel squares along the unit direction u."""
     r, c = np.nonzero(mask2d)
@@ -182,8 +215,8 @@ class ClassicalSegmenter(PerPromptSegmenter):
         radius = fp.radius_px
         # across slices a drawn region reaches as far as a line of its long diameter would (0.6 x; its
         # circumradius, about 0.5 x for a round contour, cut lesions short at their top and bottom)
-        half_z_px = radius if fp.outside is None else 0.6 * _diameter(~fp.outside) + 1.0
-        reach_z_mm = half_z_px * px_mm * Z_REACH + ds
+        half_z_px = radius if fp.outside is None else OUTLINE_Z * _diameter(~fp.outside) + 1.0
+        reach_z_mm = half_z_px * px_mm * (LINE_Z_REACH if prompt.kind in ("line", "bidimensional") else Z_REACH) + ds
         box_r, box_c = _window(centre, radius + 3, *hu.shape[1:])
         nz = int(np.ceil(reach_z_mm / ds)) + 1
         z0, z1 = max(0, k - nz), min(hu.shape[0], k + nz + 1)
@@ -209,6 +242,8 @@ class ClassicalSegmenter(PerPromptSegmenter):
         if fp.inside is not None:
             drawn = fp.inside[off[0]:off[0] + crop.shape[1], off[1]:off[1] + crop.shape[2]]
             labels[kk][drawn] = 1
+            if prompt.kind == "mask":
+                _bound_by_drawing(labels, f, drawn, kk, ds, (dr, dc), int(6 / px_mm) + 2)
         # texture inside the lesion must not block the walk: what is at least as lesion-like as its darker
         # (fainter) seeds is one flat level, the background another
         typical = np.percentile(f[kk, seed_idx[:, 0], seed_idx[:, 1]], TYPICAL_PERCENTILE)

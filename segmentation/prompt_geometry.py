@@ -27,6 +27,8 @@ TIP_TISSUE_CONTRAST_HU = 100.0  # the tissue an arrow comes from is the backgrou
 MAX_POINT_RADIUS_MM = 40.0
 MIN_CONTRAST_HU = 60.0
 MIN_RING_PX = 40
+LINE_SEEDS = 0.15           # a line's seeds run from this fraction of its length to 1 minus it
+LINE_BOUND = 0.6            # a line bounds the lesion in-plane at this times its length from its middle
 
 
 @dataclass
@@ -157,10 +159,12 @@ def footprint(p: Prompt, img: np.ndarray, px_mm: float) -> tuple[Footprint, floa
     if p.kind in ("line", "bidimensional"):
         a, b = p.points[0], p.points[1]
         length = p.length_px or float(np.linalg.norm(b - a))
-        t = np.linspace(0.25, 0.75, 11)[:, None]
-        seeds = np.vstack([p.points[i] + t * (p.points[i + 1] - p.points[i]) for i in range(0, len(p.points) - 1, 2)])
+        # the long axis's ends are the lesion's edge, so its seeds reach near them; a short axis keeps to its middle
+        spans = [np.linspace(LINE_SEEDS if i == 0 else 0.25, 0.75 if i else 1 - LINE_SEEDS, 11)[:, None]
+                 for i in range(0, len(p.points) - 1, 2)]
+        seeds = np.vstack([p.points[i] + t * (p.points[i + 1] - p.points[i]) for i, t in zip(range(0, len(p.points) - 1, 2), spans)])
         centre = (a + b) / 2
-        fp = Footprint(centre, seeds, 0.6 * length + 1.0, None, None, True)
+        fp = Footprint(centre, seeds, LINE_BOUND * length + 1.0, None, None, True)
     elif p.kind in ("polygon", "ellipse", "circle", "mask"):
         region = p.mask.astype(bool) if p.kind == "mask" else _region(p.points, shape, p.kind)
         if not region.any():
