@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,8 +49,9 @@ STRICT_RIM_LEVEL = 0.5       # the rim left out: voxels at least half lesion-lik
 # The walk's linear system: a direct sparse solve (exact) while it is small; SuperLU's fill-in on a 3D grid makes it
 # ~0.6-1 CPU s at 10-15k unknowns, where conjugate gradients with pyamg's multigrid preconditioner take a tenth of
 # that and agree to ITERATIVE_TOL (cg_j/cg without multigrid are slower than the direct solve and change masks).
+# A system CG does not settle in skimage's 30 multigrid iterations is solved directly after all.
 DIRECT_MAX_UNKNOWNS = 4_000
-ITERATIVE_TOL = 1e-5
+ITERATIVE_TOL = 1e-7
 MAX_SOLVE_VOXELS = 40_000     # direct solve stays well under a second; bigger boxes are solved coarser
 MIN_CONTRAST_HU = 40.0
 CONE_MM, CONE_SLOPE = 1.0, 0.5  # a drawn mask: dz mm off its slice the lesion lies within 1 mm + 0.5 dz of it
@@ -96,8 +98,13 @@ def _walk(data: np.ndarray, labels: np.ndarray, spacing) -> np.ndarray:
     """The random walker's lesion probability, by the solver that is fastest for the system's size."""
     if int((labels == 0).sum()) <= DIRECT_MAX_UNKNOWNS:
         return random_walker(data, labels, beta=BETA, mode="bf", spacing=spacing, return_full_prob=True)[0]
-    return random_walker(data, labels, beta=BETA, mode="cg_mg", tol=ITERATIVE_TOL, spacing=spacing,
-                         return_full_prob=True)[0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        prob = random_walker(data, labels, beta=BETA, mode="cg_mg", tol=ITERATIVE_TOL, spacing=spacing,
+                             return_full_prob=True)[0]
+    if any(issubclass(w.category, UserWarning) for w in caught):  # not converged in skimage's 30 iterations
+        return random_walker(data, labels, beta=BETA, mode="bf", spacing=spacing, return_full_prob=True)[0]
+    return prob
 
 
 def _solve(data: np.ndarray, labels: np.ndarray, spacing) -> np.ndarray:

@@ -36,3 +36,10 @@ def test_a_small_system_is_solved_directly():
     assert (labels == 0).sum() <= classical.DIRECT_MAX_UNKNOWNS
     direct = random_walker(data, labels, beta=classical.BETA, mode="bf", spacing=(1, 1, 1), return_full_prob=True)[0]
     assert np.array_equal(classical._walk(data, labels, (1, 1, 1)), direct)
+
+
+def test_an_unconverged_iterative_solve_falls_back_to_the_direct_one(monkeypatch):
+    data, labels = _sphere_case()
+    monkeypatch.setattr(classical, "ITERATIVE_TOL", 1e-30)   # unreachable in 30 iterations
+    direct = random_walker(data, labels, beta=classical.BETA, mode="bf", spacing=(1, 1, 1), return_full_prob=True)[0]
+    assert np.array_equal(classical._walk(data, labels, (1, 1, 1)), direct)
