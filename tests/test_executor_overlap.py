@@ -78,3 +78,49 @@ def test_the_pipeline_dag_overlaps_seg_export_with_qc_lesions_link(tmp_path, mon
     assert {"export-seg", "link", "qc"} <= deps["deid"]        # deid publishes every stage's quarantine rows
     assert deps["publish"] == deps["report"] == {"deid"}       # side by side
     assert deps["qc"] == {"extract", "segment"} and "qc" in deps["lesions"] and "lesions" in deps["link"]
+
+
+class _TwoFinishTogether(Stage):
+    """Three partitions on two workers; the first two end at the same instant, so both 'done' messages arrive in
+    one wait() while one partition is still queued."""
+    name, reads, writes = "together", (SOURCE,), ("masks",)
+
+    def __init__(self):
+        super().__init__()
+        self.at = time.time() + 2.0   # forked workers inherit the same instant
+
+    def process(self, part: Partition) -> dict:
+        if part.index < 2:
+            time.sleep(max(0.0, self.at - time.time()))
+        return {}
+
+
+class _NeedsBothCores(Stage):
+    name, reads, writes = "both", ("masks",), ("qc",)
+
+    @property
+    def resources(self):
+        from curation.io.stage import Resources
+
+        return Resources(cpus=2)
+
+    def process(self, part: Partition) -> dict:
+        return {}
+
+
+def test_workers_finishing_together_give_back_their_slots(tmp_path):
+    """Each worker that finishes takes the next queued partition or is stopped: none idles holding its slot, which
+    left a later stage that needs both slots waiting for ever."""
+    import signal
+
+    def _hung(*_):
+        raise TimeoutError("the executor hung: a worker's slot was never given back")
+
+    old = signal.signal(signal.SIGALRM, _hung)
+    signal.alarm(90)
+    try:
+        reps = LocalExecutor(tmp_path, shards=3, workers=2).run([_TwoFinishTogether(), _NeedsBothCores()])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert [r.shards_run for r in reps] == [3, 3]

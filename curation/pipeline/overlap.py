@@ -132,7 +132,10 @@ def _receive(ex: LocalExecutor, running: dict[int, _Running], reports: dict, bar
             w.busy = None
             if r.tick:
                 r.tick(1)
-            if not r.queue:
+            if r.queue:   # straight on: a worker left idle here, beside another that took the last partition,
+                # would never be stopped and its slots never given back (a later stage needing them waited forever)
+                w.send(r.queue.pop(0), r.plan.key, len(r.plan.todo) == 1 and ex.progress is not None)
+            else:
                 w.stop()
                 w.join()
                 r.workers.remove(w)
