@@ -126,8 +126,8 @@ class Stage:
         return ""
 
     def output_folders(self, out: Path) -> list[Path]:
-        """Where the stage's results live; a finished marker counts only while they all exist (a user may have
-        deleted one). Quarantine parts sit in a table every stage shares and are left out."""
+        """Where the stage's results live; a finished partition counts only while those that existed when it
+        finished still do (a user may have deleted one). Quarantine parts sit in a table every stage shares."""
         return [Path(out) / t for t in self.output_tables if t not in (SOURCE, "quarantine")]
 
     def clear_outputs(self, out: Path) -> None:

@@ -139,9 +139,6 @@ class LocalExecutor:
                 reasons.append("inputs changed: " + ", ".join(changed))
             if ok.get("source") != key["source"]:
                 reasons.append(f"{stage.source_label} changed")
-            missing = [p.name for p in stage.output_folders(self.out) if not p.exists()]
-            if missing:
-                reasons.append("output deleted: " + ", ".join(missing))
         fresh = bool(reasons)
         done = set() if fresh or stage.always_run else {p.part for p in parts if self._finished(stage, p, key)}
         return StagePlan(stage, parts, [p for p in parts if p.part not in done], key, reasons, fresh)
@@ -151,9 +148,10 @@ class LocalExecutor:
         if not marker.exists():
             return False
         try:
-            return json.loads(marker.read_text()).get("key") == key_hash(key)
+            done = json.loads(marker.read_text())
         except ValueError:
             return False
+        return done.get("key") == key_hash(key) and all((self.out / p).exists() for p in done.get("outputs", []))
 
     def preview(self, stages: list[Stage]) -> list[tuple[str, str]]:
         """What will run and why, before anything runs. A stage downstream of one that runs is decided when its
@@ -256,11 +254,20 @@ def key_hash(key: dict) -> str:
 
 
 def run_partition(stage: Stage, part: Partition, key: dict) -> dict:
-    """One partition, then its completion marker (only after the stage has written its part files)."""
+    """One partition, then its completion marker (only after the stage has written its part files). The marker
+    lists the output folders that exist now: one deleted later makes the partition run again."""
     stats = stage.process(part)
+    outputs = [_marker_path(part.out, p) for p in stage.output_folders(part.out) if p.exists()]
     _write_json(markers_dir(part.out, stage.name) / f"{part.part}.json",
-                {"partition": part.part, "key": key_hash(key), "stats": stats, "finished": time.time()})
+                {"partition": part.part, "key": key_hash(key), "stats": stats, "finished": time.time(),
+                 "outputs": sorted(outputs)})
     return stats
+
+
+def _marker_path(out: Path, p: Path) -> str:
+    """A folder inside OUT by its relative name (OUT may be moved), one outside it by its absolute path."""
+    p, out = Path(p).absolute(), Path(out).absolute()
+    return str(p.relative_to(out)) if p.is_relative_to(out) else str(p)
 
 
 def _write_json(path: Path, obj) -> None:

@@ -44,6 +44,9 @@ class PublishStage(Stage):
     def source_fingerprint(self) -> str:  # the card lists every stage's settings: any change rewrites it
         return hashlib.sha1(dumps(self.settings).encode()).hexdigest()
 
+    def output_folders(self, out: Path) -> list[Path]:
+        return [Path(self.config.hf_dir or Path(out) / "hf")]
+
     def process(self, part: Partition) -> dict:
         from curation.publish.dataset import publish
 

@@ -35,6 +35,9 @@ class ReportStage(Stage):
     def resources(self) -> Resources:
         return Resources(cpus=self.threads)
 
+    def output_folders(self, out: Path) -> list[Path]:
+        return [Path(self.config.target or Path(out) / "report")]
+
     def process(self, part: Partition) -> dict:
         from curation.report.html import write_report
 
