@@ -40,7 +40,7 @@ def recist_axes(mask: np.ndarray, spacing_rc: tuple[float, float]) -> tuple[floa
     width = (cols_any.shape[1] - np.argmax(cols_any[:, ::-1], axis=1) - np.argmax(cols_any, axis=1)) * dc
     bound = np.hypot(height, width)
     for i in np.argsort(-bound, kind="stable"):
-        if bound[i] < best[0]:
+        if bound[i] * (1 + 1e-9) < best[0]:   # slack: the hull's long axis may exceed the box's hypot by an ulp
             break
         long, short = _slice_axes(mask[zs[i]], dr, dc)
         if long > best[0] or (long == best[0] and zs[i] < best[2]):

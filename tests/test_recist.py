@@ -25,3 +25,19 @@ def test_pruned_scan_equals_the_plain_scan_on_blobs_ties_and_speckle():
         spacing = tuple(rng.uniform(0.5, 1.0, 2))
         assert recist_axes(mask, spacing) == _plain_scan(mask, spacing)
     assert recist_axes(np.zeros((3, 4, 4), bool), (1.0, 1.0)) == (0.0, 0.0, -1)
+
+
+def test_same_extent_at_other_offsets_keeps_the_plain_scans_slice():
+    """The box bound and the hull's long axis are computed differently and may differ by an ulp: the pruning must
+    not skip a slice whose long axis is that ulp longer (found in review: rectangles moved between slices)."""
+    rng = np.random.default_rng(0)
+    for _ in range(400):
+        mask = np.zeros((4, 40, 40), bool)
+        spacing = tuple(rng.choice([0.7, 0.703125, 0.65, 0.1, 0.3, 0.59765625], 2))
+        h, w = rng.integers(1, 8, 2)
+        for z in range(4):
+            if rng.random() < 0.8:
+                r, c = rng.integers(0, 30, 2)
+                mask[z, r:r + h, c:c + w] = True
+                mask[z, r, c] = bool(rng.random() < 0.5)
+        assert recist_axes(mask, spacing) == _plain_scan(mask, spacing)
