@@ -83,9 +83,15 @@ def test_a_changed_archive_invalidates_downstream_markers(archive, tmp_path):
 class _Writes(Stage):
     name, reads, writes = "a", (SOURCE,), ("masks",)
 
+    def process(self, part):
+        return {}
+
 
 class _Reads(Stage):
     name, reads, writes = "b", ("masks",), ("links",)
+
+    def process(self, part):
+        return {}
 
 
 def test_pipeline_is_checked_before_it_runs(tmp_path):

@@ -6,6 +6,7 @@ Modelled on datatrove's PipelineStep and NeMo-Curator's ProcessingStage, dependi
 """
 from __future__ import annotations
 
+import abc
 import dataclasses
 import json
 import shutil
@@ -77,7 +78,7 @@ def parse_setting(config, name: str, raw: str):
     return dataclasses.replace(config, **{name: value})
 
 
-class Stage:
+class Stage(abc.ABC):
     """One step of the pipeline. Subclasses set the class attributes and implement ``process``; the config is a
     frozen dataclass (its hash is part of every completion marker, so changing a setting re-runs the stage)."""
 
@@ -113,9 +114,9 @@ class Stage:
     def teardown(self) -> None:
         """Once per worker after its last partition."""
 
+    @abc.abstractmethod
     def process(self, part: Partition) -> dict:
         """Do the work of one partition, write its rows through ``part.write``; return JSON-able run stats."""
-        raise NotImplementedError
 
     def model_files(self) -> list[Path]:
         """Weights the output depends on: their checksums key the completion markers."""
