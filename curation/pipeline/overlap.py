@@ -77,11 +77,7 @@ def _dispatch(ex: LocalExecutor, stages: list[Stage], running: dict[int, _Runnin
     whose workers can share its setup is set up here, once, before its first worker is forked: every worker
     inherits it, and so does every stage forked later (link's setup imports torch and transformers, which deid
     needs too: set up in a worker, each process paid ~5-10 CPU s for the same imports). The loop waits meanwhile;
-    running workers go on with their partition."""
-    for r in running.values():
-        for w in r.workers:
-            if w.busy is None and r.queue:
-                w.send(r.queue.pop(0), r.plan.key, len(r.plan.todo) == 1 and ex.progress is not None)
+    running workers go on with their partition (a worker is never idle: see _receive)."""
     cap = 1   # fair shares: every started stage gets a worker before any gets a second (in pipeline order)
     while free and any(r.queue for r in running.values()) and cap <= ex.workers:
         for i in sorted(running):
@@ -98,9 +94,14 @@ def _dispatch(ex: LocalExecutor, stages: list[Stage], running: dict[int, _Runnin
             w = StageWorker(stage, setup=not r.shared, slots=slots, close_in_child=inherited)
             r.workers.append(w)
             free -= slots
-            w.send(r.queue.pop(0), r.plan.key, len(r.plan.todo) == 1 and ex.progress is not None)
+            _send_next(ex, r, w)
         cap += 1
     return free
+
+
+def _send_next(ex: LocalExecutor, r: _Running, w: StageWorker) -> None:
+    """The stage's next queued partition to this worker (a single-partition stage relays its progress bars)."""
+    w.send(r.queue.pop(0), r.plan.key, len(r.plan.todo) == 1 and ex.progress is not None)
 
 
 def _receive(ex: LocalExecutor, running: dict[int, _Running], reports: dict, bars: dict) -> int:
@@ -134,7 +135,7 @@ def _receive(ex: LocalExecutor, running: dict[int, _Running], reports: dict, bar
                 r.tick(1)
             if r.queue:   # straight on: a worker left idle here, beside another that took the last partition,
                 # would never be stopped and its slots never given back (a later stage needing them waited forever)
-                w.send(r.queue.pop(0), r.plan.key, len(r.plan.todo) == 1 and ex.progress is not None)
+                _send_next(ex, r, w)
             else:
                 w.stop()
                 w.join()
