@@ -96,15 +96,14 @@ def _window(centre: np.ndarray, half: float, n_rows: int, n_cols: int) -> tuple[
 
 def _walk(data: np.ndarray, labels: np.ndarray, spacing) -> np.ndarray:
     """The random walker's lesion probability, by the solver that is fastest for the system's size."""
-    if int((labels == 0).sum()) <= DIRECT_MAX_UNKNOWNS:
-        return random_walker(data, labels, beta=BETA, mode="bf", spacing=spacing, return_full_prob=True)[0]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        prob = random_walker(data, labels, beta=BETA, mode="cg_mg", tol=ITERATIVE_TOL, spacing=spacing,
-                             return_full_prob=True)[0]
-    if any(issubclass(w.category, UserWarning) for w in caught):  # not converged in skimage's 30 iterations
-        return random_walker(data, labels, beta=BETA, mode="bf", spacing=spacing, return_full_prob=True)[0]
-    return prob
+    if int((labels == 0).sum()) > DIRECT_MAX_UNKNOWNS:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            prob = random_walker(data, labels, beta=BETA, mode="cg_mg", tol=ITERATIVE_TOL, spacing=spacing,
+                                 return_full_prob=True)[0]
+        if not any(issubclass(w.category, UserWarning) for w in caught):
+            return prob   # else not settled in skimage's 30 iterations: solved directly after all
+    return random_walker(data, labels, beta=BETA, mode="bf", spacing=spacing, return_full_prob=True)[0]
 
 
 def _solve(data: np.ndarray, labels: np.ndarray, spacing) -> np.ndarray:

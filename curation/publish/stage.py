@@ -44,14 +44,17 @@ class PublishStage(Stage):
     def source_fingerprint(self) -> str:  # the card lists every stage's settings: any change rewrites it
         return hashlib.sha1(dumps(self.settings).encode()).hexdigest()
 
+    def target(self, out: Path) -> Path:
+        return Path(self.config.hf_dir or Path(out) / "hf")
+
     def output_folders(self, out: Path) -> list[Path]:
-        return [Path(self.config.hf_dir or Path(out) / "hf")]
+        return [self.target(out)]
 
     def process(self, part: Partition) -> dict:
         from curation.publish.dataset import publish
 
         c = self.config
-        s = publish(part.out / c.source, c.hf_dir or part.out / "hf", min_tier=c.min_tier, fractions=tuple(c.fractions),
+        s = publish(part.out / c.source, self.target(part.out), min_tier=c.min_tier, fractions=tuple(c.fractions),
                     volumes=c.volumes, min_review=c.min_review, progress=part.progress, settings=self.settings, workers=self.threads)
         return {"rows": s.rows, "volumes": s.volumes_written + s.volumes_reused, "volume_errors": s.volume_errors}
 

@@ -35,13 +35,16 @@ class ReportStage(Stage):
     def resources(self) -> Resources:
         return Resources(cpus=self.threads)
 
+    def target(self, out: Path) -> Path:
+        return Path(self.config.target or Path(out) / "report")
+
     def output_folders(self, out: Path) -> list[Path]:
-        return [Path(self.config.target or Path(out) / "report")]
+        return [self.target(out)]
 
     def process(self, part: Partition) -> dict:
         from curation.report.html import write_report
 
         src = part.out / self.config.source
-        index = write_report(src, self.config.target or part.out / "report", evaluation=self.config.evaluation or src / "eval" / "segmentation.json",
+        index = write_report(src, self.target(part.out), evaluation=self.config.evaluation or src / "eval" / "segmentation.json",
                              page_size=self.config.page_size, progress=part.progress, workers=self.threads)
         return {"index": str(index)}
