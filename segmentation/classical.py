@@ -11,9 +11,11 @@ density, and a grown region follows them. Here the prompt fixes both sides of th
 - the random walker (scikit-image, with the voxel spacing) then places the boundary where the image changes
   most between the two, so a vessel or the chest wall is cut at its narrowest/weakest link inside the bound.
 The mask is the walk's lesion plus its partial-volume rim (LIDC readers include it), kept where lesion-like;
-a line drawn between edge-pixel centres (the mask overshoots it) says the reader leaves the rim out.
+a line drawn between edge-pixel centres (the mask overshoots it) says the reader leaves the rim out; a caliper is
+a chord of the lesion, so its slice's mask spans it end to end (``_span``).
 A contour drawn by the reader is kept as drawn on its slice; a drawn mask also bounds the other slices (a shape
-prior around it and its own HU cut, ``_bound_by_drawing``). Big lesions are solved on a coarser grid (at most
+prior around it and its own HU cut, ``_bound_by_drawing``), and may outgrow itself towards a clearly denser
+neighbour slice (it was drawn on the lesion's faint partial-volume end, ``_cap_sides``). Big lesions are solved on a coarser grid (at most
 ``MAX_SOLVE_VOXELS``) and the probability is resampled back. Deterministic, no weights; every mask row is
 labelled with ``BACKEND``.
 """
@@ -32,7 +34,7 @@ from skimage.transform import resize
 from segmentation.prompt_geometry import MAX_POINT_RADIUS_MM, footprint
 from segmentation.prompts import Prompt, PromptError
 
-BACKEND = "classical-cpu 0.4.0"
+BACKEND = "classical-cpu 0.5.0"
 SMOOTH_SIGMA_PX = 0.6
 BETA = 1500.0
 BACKGROUND_LEVEL = 0.15      # voxels this close to the background HU (0 = background, 1 = lesion) are seeds
@@ -56,6 +58,7 @@ MAX_SOLVE_VOXELS = 40_000     # direct solve stays well under a second; bigger b
 MIN_CONTRAST_HU = 40.0
 CONE_MM, CONE_SLOPE = 1.0, 0.5  # a drawn mask: dz mm off its slice the lesion lies within 1 mm + 0.5 dz of it
 MASK_CUT_MARGIN = 0.15       # a drawn mask: voxels this far below its own edge level (``_drawn_cut``) are background
+CAP_HU = 100.0               # a drawn mask's neighbour slice this much denser inside it: the drawing is a faint end
 OUTLINE_Z = 0.6             # a drawn region reaches across slices this times its long diameter
 
 
@@ -182,6 +185,29 @@ def _bound_by_drawing(labels: np.ndarray, f: np.ndarray, drawn: np.ndarray, kk: 
     labels[(f < cut - MASK_CUT_MARGIN) & (labels != 1)] = 2
 
 
+def _cap_sides(hu: np.ndarray, k: int, rows: slice, cols: slice, drawn: np.ndarray) -> tuple[bool, bool]:
+    """(below, above): whether the slice on that side is clearly denser than the drawn slice inside the drawing,
+    i.e. the drawing is the lesion's partial-volume end and the lesion lies mostly on that side."""
+    own = float(hu[k, rows, cols][drawn].mean())
+    return tuple(0 <= z < hu.shape[0] and float(hu[z, rows, cols][drawn].mean()) >= own + CAP_HU
+                 for z in (k - 1, k + 1))
+
+
+def _span(points: np.ndarray, shape) -> np.ndarray:
+    """The pixels a caliper's axes run through (each pair of points an axis; centres within half a pixel of its
+    ends left out): a caliper is a chord of the lesion, so its slice's mask spans it end to end."""
+    out = np.zeros(shape, bool)
+    for a, b in zip(points[0::2], points[1::2]):
+        n = float(np.linalg.norm(b - a))
+        if n < 1.0:
+            continue
+        t = np.linspace(0.5 / n, 1 - 0.5 / n, int(np.ceil(4 * n)) + 1)[:, None]
+        ij = np.floor(a + t * (b - a)).astype(int)
+        ij = ij[(ij >= 0).all(axis=1) & (ij < shape).all(axis=1)]
+        out[ij[:, 0], ij[:, 1]] = True
+    return out
+
+
 def _extent(mask2d: np.ndarray, u: np.ndarray) -> float:
     """Extent (px) of a slice mask's pixel squares along the unit direction u."""
     r, c = np.nonzero(mask2d)
@@ -223,14 +249,20 @@ class ClassicalSegmenter(PerPromptSegmenter):
         # circumradius, about 0.5 x for a round contour, cut lesions short at their top and bottom)
         half_z_px = radius if fp.outside is None else OUTLINE_Z * _diameter(~fp.outside) + 1.0
         reach_z_mm = half_z_px * px_mm * (LINE_Z_REACH if prompt.kind in ("line", "bidimensional") else Z_REACH) + ds
-        box_r, box_c = _window(centre, radius + 3, *hu.shape[1:])
+        # a contour drawn on the lesion's faint end (a partial-volume cap) says nothing of how large it is towards
+        # its denser side: there it may grow as far as the shape prior of ``_bound_by_drawing`` allows
+        cap = _cap_sides(hu, k, rows, cols, fp.inside) if prompt.kind == "mask" else (False, False)
+        grow_px = (CONE_MM + CONE_SLOPE * reach_z_mm) / px_mm if any(cap) else 0.0
+        box_r, box_c = _window(centre, radius + grow_px + 3, *hu.shape[1:])
         nz = int(np.ceil(reach_z_mm / ds)) + 1
         z0, z1 = max(0, k - nz), min(hu.shape[0], k + nz + 1)
         crop = ndimage.gaussian_filter(hu[z0:z1, box_r, box_c].astype(np.float32), (0, SMOOTH_SIGMA_PX, SMOOTH_SIGMA_PX))
         f = (crop - background) / (lesion - background)
         zz, rr, cc = np.meshgrid((np.arange(z0, z1) - k) * ds, np.arange(box_r.start, box_r.stop) + 0.5 - centre[0],
                                  np.arange(box_c.start, box_c.stop) + 0.5 - centre[1], indexing="ij")
-        bound = (rr ** 2 + cc ** 2) / radius ** 2 + zz ** 2 / reach_z_mm ** 2 <= 1.0
+        side = np.arange(z0, z1) - k
+        r_z = radius + grow_px * ((side < 0) & cap[0] | (side > 0) & cap[1])
+        bound = (rr ** 2 + cc ** 2) / r_z[:, None, None] ** 2 + zz ** 2 / reach_z_mm ** 2 <= 1.0
         labels = np.zeros(crop.shape, np.int8)
         labels[~bound | (f < BACKGROUND_LEVEL)] = 2
         kk = k - z0
@@ -273,6 +305,8 @@ class ClassicalSegmenter(PerPromptSegmenter):
         comp, _ = ndimage.label(seg)
         hit = np.unique(comp[labels == 1])
         seg = np.isin(comp, hit[hit > 0])
+        if prompt.kind in ("line", "bidimensional"):
+            seg[kk] |= _span(local.points - off, seg.shape[1:])
         for z in range(seg.shape[0]):
             seg[z] = ndimage.binary_fill_holes(seg[z])
         if drawn is not None:
