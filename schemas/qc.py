@@ -1,7 +1,7 @@
 """Quality control metrics and the quarantine of bad input."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Optional
 
 import pyarrow as pa
@@ -15,6 +15,59 @@ QC_CALIBRATION = ("with the default thresholds, 93% of passing masks had Dice >=
                   "(92.6% on the holdout half of the patients), and 56% of such good masks passed (line, bidimensional "
                   "and box marks; arrow and point masks never pass unchecked), on 1000 masks of 200 LIDC-IDRI nodules "
                   "(thresholds set on classical-cpu 0.2.0, rechecked on 0.4.0; benchmarks/calibrate_qc.py)")
+
+# Per prompt kind, the same calibration: kind -> (precision tune, recall tune, precision holdout, recall holdout);
+# printed by benchmarks/calibrate_qc.py. CALIBRATED_AS: annotation kinds measured under another prompt name.
+QC_BY_KIND = {}
+CALIBRATED_AS = {"polygon": "box"}
+
+
+@dataclass(frozen=True)
+class QCThresholds:
+    """Defaults calibrated on real lesions (benchmarks/calibrate_qc.py, 200 LIDC-IDRI nodules, searched on the
+    'tune' half for precision >= 0.92 so that the 'holdout' half keeps >= 0.9; see QC_CALIBRATION)."""
+    max_recist_error_pct: float = 30.0      # mask RECIST long axis vs the radiologist's line
+    min_line_inside: float = 0.6            # fraction of the drawn line inside the mask on its slice
+    min_outline_box_iou: float = 0.5        # a box/contour: mask's bounding box vs the drawn one's
+    max_arrow_tip_mm: float = 5.0           # arrow tip to the mask on its slice
+    max_arrow_tip_depth_mm: float = 2.0     # arrow tip inside the mask by at most this
+    max_arrow_behind_fraction: float = 0.2  # share of the mask's slice behind the arrow's tip
+    max_arrow_aim_deg: float = 20.0         # shaft vs tip-to-mask-centre direction
+    max_components: float = 1.0
+    max_extent_log2_ratio: float = 1.0      # slices spanned vs the size the prompt implies
+    min_directions_stopped_on_empty: float = 1.0   # not calibrated (crops end at the lesion): kept
+    min_outline_contrast: float = 0.5       # see outline_contrast
+    min_classical_certainty: float = 0.5    # the classical backend's score (certainty of the random walk)
+    min_size_checkable: float = 1.0         # 1: masks the mark cannot bound (points, bare tips) never pass; 0: they may
+
+    @classmethod
+    def from_pairs(cls, pairs: list[str]) -> "QCThresholds":
+        values = asdict(cls())
+        for p in pairs:
+            key, _, val = p.partition("=")
+            if key not in values:
+                raise ValueError(f"unknown QC threshold {key!r}; known: {', '.join(values)}")
+            values[key] = float(val)
+        return cls(**values)
+
+
+# metric -> (QCThresholds field, "max" or "min"): how a stored metric value is judged, so that a calibration can
+# re-judge stored values under other thresholds (curation.pipeline.qc_calibration) exactly as ``mask_metrics`` does.
+CHECKS = {"recist_error_pct": ("max_recist_error_pct", "max"), "line_inside_fraction": ("min_line_inside", "min"),
+          "outline_box_iou": ("min_outline_box_iou", "min"),
+          "arrow_tip_distance_mm": ("max_arrow_tip_mm", "max"), "arrow_tip_depth_mm": ("max_arrow_tip_depth_mm", "max"),
+          "arrow_behind_fraction": ("max_arrow_behind_fraction", "max"), "arrow_aim_deg": ("max_arrow_aim_deg", "max"),
+          "classical_certainty": ("min_classical_certainty", "min"), "size_checkable": ("min_size_checkable", "min"),
+          "components": ("max_components", "max"), "extent_log2_ratio": ("max_extent_log2_ratio", "max"),
+          "directions_stopped_on_empty": ("min_directions_stopped_on_empty", "min"),
+          "outline_contrast": ("min_outline_contrast", "min")}
+
+
+def judge(metric: str, value: float, th: QCThresholds) -> bool:
+    """Whether a metric value passes its threshold in ``th``."""
+    field, side = CHECKS[metric]
+    limit = getattr(th, field)
+    return value <= limit if side == "max" else value >= limit
 
 
 @dataclass(kw_only=True)

@@ -1,0 +1,82 @@
+"""QC per prompt kind: an arrow's mask is checked by its tip and shaft (the lesion starts at the tip and lies in
+front of it) and may pass; a point's never passes unchecked; the calibration judges stored metric values exactly
+as the QC stage does, and its search keeps every kind that passes at the precision aim."""
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from curation.pipeline.qc_calibration import PERMISSIVE, UNCALIBRATED, passes, search
+from curation.qc.stage import QCThresholds, mask_metrics
+from schemas import AnnotationRecord, MaskRecord
+from schemas.mask_nifti import bbox_of
+
+SHAPE, SPACING = (9, 64, 64), (1.0, 0.7, 0.7)
+TIP, TAIL = [40.6, 32.5], [60.5, 30.0]   # (column, row): on the lesion's right edge, shaft coming from the right
+
+
+def _lesion():
+    z, r, c = np.ogrid[:SHAPE[0], :SHAPE[1], :SHAPE[2]]
+    ball = ((z - 4) / 3.0) ** 2 + ((r - 32) / 8.0) ** 2 + ((c - 32) / 8.0) ** 2 <= 1
+    hu = np.random.default_rng(0).normal(-850, 40, SHAPE).astype(np.float32)
+    hu[ball] = np.random.default_rng(1).normal(30, 20, int(ball.sum()))
+    return ball, hu
+
+
+def _verdict(mask, hu, kind, th=QCThresholds()):
+    a = AnnotationRecord(annotation_id="a", source_kind="gsps", source_sop_uid="g", source_path="g.dcm", kind=kind,
+                         slice_index=4, points_px=[TAIL, TIP] if kind == "arrow" else [[32.5, 32.5]],
+                         tip_px=TIP if kind == "arrow" else None)
+    m = MaskRecord(mask_id="m", annotation_id="a", series_uid="s", backend="classical-cpu", mask=b"", bbox=bbox_of(mask),
+                   n_slices=int(mask.any(axis=(1, 2)).sum()), recist_long_mm=11.2, score=0.95,
+                   stop_reason_superior="empty_slice", stop_reason_inferior="empty_slice")
+    metrics = mask_metrics(mask, hu, a, m, SPACING, th)
+    return [name for name, _, _, ok, _ in metrics if ok is False], {n: v for n, v, *_ in metrics}
+
+
+def test_an_arrow_mask_in_front_of_its_tip_passes_and_one_over_the_shaft_fails():
+    lesion, hu = _lesion()
+    failed, values = _verdict(lesion, hu, "arrow")
+    assert failed == [], values
+    assert values["size_checkable"] == 1.0 and values["arrow_behind_fraction"] < 0.05 and values["arrow_aim_deg"] < 15
+    leak = lesion.copy()
+    leak[3:6, 28:38, 32:58] = True   # grown back along the shaft through tissue of the same density
+    hu[leak] = hu[lesion].mean()
+    failed, values = _verdict(leak, hu, "arrow")
+    assert failed and all(f.startswith("arrow_") for f in failed), (failed, values)
+    assert values["arrow_tip_depth_mm"] > 3 and values["arrow_behind_fraction"] > 0.2
+
+
+def test_a_point_mask_never_passes_unchecked():
+    lesion, hu = _lesion()
+    failed, values = _verdict(lesion, hu, "point")
+    assert failed == ["size_checkable"] and not any(n.startswith("arrow_") for n in values)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_calibration_judges_stored_values_as_the_stage_does(seed):
+    rng = np.random.default_rng(seed)
+    lesion, hu = _lesion()
+    mask = lesion | ndimage.binary_dilation(rng.random(SHAPE) > 0.995, iterations=2)   # some masks leak, some split
+    stored = {"segmented": True, "kind": "arrow", "metrics": _verdict(mask, hu, "arrow", PERMISSIVE)[1]}
+    for _ in range(5):
+        th = QCThresholds(max_arrow_tip_mm=rng.choice([0.5, 3.0]), max_arrow_tip_depth_mm=rng.choice([0.5, 2.0]),
+                          max_arrow_behind_fraction=rng.choice([0.05, 0.5]), max_arrow_aim_deg=rng.choice([5.0, 40.0]),
+                          max_components=rng.choice([1.0, 50.0]), min_outline_contrast=rng.choice([0.5, 0.95]))
+        failed = [f for f in _verdict(mask, hu, "arrow", th)[0] if f not in UNCALIBRATED]
+        assert passes(stored, th) == (not failed)
+
+
+def _row(kind, dice, certainty):
+    return {"segmented": True, "kind": kind, "dice": dice,
+            "metrics": {"components": 1.0, "classical_certainty": certainty, "size_checkable": float(kind == "line")}}
+
+
+def test_the_search_keeps_every_kind_that_passes_at_the_aim():
+    # lines: certainty tells good from bad; points: 8 good of 10, nothing tells them apart. Letting the points
+    # pass keeps the overall precision >= 0.9 (38/40), but then a point's pass means 80%: the search must not.
+    rows = ([_row("line", 0.85, 0.9)] * 30 + [_row("line", 0.3, 0.55)] * 10
+            + [_row("point", 0.8, 0.9)] * 8 + [_row("point", 0.3, 0.9)] * 2)
+    th, s = search(rows, aim=0.9)
+    assert th.min_size_checkable == 1.0 and th.min_classical_certainty > 0.55
+    assert s["precision"] == 1.0 and s["passed"] == 30
+    assert not any(passes(r, th) for r in rows if r["kind"] == "point")
