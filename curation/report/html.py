@@ -124,7 +124,7 @@ def write_report(out: Path, target: Optional[Path] = None, evaluation: Optional[
 def _qc_meaning(con, ok: list[dict], dice: dict) -> str:
     """What a pass means: the calibration on real lesions per prompt kind (for the default thresholds: says so when
     this run's differ), and, with truth, precision/recall on this run per kind."""
-    text = f"<p>What a QC pass means (measured on real CT): {html.escape(QC_CALIBRATION)}"
+    text = f"<p>What a QC pass means (measured on real CT): {html.escape(QC_CALIBRATION)}."
     used = dict(con.sql("select metric, any_value(threshold) from qc where threshold is not null group by 1").fetchall())
     changed = sorted(n for n, t in used.items() if n in CHECKS and t != getattr(QCThresholds(), CHECKS[n][0]))
     if changed:
@@ -148,8 +148,12 @@ def _qc_meaning(con, ok: list[dict], dice: dict) -> str:
     rows = []
     for kind in sorted({m["kind"] for m in ok} | set(run) - {"all"}):
         cal = QC_BY_KIND.get(CALIBRATED_AS.get(kind, kind))
-        cells = (f"<td>{cal[0]:.2f} / {cal[2]:.2f}</td><td>{cal[1]:.2f} / {cal[3]:.2f}</td>" if cal
-                 else "<td colspan=2>not calibrated</td>")
+        if cal is None:
+            cells = "<td colspan=2>not calibrated</td>"
+        elif cal[0] != cal[0]:   # NaN: no mask of this kind passed in the calibration
+            cells = "<td colspan=2>never passes: the mark cannot bound the mask</td>"
+        else:
+            cells = f"<td>{cal[0]:.2f} / {cal[2]:.2f}</td><td>{cal[1]:.2f} / {cal[3]:.2f}</td>"
         if scored:
             n, prec, rec = run.get(kind, (0, float("nan"), float("nan")))
             cells += f"<td>{n}</td><td>{prec:.2f}</td><td>{rec:.2f}</td>"
