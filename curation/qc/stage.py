@@ -84,8 +84,8 @@ def mask_metrics(mask: np.ndarray, hu: Optional[np.ndarray], a: AnnotationRecord
         vals = hu[mask]
         out.append(("hu_mean", float(vals.mean()), None, None, "HU inside the mask"))
         out.append(("hu_std", float(vals.std()), None, None, "HU inside the mask"))
-    return [(n, float(v), t, None if ok is None else bool(ok), d) for n, v, t, ok, d in out]  # plain bools: verdicts
-    # test ``ok is False``, which a numpy bool (from numpy-typed thresholds) would never be
+    # plain floats and bools: verdicts test ``ok is False``, which a numpy bool (numpy-typed thresholds) never is
+    return [(n, float(v), t, None if ok is None else bool(ok), d) for n, v, t, ok, d in out]
 
 
 def _size_checkable(kind: str, measured: set[str], th: QCThresholds) -> tuple:
