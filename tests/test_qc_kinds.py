@@ -22,10 +22,14 @@ def _lesion():
     return ball, hu
 
 
+POINTS = {"arrow": [TAIL, TIP], "point": [[32.5, 32.5]], "line": [[24.3, 33.0], [40.6, 32.1]],
+          "polygon": [[23.5, 23.8], [41.2, 23.8], [41.2, 41.0], [23.5, 41.0], [23.5, 23.8]]}
+
+
 def _verdict(mask, hu, kind, th=QCThresholds()):
     a = AnnotationRecord(annotation_id="a", source_kind="gsps", source_sop_uid="g", source_path="g.dcm", kind=kind,
-                         slice_index=4, points_px=[TAIL, TIP] if kind == "arrow" else [[32.5, 32.5]],
-                         tip_px=TIP if kind == "arrow" else None)
+                         slice_index=4, points_px=POINTS[kind], tip_px=TIP if kind == "arrow" else None,
+                         length_mm=11.4 if kind in ("line", "polygon") else None)
     m = MaskRecord(mask_id="m", annotation_id="a", series_uid="s", backend="classical-cpu", mask=b"", bbox=bbox_of(mask),
                    n_slices=int(mask.any(axis=(1, 2)).sum()), recist_long_mm=11.2, score=0.95,
                    stop_reason_superior="empty_slice", stop_reason_inferior="empty_slice")
@@ -52,18 +56,25 @@ def test_a_point_mask_never_passes_unchecked():
     assert failed == ["size_checkable"] and not any(n.startswith("arrow_") for n in values)
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_the_calibration_judges_stored_values_as_the_stage_does(seed):
+@pytest.mark.parametrize("kind", ["arrow", "line", "polygon"])
+@pytest.mark.parametrize("seed", range(3))
+def test_the_calibration_judges_stored_values_as_the_stage_does(seed, kind):
     rng = np.random.default_rng(seed)
     lesion, hu = _lesion()
-    mask = lesion | ndimage.binary_dilation(rng.random(SHAPE) > 0.995, iterations=2)   # some masks leak, some split
-    stored = {"segmented": True, "kind": "arrow", "metrics": _verdict(mask, hu, "arrow", PERMISSIVE)[1]}
-    for _ in range(5):
-        th = QCThresholds(max_arrow_tip_mm=rng.choice([0.5, 3.0]), max_arrow_tip_depth_mm=rng.choice([0.5, 2.0]),
-                          max_arrow_behind_fraction=rng.choice([0.05, 0.5]), max_arrow_aim_deg=rng.choice([5.0, 40.0]),
-                          max_components=rng.choice([1.0, 50.0]), min_outline_contrast=rng.choice([0.5, 0.95]))
-        failed = [f for f in _verdict(mask, hu, "arrow", th)[0] if f not in UNCALIBRATED]
-        assert passes(stored, th) == (not failed)
+    mask = lesion | ndimage.binary_dilation(rng.random(SHAPE) > 1 - 0.002 * seed, iterations=2)   # 0: clean; else split
+    stored = {"segmented": True, "kind": kind, "metrics": _verdict(mask, hu, kind, PERMISSIVE)[1]}
+    verdicts = set()
+    for i in range(8):   # the loosest set, the strictest, then mixed ones
+        pick = {f: float(v[1 - i] if f.startswith("max") else v[i]) if i < 2 else float(rng.choice(v)) for f, v in {
+            "max_arrow_tip_mm": (0.5, 3.0), "max_arrow_tip_depth_mm": (0.5, 2.0), "max_arrow_behind_fraction": (0.05, 0.5),
+            "max_arrow_aim_deg": (5.0, 40.0), "max_components": (1.0, 50.0), "min_outline_contrast": (0.2, 0.95),
+            "max_recist_error_pct": (5.0, 80.0), "min_line_inside": (0.6, 1.0), "min_outline_box_iou": (0.5, 0.95),
+            "max_extent_log2_ratio": (0.2, 1.5)}.items()}
+        th = QCThresholds(**pick)
+        failed = [f for f in _verdict(mask, hu, kind, th)[0] if f not in UNCALIBRATED]
+        assert passes(stored, th) == (not failed), (failed, stored["metrics"])
+        verdicts.add(not failed)
+    assert seed or verdicts == {True, False}   # the clean mask passes loose thresholds and fails strict ones
 
 
 def _row(kind, dice, certainty):
