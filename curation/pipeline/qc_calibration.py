@@ -29,7 +29,6 @@ PERMISSIVE = QCThresholds(max_recist_error_pct=1e9, min_line_inside=0.0, max_arr
 GRID = {
     "max_recist_error_pct": (10.0, 15.0, 20.0, 30.0),
     "min_line_inside": (0.6, 0.8, 0.9, 1.0),
-    "min_outline_box_iou": (0.0, 0.5, 0.6, 0.7, 0.8),
     "max_arrow_tip_mm": (1.0, 2.0, 3.0, 5.0),
     "max_arrow_tip_depth_mm": (0.5, 1.0, 2.0, 1e9),
     "max_arrow_behind_fraction": (0.05, 0.1, 0.2, 0.3, 1.0),

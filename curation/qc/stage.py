@@ -52,10 +52,6 @@ def mask_metrics(mask: np.ndarray, hu: Optional[np.ndarray], a: AnnotationRecord
             ok = (samples[:, 0] >= 0) & (samples[:, 0] < shape[1]) & (samples[:, 1] >= 0) & (samples[:, 1] < shape[2])
             frac = float(_sample(on_slice, samples[ok] - (orow, ocol)).mean()) if ok.any() else 0.0
             out.append(("line_inside_fraction", frac, th.min_line_inside, frac >= th.min_line_inside, "drawn line inside the mask"))
-        if a.kind == "polygon" and len(pts) >= 3:
-            iou = _box_iou(on_slice, pts, (orow, ocol))
-            out.append(("outline_box_iou", iou, th.min_outline_box_iou, iou >= th.min_outline_box_iou,
-                        "the mask's bounding box on the slice vs the drawn outline's (a box or contour around the lesion)"))
         if a.kind == "arrow" and a.tip_px is not None:
             out += _arrow_metrics(on_slice, pts, np.asarray(a.tip_px, float)[::-1], (orow, ocol), shape, (dr, dc), th)
     if m.score is not None and m.backend.startswith("classical-cpu"):  # calibrated for this backend's score only
@@ -100,22 +96,10 @@ def _size_checkable(kind: str, measured: set[str], th: QCThresholds) -> tuple:
             f"a {kind} gives no size or edge: on real lesions such masks are right too rarely to pass unchecked")
 
 
-def _box_iou(plane: np.ndarray, pts: np.ndarray, offset: tuple[int, int]) -> float:
-    """IoU of the mask's in-plane bounding box (pixel squares) and the drawn outline's bounding box."""
-    if not plane.any():
-        return 0.0
-    rs, cs = np.nonzero(plane)
-    lo_m = np.array([rs.min(), cs.min()], float) + offset
-    hi_m = np.array([rs.max(), cs.max()], float) + offset + 1
-    lo_d, hi_d = pts.min(axis=0), pts.max(axis=0)
-    inter = np.prod(np.clip(np.minimum(hi_m, hi_d) - np.maximum(lo_m, lo_d), 0, None))
-    union = np.prod(hi_m - lo_m) + np.prod(hi_d - lo_d) - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
 def _arrow_metrics(plane: np.ndarray, pts: np.ndarray, tip: np.ndarray, offset: tuple[int, int], shape: tuple,
                    sampling: tuple[float, float], th: QCThresholds) -> list[tuple]:
-    """The arrow's tip on the mask's outline (distance from outside; depth inside) and the mask in front of it:
+    """The arrow's tip on the mask's outline (distance from outside; depth inside: a mask that covers the tip has
+    grown over the edge the reader marked) and the mask in front of it:
     the share of the mask's slice behind the line through the tip across the shaft, and the angle between the
     shaft and the tip-to-mask-centre direction. ``tip`` and ``pts`` are (row, col), pixel centres at +0.5."""
     cell = np.clip(np.floor(tip).astype(int), 0, np.array(shape[1:]) - 1) - offset
@@ -125,7 +109,7 @@ def _arrow_metrics(plane: np.ndarray, pts: np.ndarray, tip: np.ndarray, offset: 
     out = [("arrow_tip_distance_mm", d, th.max_arrow_tip_mm, d <= th.max_arrow_tip_mm, "arrow tip to the mask")]
     depth = _tip_distance(~plane, cell, sampling) if d == 0 else 0.0
     out.append(("arrow_tip_depth_mm", depth, th.max_arrow_tip_depth_mm, depth <= th.max_arrow_tip_depth_mm,
-                "how deep inside the mask the arrow's tip lies (the mask then covers the shaft's side)"))
+                "tip's pixel to the nearest pixel outside the mask: at least a pixel whenever the mask covers the tip"))
     tail = pts[int(np.argmax(np.linalg.norm(pts - tip, axis=1)))]
     sc = np.asarray(sampling, float)
     shaft = (tip - tail) * sc
