@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from curation.pipeline.qc_calibration import PERMISSIVE, UNCALIBRATED, passes, search
+from curation.pipeline.qc_calibration import PERMISSIVE, UNCALIBRATED, passes, search, search_per_kind
 from curation.qc.stage import QCThresholds, mask_metrics
 from schemas import AnnotationRecord, MaskRecord
 from schemas.mask_nifti import bbox_of
@@ -91,3 +91,29 @@ def test_the_search_keeps_every_kind_that_passes_at_the_aim():
     assert th.min_size_checkable == 1.0 and th.min_classical_certainty > 0.55
     assert s["precision"] == 1.0 and s["passed"] == 30
     assert not any(passes(r, th) for r in rows if r["kind"] == "point")
+
+
+def test_per_kind_thresholds_apply_to_their_kind_only():
+    th = QCThresholds.from_pairs(["line.min_classical_certainty=0.99", "max_arrow_aim_deg=10"])
+    assert th.for_kind("line").min_classical_certainty == 0.99
+    assert th.for_kind("box").min_classical_certainty == QCThresholds().min_classical_certainty
+    assert th.for_kind("arrow").max_arrow_aim_deg == 10.0   # a plain NAME=VALUE overrides the per-kind default too
+    lesion, hu = _lesion()   # the walk's certainty is 0.95: below the line's 0.99, above the arrow's
+    assert "classical_certainty" in _verdict(lesion, hu, "line", th)[0]
+    assert "classical_certainty" not in _verdict(lesion, hu, "arrow", th)[0]
+    with pytest.raises(ValueError, match="unknown QC threshold"):
+        QCThresholds.from_pairs(["line.nonsense=1"])
+
+
+def test_a_per_kind_value_is_kept_only_where_it_changes_that_kinds_verdicts():
+    # lines: certainty separates good from bad (0.9 vs 0.65); boxes: all good, half of them at certainty 0.55. The
+    # shared search must keep the lines' bad masks out (0.7), which fails half the boxes; the boxes' own search lets
+    # them pass at 0.5. Nothing else changes a verdict, so that is the only per-kind value.
+    rows = ([_row("line", 0.85, 0.9)] * 20 + [_row("line", 0.3, 0.65)] * 5
+            + [_row("box", 0.85, 0.55)] * 10 + [_row("box", 0.85, 0.95)] * 10)
+    for r in rows:
+        r["metrics"]["size_checkable"] = 1.0
+    th, s = search_per_kind(rows, aim=0.9)
+    assert s["precision"] == 1.0 and s["passed"] == 40
+    assert th.min_classical_certainty == 0.7 and th.per_kind == (("polygon", "min_classical_certainty", 0.5),)
+    assert all(passes(r, th) == (r["dice"] >= 0.7) for r in rows)

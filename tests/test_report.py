@@ -104,10 +104,15 @@ def test_the_report_says_when_the_thresholds_are_not_the_calibrated_ones():
     from curation.report.html import _qc_meaning
 
     con = duckdb.connect()
-    con.sql("create table qc as select * from (values ('recist_error_pct', 5.0), ('components', 1.0)) t(metric, threshold)")
-    ok = [{"annotation_id": "a", "kind": "line", "qc_passed": True}]
+    con.sql("create table annotations as select * from (values ('a', 'line'), ('b', 'arrow')) t(annotation_id, kind)")
+    con.sql("create table masks as select * from (values ('ma', 'a'), ('mb', 'b')) t(mask_id, annotation_id)")
+    con.sql("create table qc as select * from (values ('ma', 'recist_error_pct', 30.0), ('ma', 'classical_certainty', 0.0), "
+            "('mb', 'classical_certainty', 0.0)) t(entity_id, metric, threshold)")
+    ok = [{"annotation_id": "a", "kind": "line", "qc_passed": True}, {"annotation_id": "b", "kind": "arrow", "qc_passed": True}]
     text = _qc_meaning(con, ok, {"a": 0.9})
-    assert "differ from the calibrated defaults" in text and "recist_error_pct" in text and "components" not in text
+    # a line needs no certainty by default (per-kind calibration), an arrow does: only the arrow's threshold differs
+    assert "differ from the calibrated defaults" in text and "arrow: classical_certainty" in text
+    assert "line: " not in text and "recist_error_pct" not in text
 
 
 def test_overlay_geometry_on_a_known_lesion():

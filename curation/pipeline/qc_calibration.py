@@ -15,7 +15,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from curation.qc.stage import CHECKS, QCThresholds, judge, mask_metrics
+from curation.qc.stage import mask_metrics
+from schemas.qc import CHECKS, QCThresholds, judge
 from schemas.qc import GOOD_DICE
 from schemas import AnnotationRecord, MaskRecord
 from segmentation.evaluate import bootstrap_ci
@@ -23,6 +24,7 @@ from segmentation.real_eval import evaluate_crops
 from segmentation.recist import recist_axes
 
 QC_KINDS = ("line", "bidimensional", "arrow", "point", "box")
+ANNOTATION_KIND = {"box": "polygon"}   # the annotation kind a prompt kind arrives as (a box: a GSPS polygon)
 PERMISSIVE = QCThresholds(max_recist_error_pct=1e9, min_line_inside=0.0, max_arrow_tip_mm=1e9, max_components=1e9,
                           max_extent_log2_ratio=1e9, min_directions_stopped_on_empty=0.0, min_outline_contrast=0.0,
                           min_classical_certainty=0.0, min_size_checkable=0.0)
@@ -82,6 +84,7 @@ def passes(row: dict, th: QCThresholds) -> bool:
     search does not re-run ``mask_metrics`` per threshold set); judged as the QC stage judges them."""
     if not row["segmented"]:
         return False
+    th = th.for_kind(ANNOTATION_KIND.get(row["kind"], row["kind"]))
     return all(judge(name, v, th) for name, v in row["metrics"].items() if name in CHECKS and name not in UNCALIBRATED)
 
 
@@ -127,6 +130,7 @@ def search(rows: list[dict], aim: float = 0.9, base: QCThresholds = QCThresholds
     (so a pass means the same for each kind; ties: fewer passes). Exhaustive but separable: the thresholds every
     kind is judged by (``shared``) are enumerated; for each, the others are chosen per group of kinds they touch
     (line/bidimensional/box checks, arrow checks), since those groups' rows are disjoint."""
+    base = dataclasses.replace(base, per_kind=())   # one value per field for every kind here (search_per_kind: own)
     J = _Judged(rows)
     kinds = sorted(set(J.kinds))
     fields = {k: J.fields_of(k) & set(grid) for k in kinds}
@@ -176,3 +180,28 @@ def search(rows: list[dict], aim: float = 0.9, base: QCThresholds = QCThresholds
         if chosen is not None and (best_key is None or key > best_key):
             best, best_key = dataclasses.replace(base, **chosen), key
     return best, score(rows, best)
+
+
+def search_per_kind(rows: list[dict], aim: float = 0.9, base: QCThresholds = QCThresholds(), grid: dict = GRID
+                    ) -> tuple[QCThresholds, dict]:
+    """``search`` on all rows for the values every kind shares (and kinds never calibrated get), then on each
+    kind's rows alone for that kind's own values; a per-kind value is kept only where it changes that kind's
+    verdicts, and as near the shared value as gives the same verdicts (a check no row of the kind exercised keeps
+    the shared value)."""
+    shared, _ = search(rows, aim, dataclasses.replace(base, per_kind=()), grid)
+    per_kind = []
+    for kind in sorted({r["kind"] for r in rows}):
+        mine = [r for r in rows if r["kind"] == kind]
+        own, _ = search(mine, aim, shared, grid)
+        diff = {f: getattr(own, f) for f in grid if getattr(own, f) != getattr(shared, f)}
+        target = [passes(r, dataclasses.replace(shared, **diff)) for r in mine]
+        for f in list(diff):   # each value as near the shared one as gives the same verdicts (the shared: dropped)
+            for v in sorted(grid[f], key=lambda v: abs(v - getattr(shared, f))):
+                if [passes(r, dataclasses.replace(shared, **{**diff, f: v})) for r in mine] == target:
+                    diff[f] = v
+                    break
+            if diff[f] == getattr(shared, f):
+                del diff[f]
+        per_kind += [(ANNOTATION_KIND.get(kind, kind), f, float(v)) for f, v in sorted(diff.items())]
+    th = dataclasses.replace(shared, per_kind=tuple(sorted(per_kind)))
+    return th, score(rows, th)

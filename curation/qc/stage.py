@@ -35,6 +35,7 @@ def mask_metrics(mask: np.ndarray, hu: Optional[np.ndarray], a: AnnotationRecord
     ``hu``) may be a window of the volume at ``origin`` (``shape``: the volume's), holding the whole mask and a
     one-voxel in-plane margin (``mask_window``): every metric is then the one the full volume gives, for a
     fraction of the cost (a mask is a few thousand voxels of a volume of millions)."""
+    th = th.for_kind(a.kind)
     out = []
     ds, dr, dc = spacing
     shape = tuple(shape or mask.shape)

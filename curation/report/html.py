@@ -125,8 +125,10 @@ def _qc_meaning(con, ok: list[dict], dice: dict) -> str:
     """What a pass means: the calibration on real lesions per prompt kind (for the default thresholds: says so when
     this run's differ), and, with truth, precision/recall on this run per kind."""
     text = f"<p>What a QC pass means (measured on real CT): {html.escape(QC_CALIBRATION)}."
-    used = dict(con.sql("select metric, any_value(threshold) from qc where threshold is not null group by 1").fetchall())
-    changed = sorted(n for n, t in used.items() if n in CHECKS and t != getattr(QCThresholds(), CHECKS[n][0]))
+    used = con.sql("select distinct a.kind, q.metric, q.threshold from qc q join masks m on q.entity_id = m.mask_id "
+                   "join annotations a using (annotation_id) where q.threshold is not null").fetchall()
+    changed = sorted({f"{k}: {n}" for k, n, t in used
+                      if n in CHECKS and t != getattr(QCThresholds().for_kind(k), CHECKS[n][0])})
     if changed:
         text += (" <b>This run's thresholds differ from the calibrated defaults</b> (" + html.escape(", ".join(changed))
                  + "): the calibration below does not describe its passes.")
