@@ -1,7 +1,7 @@
 """Quality control metrics and the quarantine of bad input."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Optional
 
 import pyarrow as pa
@@ -49,20 +49,26 @@ class QCThresholds:
     min_classical_certainty: float = 0.5    # the classical backend's score (certainty of the random walk)
     min_size_checkable: float = 1.0         # 1: masks the mark cannot bound (points, bare tips) never pass; 0: they may
     # (annotation kind, field, value): where one kind's calibration differs from the values above, which hold for
-    # every other kind (and for kinds never calibrated: ellipse, circle)
-    per_kind: tuple = PER_KIND
+    # every other kind (and for kinds never calibrated: ellipse, circle). None: PER_KIND, each value of which
+    # yields to a shared value set away from its default (``--set qc.NAME=V`` then means every kind, as -t does).
+    per_kind: Optional[tuple] = None
 
     def for_kind(self, kind: str) -> "QCThresholds":
         """The thresholds a mask of this annotation kind is judged by."""
-        own = {f: v for k, f, v in self.per_kind if k == kind}
-        return replace(self, per_kind=(), **own) if own or self.per_kind else self
+        if self.per_kind is None:
+            shared = {f.name: f.default for f in fields(self)}
+            entries = [(k, f, v) for k, f, v in PER_KIND if getattr(self, f) == shared[f]]
+        else:
+            entries = self.per_kind
+        return replace(self, per_kind=(), **{f: v for k, f, v in entries if k == kind})
 
     @classmethod
     def from_pairs(cls, pairs: list[str]) -> "QCThresholds":
         """``FIELD=VALUE`` sets a threshold for every kind (dropping that field's per-kind values);
         ``KIND.FIELD=VALUE`` for one annotation kind."""
         values = asdict(cls())
-        per_kind = {(k, f): v for k, f, v in values.pop("per_kind")}
+        values.pop("per_kind")
+        per_kind = {(k, f): v for k, f, v in PER_KIND}
         for p in pairs:
             key, _, val = p.partition("=")
             kind, _, field = key.rpartition(".")

@@ -1,6 +1,8 @@
 """QC per prompt kind: an arrow's mask is checked by its tip and shaft (the lesion starts at the tip and lies in
 front of it) and may pass; a point's never passes unchecked; the calibration judges stored metric values exactly
 as the QC stage does, and its search keeps every kind that passes at the precision aim."""
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -9,6 +11,7 @@ from curation.pipeline.qc_calibration import PERMISSIVE, UNCALIBRATED, passes, s
 from curation.qc.stage import QCThresholds, mask_metrics
 from schemas import AnnotationRecord, MaskRecord
 from schemas.mask_nifti import bbox_of
+from schemas.qc import PER_KIND
 
 SHAPE, SPACING = (9, 64, 64), (1.0, 0.7, 0.7)
 TIP, TAIL = [41.3, 32.5], [60.5, 30.0]   # (column, row): just off the lesion's right edge, shaft from the right
@@ -103,6 +106,10 @@ def test_per_kind_thresholds_apply_to_their_kind_only():
     assert "classical_certainty" not in _verdict(lesion, hu, "arrow", th)[0]
     with pytest.raises(ValueError, match="unknown QC threshold"):
         QCThresholds.from_pairs(["line.nonsense=1"])
+    # a shared value set away from its default (as ``--set qc.NAME=V`` does) holds for every kind
+    assert dataclasses.replace(QCThresholds(), min_classical_certainty=0.9).for_kind("line").min_classical_certainty == 0.9
+    line_default = dict((f, v) for k, f, v in PER_KIND if k == "line")["min_classical_certainty"]
+    assert QCThresholds().for_kind("line").min_classical_certainty == line_default != QCThresholds().min_classical_certainty
 
 
 def test_a_per_kind_value_is_kept_only_where_it_changes_that_kinds_verdicts():
