@@ -1,11 +1,13 @@
 """Real lesions in one run: the Dice tables of ``opseg eval`` on a crop folder, and the QC calibration (what
 fraction of QC-passing masks have Dice >= 0.7) on the same masks.
 
-    python benchmarks/calibrate_qc.py [DATA] [--max-cases N] [--aim 0.9]
+    python benchmarks/calibrate_qc.py [DATA] [--max-cases N] [--aim 0.9] [--rows ROWS.json]
 
 DATA defaults to ../shared/real-data/lidc-dev (image/ + nodule_mask/). The thresholds are searched on the
-'tune' half of the patients and reported on the 'holdout' half too; the defaults in curation/qc/stage.py
-(QCThresholds) are compared with the searched set. Prints Markdown tables.
+'tune' half of the patients (shared values, then each prompt kind's own: ``search_per_kind``) and reported on
+the 'holdout' half too, per kind; the defaults in schemas/qc.py (QCThresholds) are compared with the searched set.
+--rows caches the segmented rows with their QC metrics, so a rerun of the search does not segment again.
+Prints Markdown tables.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import warnings
 from pathlib import Path
 
 from curation.qc.stage import QCThresholds
-from curation.pipeline.qc_calibration import GOOD_DICE, GRID, QC_KINDS, measure, score, search
+from curation.pipeline.qc_calibration import GOOD_DICE, GRID, QC_KINDS, measure, score, score_by_kind, search_per_kind
 from segmentation.real_eval import crops_markdown, summarise_rows
 from segmentation.stage import make_segmenter
 
@@ -50,20 +52,27 @@ def main():
     rows = [r for r in result["rows"] if r["kind"] in QC_KINDS]
     tune = [r for r in rows if r["half"] == "tune"]
     hold = [r for r in rows if r["half"] == "holdout"]
-    found, _ = search(tune, aim=args.aim)
+    found, _ = search_per_kind(tune, aim=args.aim)
     print(f"{seg.name} on {args.data.name}: {len(rows)} masks from {len(rows) // len(QC_KINDS)} cases "
-          f"({time.perf_counter() - t:.0f} s); good = Dice >= {GOOD_DICE}; aim: precision >= {args.aim}\n")
+          f"({time.perf_counter() - t:.0f} s); good = Dice >= {GOOD_DICE}; aim: precision >= {args.aim} for every kind that passes\n")
     print("| thresholds | rows | masks | pass | precision | recall |\n|---|---|---|---|---|---|")
-    for name, th in (("defaults (curation/qc/stage.py)", QCThresholds()), ("searched on tune", found)):
+    for name, th in (("defaults (schemas/qc.py)", QCThresholds()), ("searched on tune", found)):
         for part, rs in (("tune", tune), ("holdout", hold), ("all", rows)):
             s = score(rs, th)
             print(f"| {name} | {part} | {s['masks']} | {s['passed']} | {s['precision']:.3f} | {s['recall']:.3f} |")
-    print("\nsearched:", ", ".join(f"{k}={getattr(found, k)}" for k in GRID))
-    print("\n| kind (defaults, all rows) | masks | pass | precision | recall |\n|---|---|---|---|---|")
-    for kind in QC_KINDS:
-        s = score([r for r in rows if r["kind"] == kind], QCThresholds())
-        print(f"| {kind} | {s['masks']} | {s['passed']} | {s['precision']:.3f} | {s['recall']:.3f} |")
-
+    print("\nsearched:", ", ".join(f"{k}={getattr(found, k)}" for k in GRID) + "; per kind:",
+          ", ".join(f"{k}.{f}={v}" for k, f, v in found.per_kind))
+    for name, th in (("defaults", QCThresholds()), ("searched on tune", found)):
+        print(f"\n| kind ({name}) | tune: pass | precision | recall | holdout: pass | precision | recall |\n|---|---|---|---|---|---|---|")
+        per = {part: score_by_kind(rs, th) for part, rs in (("tune", tune), ("holdout", hold))}
+        for kind in QC_KINDS:
+            cells = " | ".join(f"{c['passed']} | {c['precision']:.3f} [{c['precision_ci95'][0]:.2f}, {c['precision_ci95'][1]:.2f}] | "
+                               f"{c['recall']:.3f}" for c in (per[p][kind] for p in ("tune", "holdout")))
+            print(f"| {kind} | {cells} |")
+    print("\nschemas/qc.py PER_KIND for the searched set:", found.per_kind)
+    print("\nschemas/qc.py QC_BY_KIND for the defaults (kind: (tune precision, tune recall, holdout precision, holdout recall)):")
+    per = {part: score_by_kind(rs, QCThresholds()) for part, rs in (("tune", tune), ("holdout", hold))}
+    print({k: tuple(round(float(per[p][k][m]), 3) for p in ("tune", "holdout") for m in ("precision", "recall")) for k in QC_KINDS})
 
 if __name__ == "__main__":
     main()

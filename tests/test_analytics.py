@@ -39,13 +39,18 @@ def test_qc_verdicts_and_thresholds(full_out, tmp_path):
     con = connect(full_out)
     verdicts = con.sql("select count(*), count(*) filter (where passed) from qc where metric = 'qc_pass'").fetchall()[0]
     n_masks = con.sql("select count(*) from masks where error is null").fetchall()[0][0]
-    # marks with a drawn size are checked and mostly pass; arrows/points never pass unchecked (calibrated on real CT)
+    # marks with a drawn size are checked against it and mostly pass; arrows are checked by their tip and shaft
+    # (calibrated on real CT): an arrow mask passes only if those pass (an arrow saved as its tip alone, without a
+    # shaft, is never checkable)
     n_sized = con.sql("select count(*) from masks m join annotations a using (annotation_id) where m.error is null "
                       "and a.kind not in ('arrow', 'point')").fetchall()[0][0]
     assert verdicts[0] == n_masks and n_sized < n_masks and verdicts[1] >= 0.8 * n_sized
-    unsized = con.sql("select q.detail from qc q join masks m on q.entity_id = m.mask_id join annotations a "
-                      "using (annotation_id) where q.metric = 'qc_pass' and a.kind = 'arrow'").fetchall()
-    assert unsized and all("size_checkable" in r[0] for r in unsized)
+    arrows = con.sql("select m.mask_id, count(*) filter (where q.metric like 'arrow_%'), "
+                     "bool_and(q.passed) filter (where q.metric like 'arrow_%' or q.metric = 'size_checkable'), "
+                     "bool_or(q.passed) filter (where q.metric = 'qc_pass') from qc q join masks m on q.entity_id = m.mask_id "
+                     "join annotations a using (annotation_id) where a.kind = 'arrow' group by 1").fetchall()
+    assert any(n == 4 and passed for _, n, _, passed in arrows)
+    assert all(checked or not passed for _, _, checked, passed in arrows)
     passed_before = {r[0] for r in con.sql("select entity_id from qc where metric = 'qc_pass' and passed").fetchall()}
     strict = run_qc(full_out, QCThresholds.from_pairs(["max_recist_error_pct=0.01"]))
     assert strict["passed"] < verdicts[1]

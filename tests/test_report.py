@@ -79,6 +79,40 @@ def test_dice_histogram_with_an_evaluation_file(processed_out, demo_dir, tmp_pat
     ev.write_text(json.dumps(evaluate_demo(processed_out, DemoTruth(demo_dir))))
     index = write_report(processed_out, tmp_path / "r", evaluation=ev)
     assert (tmp_path / "r" / "plots" / "dice.png").exists() and "mean Dice" in index.read_text()
+    assert "this run: masks" in index.read_text()   # QC precision/recall per kind on this run, next to the calibration
+
+
+def test_summary_shows_the_qc_calibration_per_kind(report):
+    from schemas.qc import CALIBRATED_AS, QC_BY_KIND
+
+    out, _, index = report
+    table = re.search(r"<table class='qc-by-kind'>(.*?)</table>", index.read_text()).group(1)
+    kinds = {r[0] for r in connect(out).sql("select distinct a.kind from masks m join annotations a using "
+                                            "(annotation_id) where m.error is null").fetchall()}
+    assert kinds & set(QC_BY_KIND)
+    for kind in kinds:
+        row = re.search(rf"<tr><td>{kind}[^<]*</td>(.*?)</tr>", table).group(1)
+        cal = QC_BY_KIND.get(CALIBRATED_AS.get(kind, kind))
+        assert (f"{cal[0]:.2f} / {cal[2]:.2f}" in row and f"{cal[1]:.2f} / {cal[3]:.2f}" in row) if cal else (
+            "not calibrated" in row)
+    assert "differ from the calibrated defaults" not in index.read_text()
+
+
+def test_the_report_says_when_the_thresholds_are_not_the_calibrated_ones():
+    import duckdb
+
+    from curation.report.html import _qc_meaning
+
+    con = duckdb.connect()
+    con.sql("create table annotations as select * from (values ('a', 'line'), ('b', 'arrow')) t(annotation_id, kind)")
+    con.sql("create table masks as select * from (values ('ma', 'a'), ('mb', 'b')) t(mask_id, annotation_id)")
+    con.sql("create table qc as select * from (values ('ma', 'recist_error_pct', 30.0), ('ma', 'classical_certainty', 0.0), "
+            "('mb', 'classical_certainty', 0.0)) t(entity_id, metric, threshold)")
+    ok = [{"annotation_id": "a", "kind": "line", "qc_passed": True}, {"annotation_id": "b", "kind": "arrow", "qc_passed": True}]
+    text = _qc_meaning(con, ok, {"a": 0.9})
+    # a line needs no certainty by default (per-kind calibration), an arrow does: only the arrow's threshold differs
+    assert "differ from the calibrated defaults" in text and "arrow: classical_certainty" in text
+    assert "line: " not in text and "recist_error_pct" not in text
 
 
 def test_overlay_geometry_on_a_known_lesion():

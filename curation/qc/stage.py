@@ -3,7 +3,7 @@ verdict with the reasons. Thresholds are configurable; metrics without a thresho
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -15,34 +15,11 @@ from curation.dicom.volume import VolumeError
 from curation.io.partition import Partition
 from curation.io.stage import Stage, run_alone
 from schemas import AnnotationRecord, InstanceRecord, MaskRecord, QCRecord, SeriesRecord
+from schemas.qc import CHECKS, QCThresholds, judge  # noqa: F401  (the stage's config; CHECKS/judge for calibration)
 
 
 SIZED_KINDS = ("line", "bidimensional", "ellipse", "circle", "polygon")
-
-
-@dataclass(frozen=True)
-class QCThresholds:
-    """Defaults calibrated on real lesions (benchmarks/calibrate_qc.py, 200 LIDC-IDRI nodules, searched on the
-    'tune' half for precision >= 0.92 so that the 'holdout' half keeps >= 0.9; see QC_CALIBRATION)."""
-    max_recist_error_pct: float = 30.0      # mask RECIST long axis vs the radiologist's line
-    min_line_inside: float = 0.6            # fraction of the drawn line inside the mask on its slice
-    max_arrow_tip_mm: float = 5.0           # arrow tip to the mask on its slice
-    max_components: float = 1.0
-    max_extent_log2_ratio: float = 1.5      # slices spanned vs the size the prompt implies
-    min_directions_stopped_on_empty: float = 1.0   # not calibrated (crops end at the lesion): kept
-    min_outline_contrast: float = 0.5       # see outline_contrast
-    min_classical_certainty: float = 0.5    # the classical backend's score (certainty of the random walk)
-    min_size_checkable: float = 1.0         # 1: arrows and points (no drawn size) never pass unchecked; 0: they may
-
-    @classmethod
-    def from_pairs(cls, pairs: list[str]) -> "QCThresholds":
-        values = asdict(cls())
-        for p in pairs:
-            key, _, val = p.partition("=")
-            if key not in values:
-                raise ValueError(f"unknown QC threshold {key!r}; known: {', '.join(values)}")
-            values[key] = float(val)
-        return cls(**values)
+ARROW_CHECKS = {"arrow_tip_distance_mm", "arrow_tip_depth_mm", "arrow_behind_fraction", "arrow_aim_deg"}
 
 
 def _line_points(pts: np.ndarray, n: int = 25) -> np.ndarray:
@@ -58,6 +35,7 @@ def mask_metrics(mask: np.ndarray, hu: Optional[np.ndarray], a: AnnotationRecord
     ``hu``) may be a window of the volume at ``origin`` (``shape``: the volume's), holding the whole mask and a
     one-voxel in-plane margin (``mask_window``): every metric is then the one the full volume gives, for a
     fraction of the cost (a mask is a few thousand voxels of a volume of millions)."""
+    th = th.for_kind(a.kind)
     out = []
     ds, dr, dc = spacing
     shape = tuple(shape or mask.shape)
@@ -76,16 +54,11 @@ def mask_metrics(mask: np.ndarray, hu: Optional[np.ndarray], a: AnnotationRecord
             frac = float(_sample(on_slice, samples[ok] - (orow, ocol)).mean()) if ok.any() else 0.0
             out.append(("line_inside_fraction", frac, th.min_line_inside, frac >= th.min_line_inside, "drawn line inside the mask"))
         if a.kind == "arrow" and a.tip_px is not None:
-            tip = np.clip(np.floor(np.asarray(a.tip_px, float)[::-1]).astype(int), 0, np.array(shape[1:]) - 1)
-            d = _tip_distance(on_slice, tip - (orow, ocol), (dr, dc)) if on_slice.any() else float("inf")
-            out.append(("arrow_tip_distance_mm", d, th.max_arrow_tip_mm, d <= th.max_arrow_tip_mm, "arrow tip to the mask"))
+            out += _arrow_metrics(on_slice, pts, np.asarray(a.tip_px, float)[::-1], (orow, ocol), shape, (dr, dc), th)
     if m.score is not None and m.backend.startswith("classical-cpu"):  # calibrated for this backend's score only
         out.append(("classical_certainty", float(m.score), th.min_classical_certainty, m.score >= th.min_classical_certainty,
                     f"{m.backend}: overlap of the random walk's 0.25 and 0.75 masks"))
-    sized = float(a.kind in SIZED_KINDS)
-    out.append(("size_checkable", sized, th.min_size_checkable, sized >= th.min_size_checkable,
-                "the mark gives a size to check the mask against" if sized else
-                f"a {a.kind} gives no size: on real lesions such masks are right too rarely to pass unchecked"))
+    out.append(_size_checkable(a.kind, {n for n, *_ in out}, th))
     c0, r0, s0, c1, r1, s1 = m.bbox or (0, 0, 0, shape[2], shape[1], shape[0])
     n_comp = ndimage.label(mask[s0 - oz:s1 - oz, max(r0 - orow, 0):r1 - orow, max(c0 - ocol, 0):c1 - ocol])[1]  # the
     # bbox crop has the same components, at a fraction of the cost
@@ -108,6 +81,52 @@ def mask_metrics(mask: np.ndarray, hu: Optional[np.ndarray], a: AnnotationRecord
         vals = hu[mask]
         out.append(("hu_mean", float(vals.mean()), None, None, "HU inside the mask"))
         out.append(("hu_std", float(vals.std()), None, None, "HU inside the mask"))
+    # plain floats and bools: verdicts test ``ok is False``, which a numpy bool (numpy-typed thresholds) never is
+    return [(n, float(v), t, None if ok is None else bool(ok), d) for n, v, t, ok, d in out]
+
+
+def _size_checkable(kind: str, measured: set[str], th: QCThresholds) -> tuple:
+    """Whether the mark's own geometry bounds the mask: a drawn size does; an arrow's tip does (the reader puts it on
+    the lesion's edge, pointing in, so the mask must start at the tip and lie in front of it: checked by the
+    arrow_* metrics when the arrow has a shaft); a point or a bare tip says where, never how far."""
+    if kind in SIZED_KINDS:
+        return "size_checkable", 1.0, th.min_size_checkable, 1.0 >= th.min_size_checkable, "the mark gives a size to check the mask against"
+    ok = float(kind == "arrow" and ARROW_CHECKS <= measured)
+    return ("size_checkable", ok, th.min_size_checkable, ok >= th.min_size_checkable,
+            "the arrow's tip and shaft bound the mask (arrow_* metrics)" if ok else
+            f"a {kind} gives no size or edge: on real lesions such masks are right too rarely to pass unchecked")
+
+
+def _arrow_metrics(plane: np.ndarray, pts: np.ndarray, tip: np.ndarray, offset: tuple[int, int], shape: tuple,
+                   sampling: tuple[float, float], th: QCThresholds) -> list[tuple]:
+    """The arrow's tip on the mask's outline (distance from outside; depth inside: a mask that covers the tip has
+    grown over the edge the reader marked) and the mask in front of it:
+    the share of the mask's slice behind the line through the tip across the shaft, and the angle between the
+    shaft and the tip-to-mask-centre direction. ``tip`` and ``pts`` are (row, col), pixel centres at +0.5."""
+    cell = np.clip(np.floor(tip).astype(int), 0, np.array(shape[1:]) - 1) - offset
+    if not plane.any():
+        return [("arrow_tip_distance_mm", float("inf"), th.max_arrow_tip_mm, False, "no mask on the arrow's slice")]
+    d = _tip_distance(plane, cell, sampling)
+    out = [("arrow_tip_distance_mm", d, th.max_arrow_tip_mm, d <= th.max_arrow_tip_mm, "arrow tip to the mask")]
+    depth = _tip_distance(~plane, cell, sampling) if d == 0 else 0.0
+    out.append(("arrow_tip_depth_mm", depth, th.max_arrow_tip_depth_mm, depth <= th.max_arrow_tip_depth_mm,
+                "tip's pixel to the nearest pixel outside the mask: at least a pixel whenever the mask covers the tip"))
+    tail = pts[int(np.argmax(np.linalg.norm(pts - tip, axis=1)))]
+    sc = np.asarray(sampling, float)
+    shaft = (tip - tail) * sc
+    if np.linalg.norm(shaft) < 1e-6:
+        return out   # a tip without a shaft: where, not from which side
+    u = shaft / np.linalg.norm(shaft)
+    rs, cs = np.nonzero(plane)
+    rel = (np.column_stack([rs, cs]) + np.asarray(offset) + 0.5 - tip) * sc
+    behind = float(np.mean(rel @ u < 0))
+    out.append(("arrow_behind_fraction", behind, th.max_arrow_behind_fraction, behind <= th.max_arrow_behind_fraction,
+                "share of the mask's slice behind the arrow's tip (on the shaft's side)"))
+    centre = rel.mean(axis=0)
+    n = np.linalg.norm(centre)
+    aim = float(np.degrees(np.arccos(np.clip(centre @ u / n, -1, 1)))) if n > 1e-6 else 0.0
+    out.append(("arrow_aim_deg", aim, th.max_arrow_aim_deg, aim <= th.max_arrow_aim_deg,
+                "angle between the shaft and the direction from the tip to the mask's centre"))
     return out
 
 

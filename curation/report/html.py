@@ -18,7 +18,7 @@ from curation.report.lesions import (CSS, LEGEND, VIEWS, draw_pictures, lesion_h
                                      verdict)
 
 __all__ = ["VIEWS", "write_report"]
-from schemas.qc import GOOD_DICE, QC_CALIBRATION
+from schemas.qc import CALIBRATED_AS, CHECKS, GOOD_DICE, QC_BY_KIND, QC_CALIBRATION, QCThresholds
 
 PAGE_SIZE = 50
 
@@ -121,18 +121,47 @@ def write_report(out: Path, target: Optional[Path] = None, evaluation: Optional[
     return index
 
 
-def _qc_meaning(ok: list[dict], dice: dict) -> str:
-    """What a pass means: the calibration on real lesions, and, with truth, precision/recall on this run."""
-    text = f"<p>What a QC pass means (measured on real CT): {html.escape(QC_CALIBRATION)}"
+def _qc_meaning(con, ok: list[dict], dice: dict) -> str:
+    """What a pass means: the calibration on real lesions per prompt kind (for the default thresholds: says so when
+    this run's differ), and, with truth, precision/recall on this run per kind."""
+    text = f"<p>What a QC pass means (measured on real CT): {html.escape(QC_CALIBRATION)}."
+    used = con.sql("select distinct a.kind, q.metric, q.threshold from qc q join masks m on q.entity_id = m.mask_id "
+                   "join annotations a using (annotation_id) where q.threshold is not null").fetchall()
+    changed = sorted({f"{k}: {n}" for k, n, t in used
+                      if n in CHECKS and t != getattr(QCThresholds().for_kind(k), CHECKS[n][0])})
+    if changed:
+        text += (" <b>This run's thresholds differ from the calibrated defaults</b> (" + html.escape(", ".join(changed))
+                 + "): the calibration below does not describe its passes.")
     scored = [m for m in ok if m["annotation_id"] in dice and m["qc_passed"] is not None]
+    run = {}
+    for kind in sorted({m["kind"] for m in scored}) + (["all"] if scored else []):
+        ms = [m for m in scored if kind in ("all", m["kind"])]
+        good = {m["annotation_id"] for m in ms if dice[m["annotation_id"]] >= GOOD_DICE}
+        passed = {m["annotation_id"] for m in ms if m["qc_passed"]}
+        run[kind] = (len(ms), len(good & passed) / len(passed) if passed else float("nan"),
+                     len(good & passed) / len(good) if good else float("nan"))
     if scored:
-        good = {m["annotation_id"] for m in scored if dice[m["annotation_id"]] >= GOOD_DICE}
-        passed = {m["annotation_id"] for m in scored if m["qc_passed"]}
-        prec = len(good & passed) / len(passed) if passed else float("nan")
-        rec = len(good & passed) / len(good) if good else float("nan")
+        n, prec, rec = run["all"]
         text += (f" On this run, against its truth: QC precision {prec:.2f} (passing masks with Dice &ge; {GOOD_DICE}), "
-                 f"recall {rec:.2f} (good masks that pass), over {len(scored)} masks.")
-    return text + "</p>"
+                 f"recall {rec:.2f} (good masks that pass), over {n} masks.")
+    text += "</p>"
+    head = "<tr><th>kind</th><th>calibration: precision (tune / holdout)</th><th>recall (tune / holdout)</th>"
+    head += "<th>this run: masks</th><th>precision</th><th>recall</th></tr>" if scored else "</tr>"
+    rows = []
+    for kind in sorted({m["kind"] for m in ok} | set(run) - {"all"}):
+        cal = QC_BY_KIND.get(CALIBRATED_AS.get(kind, kind))
+        if cal is None:
+            cells = "<td colspan=2>not calibrated</td>"
+        elif cal[0] != cal[0]:   # NaN: no mask of this kind passed in the calibration
+            cells = "<td colspan=2>never passes: the mark cannot bound the mask</td>"
+        else:
+            cells = f"<td>{cal[0]:.2f} / {cal[2]:.2f}</td><td>{cal[1]:.2f} / {cal[3]:.2f}</td>"
+        if scored:
+            n, prec, rec = run.get(kind, (0, float("nan"), float("nan")))
+            cells += f"<td>{n}</td><td>{prec:.2f}</td><td>{rec:.2f}</td>"
+        label = f"{kind} (calibrated as {CALIBRATED_AS[kind]})" if kind in CALIBRATED_AS else kind
+        rows.append(f"<tr><td>{html.escape(label)}</td>{cells}</tr>")
+    return text + "<table class='qc-by-kind'>" + head + "".join(rows) + "</table>"
 
 
 def _summary(con, out, masks, links, dice, plots, page_of, series_errors) -> list[str]:
@@ -144,7 +173,7 @@ def _summary(con, out, masks, links, dice, plots, page_of, series_errors) -> lis
             f"{len(ok) - n_pass} fail or unchecked; {linked} linked to a report sentence"
             + (f"; mean Dice {np.mean(list(dice.values())):.3f} over {len(dice)} masks with truth" if dice else "")
             + ".</p>"]
-    body.append(_qc_meaning(ok, dice))
+    body.append(_qc_meaning(con, ok, dice))
     tiers = con.sql("select tier, count(*) from links group by 1 order by 1").fetchall()
     body.append("<p>links by tier: " + (", ".join(f"{t}: {n}" for t, n in tiers) or "none") + "</p>")
     body += ["<h2>Summary plots</h2>"] + [f"<figure style='display:inline-block'><img src='plots/{f}' alt='{html.escape(c)}'>"
