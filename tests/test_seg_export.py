@@ -3,12 +3,14 @@ from collections import defaultdict
 
 import highdicom as hd
 import numpy as np
+import pytest
 
 from curation.dicom.ct_series import sorted_series_datasets
 from curation.publish.seg_export import export_seg
 from curation.io.tables import read_records
 from schemas import InstanceRecord, MaskRecord
-from schemas.mask_nifti import paste
+from schemas.mask_nifti import encode, paste
+from real_ct import DATA, TOTALSEG_J2K
 
 
 def test_seg_round_trip(processed_out, tmp_path):
@@ -61,3 +63,48 @@ def test_segment_array_is_the_pasted_masks_as_labels_or_a_segment_major_stack():
     assert stack.shape == (7, 20, 24, 3) and stack.dtype == np.uint8
     assert np.array_equal(stack, np.stack([paste(m.mask, m.bbox, shape)[2:9] for m in overlapping], axis=-1))
     assert stack[3, :, :, 1].flags.c_contiguous
+
+
+def _elements(ds, prefix=""):
+    """Every element of a SEG, sequences flattened, generated UIDs and creation times left out."""
+    generated = {"TrackingUID", "DimensionOrganizationUID", "ContentDate", "ContentTime", "InstanceCreationDate",
+                 "InstanceCreationTime", "SeriesDate", "SeriesTime", "ContributionDateTime"}
+    out = {}
+    for el in ds:
+        if el.keyword in generated or not prefix and el.keyword in ("SOPInstanceUID", "SeriesInstanceUID"):
+            continue
+        if el.VR == "SQ":
+            for i, item in enumerate(el.value):
+                out.update(_elements(item, f"{prefix}{el.keyword}[{i}]."))
+        else:
+            out[prefix + (el.keyword or str(el.tag))] = el.value
+    return out
+
+
+@pytest.mark.parametrize("folder", [TOTALSEG_J2K, DATA / "dcmqi_ct_3slice"])
+def test_a_seg_from_one_header_and_the_catalog_equals_one_from_every_header(folder, monkeypatch):
+    """SEG export reads the first header of a series and makes its other sources from their catalog rows: on
+    real CT slices (TotalSegmentator's JPEG 2000 series, dcmqi's CT) the SEG is the one all headers give, element
+    for element (numbers by value: the catalog holds floats, a file its DS text)."""
+    import curation.publish.seg_export as seg_export
+    from curation.dicom.ct_series import catalog_series_datasets, series_datasets
+    from curation.extract.index import read_instance
+
+    instances = [read_instance(p) for p in sorted(folder.glob("*.dcm"))]
+    datasets, geometry = series_datasets([i.path for i in instances])
+    stand_ins, same = catalog_series_datasets(instances)
+    assert [d.SOPInstanceUID for d in stand_ins] == [d.SOPInstanceUID for d in datasets]
+    assert np.array_equal(same.affine, geometry.affine) and len(stand_ins[1:]) == 2 and len(stand_ins[1]) < len(datasets[1])
+    shape = (len(geometry.slices), geometry.rows, geometry.columns)
+    full = np.zeros(shape, bool)
+    full[1:3, 100:140, 200:260] = True
+    data, bbox = encode(full, geometry.affine)
+    masks = [MaskRecord(mask_id="m1", annotation_id="a1", series_uid=instances[0].series_uid, backend="test",
+                        mask=data, bbox=bbox)]
+    made = seg_export._series_seg(instances[0].series_uid, masks, instances, {})
+    monkeypatch.setattr(seg_export, "catalog_series_datasets", lambda insts: series_datasets([i.path for i in insts]))
+    want = seg_export._series_seg(instances[0].series_uid, masks, instances, {})
+    assert _elements(made) == _elements(want)
+    pixels = made.get_pixels_by_source_instance([str(d.SOPInstanceUID) for d in datasets], segment_numbers=[1],
+                                                assert_missing_frames_are_empty=True)
+    assert np.array_equal(pixels[..., 0] > 0, full)

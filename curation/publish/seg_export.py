@@ -10,7 +10,7 @@ import numpy as np
 from pydicom.sr.codedict import codes
 
 from curation import __version__
-from curation.dicom.ct_series import series_datasets, source_frame_slices
+from curation.dicom.ct_series import catalog_series_datasets, source_frame_slices
 from curation.io.partition import Partition
 from curation.dicom.volume import VolumeError
 from schemas import AnnotationRecord, InstanceRecord, MaskRecord, QuarantineRecord
@@ -58,20 +58,20 @@ def export_partition(part: Partition, target: Path) -> list[Path]:
     target.mkdir(parents=True, exist_ok=True)
     masks = [m for m in part.read(MaskRecord) if m.error is None]
     anns = {a.annotation_id: a for a in part.read(AnnotationRecord)}
-    paths = defaultdict(list)
+    instances = defaultdict(list)
     for i in part.read(InstanceRecord):
         if i.category == "ct_image":
-            paths[i.series_uid].append(i.path)
+            instances[i.series_uid].append(i)
     by_series = defaultdict(list)
     for m in masks:
         by_series[m.series_uid].append(m)
     written, bad = [], []
     for series_uid, ms in sorted(by_series.items()):
         try:
-            seg = _series_seg(series_uid, sorted(ms, key=lambda m: m.mask_id), paths[series_uid], anns)
+            seg = _series_seg(series_uid, sorted(ms, key=lambda m: m.mask_id), instances[series_uid], anns)
         except (ValueError, KeyError, VolumeError, AttributeError) as exc:  # one series refused, the others exported
             reason = exc.reason if isinstance(exc, VolumeError) else "seg_export_refused"
-            bad.append(QuarantineRecord(stage="export-seg", path=(sorted(paths[series_uid]) or [""])[0],
+            bad.append(QuarantineRecord(stage="export-seg", path=min((i.path for i in instances[series_uid]), default=""),
                                         entity_id=series_uid, reason=reason,
                                         detail=f"series {series_uid}: {type(exc).__name__}: {exc}"))
             continue
@@ -82,9 +82,9 @@ def export_partition(part: Partition, target: Path) -> list[Path]:
     return written
 
 
-def _series_seg(series_uid: str, ms: list[MaskRecord], paths: list[str], anns: dict) -> "hd.seg.Segmentation":
+def _series_seg(series_uid: str, ms: list[MaskRecord], instances: list[InstanceRecord], anns: dict) -> "hd.seg.Segmentation":
     """One BINARY SEG of a series' masks (raises ValueError / VolumeError for a series it cannot be made from)."""
-    datasets, geometry = series_datasets(paths)
+    datasets, geometry = catalog_series_datasets(instances)
     shape = (len(geometry.slices), geometry.rows, geometry.columns)
     if any("PerFrameFunctionalGroupsSequence" in ds for ds in datasets):
         if len(datasets) > 1:
