@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Optional
 
 import highdicom as hd
 import numpy as np
