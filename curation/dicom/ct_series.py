@@ -2,24 +2,56 @@
 from __future__ import annotations
 
 import pydicom
+from pydicom.uid import CTImageStorage
 
 from curation.dicom.read import read_dicom
-from curation.dicom.volume import SeriesGeometry, build_geometry, slice_refs
+from curation.dicom.volume import SeriesGeometry, build_geometry, slice_refs, slices_from_catalog
+from schemas import InstanceRecord
 
 
 def series_datasets(paths: list[str]) -> tuple[list[pydicom.Dataset], SeriesGeometry]:
     """The series' datasets (single-frame ones sorted into volume order) and the geometry, from the one sorter
     (volume.build_geometry) on the same SliceRefs a volume load uses, so enhanced multi-frame CT works too."""
     # headers only: what a derived object (DICOM SEG) copies from its sources; pixels are the volume cache's
-    datasets = [read_dicom(p, stop_before_pixels=True) for p in paths]
-    for ds in datasets:
-        if not ds.get("SpecificCharacterSet"):
-            ds.SpecificCharacterSet = "ISO_IR 100"  # highdicom refuses sources without one
+    datasets = [_with_charset(read_dicom(p, stop_before_pixels=True)) for p in paths]
     geometry = build_geometry([r for p, ds in zip(paths, datasets) for r in slice_refs(ds, p)])
     first = {}
     for i, s in enumerate(geometry.slices):
         first.setdefault(s.sop_uid, i)
     return sorted(datasets, key=lambda ds: first[str(ds.SOPInstanceUID)]), geometry
+
+
+def _with_charset(ds: pydicom.Dataset) -> pydicom.Dataset:
+    if not ds.get("SpecificCharacterSet"):
+        ds.SpecificCharacterSet = "ISO_IR 100"  # highdicom refuses sources without one
+    return ds
+
+
+def catalog_series_datasets(instances: list[InstanceRecord]) -> tuple[list[pydicom.Dataset], SeriesGeometry]:
+    """series_datasets for a series of single-frame instances, reading one header instead of all: the first
+    image in volume order is read (a derived object copies its patient, study and equipment modules), the
+    others are made from their catalog rows with what a derived object takes from every source: identifiers,
+    image size and plane geometry (values as the index parsed them from the same files). Enhanced (functional-
+    group) CT keeps its geometry where the catalog does not look: any series but classic CT is read whole."""
+    if len(instances) < 2 or any(i.sop_class_uid != CTImageStorage or (i.n_frames or 1) > 1 for i in instances):
+        return series_datasets([i.path for i in instances])
+    geometry = build_geometry(slices_from_catalog([i.to_row() for i in instances]))
+    by_uid = {i.sop_uid: i for i in instances}
+    order = list(dict.fromkeys(s.sop_uid for s in geometry.slices))
+    return [_with_charset(read_dicom(by_uid[order[0]].path, stop_before_pixels=True))] + \
+        [_source_stand_in(by_uid[uid]) for uid in order[1:]], geometry
+
+
+def _source_stand_in(i: InstanceRecord) -> pydicom.Dataset:
+    ds = pydicom.Dataset()
+    ds.SOPClassUID, ds.SOPInstanceUID = i.sop_class_uid, i.sop_uid
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = i.study_uid, i.series_uid
+    if i.frame_of_reference_uid:
+        ds.FrameOfReferenceUID = i.frame_of_reference_uid
+    ds.Rows, ds.Columns = i.rows, i.columns
+    ds.ImagePositionPatient, ds.ImageOrientationPatient = i.image_position, i.image_orientation
+    ds.PixelSpacing = i.pixel_spacing
+    return ds
 
 
 def sorted_series_datasets(paths: list[str]) -> list[pydicom.Dataset]:
