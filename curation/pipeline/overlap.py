@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from curation.io.stage import has_setup
 from curation.io.tables import load_table_io
 from curation.pipeline.schedule import stage_dependencies
-from curation.pipeline.workers import StageWorker
+from curation.pipeline.workers import StageWorker, thaw
 
 if TYPE_CHECKING:
     from curation.io.stage import Stage
@@ -67,6 +67,7 @@ def run_overlapped(ex: LocalExecutor, stages: list[Stage]) -> list[StageReport]:
                 w.kill()
             if r.shared:
                 r.plan.stage.teardown()
+        thaw()
     return [reports[i] for i in range(len(stages))]
 
 
