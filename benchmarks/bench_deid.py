@@ -56,9 +56,11 @@ def load_previous(rev: str):
 
 
 DEID_STARTUP = [
-    ("`import spacy` (the floor: presidio imports spaCy, thinc imports torch)", "import spacy"),
-    ("naive: `import presidio_analyzer` (its Hugging Face engine: transformers' pipelines), then the scrubber",
+    ("the floor: spaCy as opseg imports it (`curation.io.nlp_imports.import_spacy`: thinc without torch)",
+     "from curation.io.nlp_imports import import_spacy; import_spacy()"),
+    ("naive: `import presidio_analyzer` (its Hugging Face engine: transformers' pipelines, torch), then the scrubber",
      "import presidio_analyzer; from curation.deid.text import TextScrubber; TextScrubber(engine='regex')"),
+    ("plain `import spacy` (presidio imports spaCy; thinc imports torch when it is installed)", "import spacy"),
     ("scrubber ready (`TextScrubber(engine='regex')`)",
      "from curation.deid.text import TextScrubber; TextScrubber(engine='regex')"),
 ]

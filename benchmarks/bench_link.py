@@ -66,9 +66,11 @@ def startup_table(rows: list[tuple[str, str]], runs: int) -> None:
 
 
 LINK_STARTUP = [
-    ("`import spacy` (the floor: thinc imports torch when it is installed)", "import spacy"),
+    ("the floor: spaCy as opseg imports it (`curation.io.nlp_imports.import_spacy`: thinc without torch)",
+     "from curation.io.nlp_imports import import_spacy; import_spacy()"),
     ("naive: `spacy.blank('en')` (imports every package's spaCy factories), then the rules backend",
      "import spacy; spacy.blank('en'); from linking.rules import analyse; analyse('FINDINGS: none.')"),
+    ("plain `import spacy` (thinc imports torch when it is installed)", "import spacy"),
     ("rules backend ready (`linking.rules.analyse` after its first call)",
      "from linking.rules import analyse; analyse('FINDINGS: none.')"),
 ]

@@ -10,9 +10,10 @@ import re
 from contextlib import contextmanager
 from functools import lru_cache
 
-import spacy
-
+from curation.io.nlp_imports import import_spacy
 from linking.radgraph_schema import summarise
+
+spacy = import_spacy()  # without thinc's torch when nothing here can use it (~2 CPU s a process)
 
 OBSERVATIONS = [
     "lymphadenopathy", "metastasis", "metastases", "metastatic disease", "hypodensity", "hyperdensity", "lesion",

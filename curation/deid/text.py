@@ -15,8 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import sys
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Optional
@@ -25,6 +23,7 @@ import regex
 
 from curation.deid.dates import rewrite
 from curation.deid.patterns import PATTERNS, PLACEHOLDER
+from curation.io.nlp_imports import import_presidio_analyzer, import_spacy
 
 SPACY_MODEL_ENV = "OPSEG_DEID_SPACY_MODEL"
 SPACY_PACKAGES = ("en_core_web_trf", "en_core_web_lg", "en_core_web_md", "en_core_web_sm")
@@ -86,6 +85,7 @@ def identifier_variants(names: list[str], ids: list[str], dates: list[str], phon
 @lru_cache(maxsize=4096)  # one per patient; a run visits a patient's rows together
 def _known_regex(known: tuple[str, ...]):
     alternatives = []
+    import_spacy()
     from spacy.lang.en.stop_words import STOP_WORDS  # "Will", "Hope", "May": names only when capitalised
 
     for k in known:
@@ -100,6 +100,7 @@ def _known_regex(known: tuple[str, ...]):
 
 def installed_spacy_model(configured: Optional[str] = None) -> Optional[str]:
     """A local spaCy pipeline for NER: the configured name/path, $OPSEG_DEID_SPACY_MODEL, or an installed en_core_web_*."""
+    import_spacy()
     import spacy.util
 
     for candidate in (configured, os.environ.get(SPACY_MODEL_ENV)):
@@ -110,28 +111,6 @@ def installed_spacy_model(configured: Optional[str] = None) -> Optional[str]:
     return next((p for p in SPACY_PACKAGES if spacy.util.is_package(p)), None)
 
 
-@contextmanager
-def _transformers_hidden():
-    """Import presidio-analyzer as it is installed without its optional 'transformers' extra. Its package import
-    loads its Hugging Face engine and so transformers' pipelines when transformers is installed (opseg's 'radgraph'
-    extra brings it): ~2-3 s CPU a process for an engine opseg never uses (it uses presidio's e-mail and spaCy
-    recognisers only; benchmarks/bench_deid.py, start-up). presidio guards those imports with ``except
-    ImportError``, so for the length of its import transformers reads as absent (``sys.modules[name] = None`` is
-    Python's own way to say so); then it is put back as it was: absent, or the module already loaded (the radgraph
-    backend loads it, but not its pipelines)."""
-    loaded = "transformers" in sys.modules
-    previous = sys.modules.get("transformers")
-    sys.modules["transformers"] = None
-    try:
-        yield
-    finally:
-        if "transformers" in sys.modules and sys.modules["transformers"] is None:
-            if loaded:
-                sys.modules["transformers"] = previous
-            else:
-                del sys.modules["transformers"]
-
-
 class TextScrubber:
     """One set of recognisers for the run; per-patient identifiers, date shift and pseudonym functions come per call."""
 
@@ -139,8 +118,8 @@ class TextScrubber:
         import tldextract
         import tldextract.tldextract as tld_module
 
-        with _transformers_hidden():
-            from presidio_analyzer.predefined_recognizers import EmailRecognizer
+        import_presidio_analyzer()   # without its Hugging Face engine (and torch where spaCy cannot use it)
+        from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
         # presidio's e-mail recogniser calls tldextract, which would fetch the public-suffix list online
         tld_module.TLD_EXTRACTOR = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)

@@ -16,8 +16,9 @@ from multiprocessing.connection import wait
 from typing import TYPE_CHECKING
 
 from curation.io.stage import has_setup
+from curation.io.tables import load_table_io
 from curation.pipeline.schedule import stage_dependencies
-from curation.pipeline.workers import StageWorker
+from curation.pipeline.workers import StageWorker, thaw
 
 if TYPE_CHECKING:
     from curation.io.stage import Stage
@@ -40,6 +41,7 @@ class _Running:
 
 
 def run_overlapped(ex: LocalExecutor, stages: list[Stage]) -> list[StageReport]:
+    load_table_io()   # before the first fork: every worker reads and writes tables
     deps = stage_dependencies(stages)
     reports: dict[int, StageReport] = {}
     running: dict[int, _Running] = {}
@@ -65,6 +67,7 @@ def run_overlapped(ex: LocalExecutor, stages: list[Stage]) -> list[StageReport]:
                 w.kill()
             if r.shared:
                 r.plan.stage.teardown()
+        thaw()
     return [reports[i] for i in range(len(stages))]
 
 
