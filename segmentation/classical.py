@@ -195,7 +195,8 @@ def _cap_sides(hu: np.ndarray, k: int, rows: slice, cols: slice, drawn: np.ndarr
 
 def _span(points: np.ndarray, shape) -> np.ndarray:
     """The pixels a caliper's axes run through (each pair of points an axis; centres within half a pixel of its
-    ends left out): a caliper is a chord of the lesion, so its slice's mask spans it end to end."""
+    ends left out; face-connected, so the mask stays one component): a caliper is a chord of the lesion, so its
+    slice's mask spans it end to end."""
     out = np.zeros(shape, bool)
     for a, b in zip(points[0::2], points[1::2]):
         n = float(np.linalg.norm(b - a))
@@ -203,6 +204,8 @@ def _span(points: np.ndarray, shape) -> np.ndarray:
             continue
         t = np.linspace(0.5 / n, 1 - 0.5 / n, int(np.ceil(4 * n)) + 1)[:, None]
         ij = np.floor(a + t * (b - a)).astype(int)
+        diagonal = (ij[1:] != ij[:-1]).all(axis=1)   # a corner step: the pixel beside it keeps the span face-connected
+        ij = np.vstack([ij, np.column_stack([ij[:-1][diagonal, 0], ij[1:][diagonal, 1]])])
         ij = ij[(ij >= 0).all(axis=1) & (ij < shape).all(axis=1)]
         out[ij[:, 0], ij[:, 1]] = True
     return out

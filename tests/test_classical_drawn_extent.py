@@ -1,6 +1,7 @@
 """What the classical backend reads from the drawing beyond its own slice: a drawn mask's edge level, a caliper's
 reach across slices."""
 import numpy as np
+from scipy import ndimage
 
 from segmentation.classical import ClassicalSegmenter
 from segmentation.evaluate import dice
@@ -79,5 +80,6 @@ def test_a_caliper_across_a_real_nodule_is_spanned_end_to_end_on_its_slice():
     drawn_mm = float(np.hypot(*((b - a) * spacing[1:])))
     k = line.slice_index
     assert recist_axes(mask[k:k + 1], spacing[1:])[0] >= drawn_mm - max(spacing[1:])
+    assert ndimage.label(mask)[1] == 1   # the span's corner steps keep it face-connected to the walk's mask
     true_long = recist_axes(truth, spacing[1:])[0]
     assert abs(recist_axes(mask, spacing[1:])[0] - true_long) / true_long <= 0.05
