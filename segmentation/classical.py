@@ -20,6 +20,7 @@ labelled with ``BACKEND``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import warnings
 from dataclasses import dataclass
@@ -68,18 +69,29 @@ class SegmentResult:
     seconds: float
 
 
+@functools.cache
+def _blas():
+    """The process's BLAS libraries (found once, at the first segmentation: the walker's solvers are loaded by then)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 class PerPromptSegmenter:
-    """Backends that segment each prompt on its own: ``segment_many`` collects results or PromptErrors."""
+    """Backends that segment each prompt on its own: ``segment_many`` collects results or PromptErrors.
+    They are single-core (one CPU per worker), so BLAS runs on one thread: its threads only spin on the walker's
+    vector-sized dot products, and one thread gives the same masks whatever the machine's core count."""
 
     checkpoint = None
 
     def segment_many(self, hu: np.ndarray, spacing_mm, prompts: list[Prompt]) -> list:
         out = []
-        for p in prompts:
-            try:
-                out.append(self.segment(hu, spacing_mm, p))
-            except PromptError as exc:
-                out.append(exc)
+        with _blas().limit(limits=1, user_api="blas"):
+            for p in prompts:
+                try:
+                    out.append(self.segment(hu, spacing_mm, p))
+                except PromptError as exc:
+                    out.append(exc)
         return out
 
 

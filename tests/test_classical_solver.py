@@ -43,3 +43,23 @@ def test_an_unconverged_iterative_solve_falls_back_to_the_direct_one(monkeypatch
     monkeypatch.setattr(classical, "ITERATIVE_TOL", 1e-30)   # unreachable in 30 iterations
     direct = random_walker(data, labels, beta=classical.BETA, mode="bf", spacing=(1, 1, 1), return_full_prob=True)[0]
     assert np.array_equal(classical._walk(data, labels, (1, 1, 1)), direct)
+
+
+def test_per_prompt_backends_run_blas_on_one_thread_and_give_the_setting_back():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    seen = []
+
+    class Probe(classical.PerPromptSegmenter):
+        def segment(self, hu, spacing_mm, prompt):
+            seen.append(blas_threads())
+            return prompt
+
+    with threadpool_limits(limits=2, user_api="blas"):   # what a 2-core worker starts with
+        assert blas_threads() == {2}
+        assert Probe().segment_many(np.zeros((2, 4, 4)), (1.0, 1.0, 1.0), ["a", "b"]) == ["a", "b"]
+        assert seen == [{1}, {1}]
+        assert blas_threads() == {2}
