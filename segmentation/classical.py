@@ -22,16 +22,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from skimage.segmentation import random_walker
 from skimage.transform import resize
 
 from segmentation.prompt_geometry import MAX_POINT_RADIUS_MM, footprint
 from segmentation.prompts import Prompt, PromptError
+from segmentation.walker import lesion_probability
 
 BACKEND = "classical-cpu 0.4.0"
 SMOOTH_SIGMA_PX = 0.6
@@ -108,14 +107,7 @@ def _window(centre: np.ndarray, half: float, n_rows: int, n_cols: int) -> tuple[
 
 def _walk(data: np.ndarray, labels: np.ndarray, spacing) -> np.ndarray:
     """The random walker's lesion probability, by the solver that is fastest for the system's size."""
-    if int((labels == 0).sum()) > DIRECT_MAX_UNKNOWNS:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            prob = random_walker(data, labels, beta=BETA, mode="cg_mg", tol=ITERATIVE_TOL, spacing=spacing,
-                                 return_full_prob=True)[0]
-        if not any(issubclass(w.category, UserWarning) for w in caught):
-            return prob   # else not settled in skimage's 30 iterations: solved directly after all
-    return random_walker(data, labels, beta=BETA, mode="bf", spacing=spacing, return_full_prob=True)[0]
+    return lesion_probability(data, labels, BETA, spacing, int((labels == 0).sum()) > DIRECT_MAX_UNKNOWNS, ITERATIVE_TOL)
 
 
 def _solve(data: np.ndarray, labels: np.ndarray, spacing) -> np.ndarray:
