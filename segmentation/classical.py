@@ -277,7 +277,7 @@ class ClassicalSegmenter(PerPromptSegmenter):
         comp, _ = ndimage.label(seg)
         hit = np.unique(comp[labels == 1])
         seg = np.isin(comp, hit[hit > 0])
-        for z in range(seg.shape[0]):
+        for z in np.flatnonzero(seg.any(axis=(1, 2))):   # an empty slice has no hole to fill
             seg[z] = ndimage.binary_fill_holes(seg[z])
         if drawn is not None:
             seg[kk] = drawn
