@@ -62,7 +62,7 @@ def rss_mb() -> float:
 
 def run_memory(backend: str, image_size: int) -> dict:
     hu, prompts = phantom(300, 512, 10, kind="line" if backend in CLASSICAL else "mask")
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     if backend in CLASSICAL:
         seg = make_segmenter(backend)
         res = seg.segment_many(hu, (2.0, 0.75, 0.75), prompts)
@@ -70,7 +70,8 @@ def run_memory(backend: str, image_size: int) -> dict:
         from segmentation.sam2ct.backend import SAM2CTSegmenter
         seg = SAM2CTSegmenter(None, image_size=image_size, mcm=True, device="cpu")
         res = seg.segment_many(hu, (2.0, 0.75, 0.75), prompts)
-    return {"backend": backend, "image_size": image_size, "seconds": time.perf_counter() - t, "peak_rss_mb": rss_mb(),
+    return {"backend": backend, "image_size": image_size, "seconds": time.perf_counter() - t,
+            "cpu_seconds": time.process_time() - cpu, "peak_rss_mb": rss_mb(),
             "ok": sum(1 for r in res if not isinstance(r, Exception))}
 
 
@@ -100,8 +101,9 @@ def sam2ct_shared_vs_loop(image_size: int, n_slices: int, n_lesions: int) -> dic
             "loop_seconds": loop_s, "loop_encodings": loop_enc, "speedup": loop_s / shared_s}
 
 
-def lidc_seconds(seg, data: Path, n: int = 40) -> list[float]:
-    """Seconds per line-prompted lesion on n real LIDC crops (every k-th case)."""
+def lidc_seconds(seg, data: Path, n: int = 40) -> list[tuple[float, float]]:
+    """(wall, CPU) seconds per line-prompted lesion on n real LIDC crops (every k-th case); CPU seconds are the
+    figure to compare on a machine shared with other work."""
     if not data.is_dir():
         return []
     from segmentation.real_eval import crop_cases
@@ -113,9 +115,9 @@ def lidc_seconds(seg, data: Path, n: int = 40) -> list[float]:
     for image, label in cases[:: max(1, len(cases) // n)][:n]:
         hu, lab, spacing = load_case(image, label)
         p = real_prompt("line", lab > 0, spacing, np.random.default_rng(0))
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         seg.segment_many(hu, spacing, [p])
-        out.append(time.perf_counter() - t)
+        out.append((time.perf_counter() - t, time.process_time() - cpu))
     return out
 
 
@@ -132,13 +134,15 @@ def main():
     torch.set_num_threads(os.cpu_count() or 1)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, threads {torch.get_num_threads()}")
     hu, prompts = phantom(60, 512, 1)
-    print("\n| classical backend | phantom: one 40 mm lesion, s (best of 5) | real LIDC crops: s per lesion, mean [max] |")
-    print("|---|---|---|")
+    print("\n| classical backend | phantom: one 40 mm lesion, s (best of 5) | real LIDC crops: s per lesion, mean [max] "
+          "| real LIDC crops: CPU s per lesion |")
+    print("|---|---|---|---|")
     for backend in CLASSICAL:
         seg = make_segmenter(backend)
-        times = [seg.segment(hu, (2.0, 0.75, 0.75), prompts[0]).seconds for _ in range(5)]
-        real = lidc_seconds(seg, args.lidc)
-        cell = f"{np.mean(real):.3f} [{np.max(real):.3f}] ({len(real)} nodules)" if real else f"no {args.lidc}"
+        times = [seg.segment_many(hu, (2.0, 0.75, 0.75), prompts[:1])[0].seconds for _ in range(5)]
+        real = np.array(lidc_seconds(seg, args.lidc)).reshape(-1, 2)
+        cell = (f"{real[:, 0].mean():.3f} [{real[:, 0].max():.3f}] ({len(real)} nodules) | {real[:, 1].mean():.3f}"
+                if len(real) else f"no {args.lidc} |")
         print(f"| {seg.name} | {min(times):.3f} | {cell} |")
     rows = [] if args.classical_only else [sam2ct_shared_vs_loop(512, 12, 3)]
     if not (args.skip_1024 or args.classical_only):
@@ -148,15 +152,15 @@ def main():
     for r in rows:
         print(f"| {r['image_size']} px | {r['lesions']} | {r['shared_encodings']} / {r['loop_encodings']} | "
               f"{r['encode_slices_per_s']:.2f} | {r['seconds_per_lesion']:.1f} | {r['loop_seconds']:.1f} | {r['speedup']:.2f}x |")
-    print("\n| 512x512x300 series, ten 40 mm lesions | seconds | peak RSS |\n|---|---|---|")
+    print("\n| 512x512x300 series, ten 40 mm lesions | seconds | CPU seconds | peak RSS |\n|---|---|---|---|")
     for backend, size in (("classical", 0), ("classical-2d", 0)) + ((("sam2ct", 512),) if not args.classical_only else ()):
         out = subprocess.run([sys.executable, __file__, "--memory-child", backend, str(size)], capture_output=True, text=True)
         if out.returncode:
-            print(f"| {backend} | failed: {out.stderr.strip().splitlines()[-1]} | |")
+            print(f"| {backend} | failed: {out.stderr.strip().splitlines()[-1]} | | |")
             continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
         label = backend if backend in CLASSICAL else f"sam2ct {size} px"
-        print(f"| {label} ({r['ok']}/10 masks) | {r['seconds']:.1f} | {r['peak_rss_mb'] / 1024:.2f} GB |")
+        print(f"| {label} ({r['ok']}/10 masks) | {r['seconds']:.1f} | {r['cpu_seconds']:.1f} | {r['peak_rss_mb'] / 1024:.2f} GB |")
 
 
 if __name__ == "__main__":

@@ -15,8 +15,11 @@ LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
 def bbox_of(mask: np.ndarray) -> list[int]:
-    """[c0, r0, s0, c1, r1, s1] (end exclusive) of a (slice, row, column) mask."""
-    zs, rs, cs = (np.flatnonzero(mask.any(axis=ax)) for ax in ((1, 2), (0, 2), (0, 1)))
+    """[c0, r0, s0, c1, r1, s1] (end exclusive) of a (slice, row, column) mask. Rows and columns are read on the
+    slab of slices the mask occupies: one pass over the whole volume, not three."""
+    zs = np.flatnonzero(mask.any(axis=(1, 2)))
+    slab = mask[zs[0]:zs[-1] + 1] if len(zs) else mask
+    rs, cs = (np.flatnonzero(slab.any(axis=ax)) for ax in ((0, 2), (0, 1)))
     return [int(cs[0]), int(rs[0]), int(zs[0]), int(cs[-1]) + 1, int(rs[-1]) + 1, int(zs[-1]) + 1]
 
 

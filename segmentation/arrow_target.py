@@ -71,6 +71,19 @@ def start_px(px_mm: float) -> float:
     return (GAP_MM[1] + 0.5) / px_mm
 
 
+def _near(gaussian, im: np.ndarray, sigma: float, pts: np.ndarray) -> np.ndarray:
+    """``gaussian(im, sigma, mode="nearest")`` (scipy's, default truncation) where ``_at`` reads it at pts, zero
+    elsewhere: filtered on the crop that holds those pixels plus the kernel's reach (or up to the image's own
+    border), which gives the same numbers there; the small scales need a small part of the image."""
+    q = np.floor(np.asarray(pts, float) - 0.5).astype(int)
+    reach = int(4.0 * float(sigma) + 0.5) + 1
+    lo = np.maximum(q.min(axis=0) - reach, 0)
+    hi = np.minimum(q.max(axis=0) + 2 + reach, im.shape)
+    out = np.zeros(im.shape, im.dtype)
+    out[lo[0]:hi[0], lo[1]:hi[1]] = gaussian(im[lo[0]:hi[0], lo[1]:hi[1]], sigma, mode="nearest")
+    return out
+
+
 def _in_image(pts: np.ndarray, shape) -> np.ndarray:
     return (pts >= 0).all(axis=1) & (pts < np.asarray(shape, float)).all(axis=1)
 
@@ -104,12 +117,19 @@ def find_target(img: np.ndarray, tail: np.ndarray, tip: np.ndarray, px_mm: float
     dirs = _directions(u)
     im = np.clip(img.astype(np.float32), *HU_CLIP)
     signs = (1.0,) if _in_lung(img, tip, px_mm) else (1.0, -1.0)
-    fine = ndimage.gaussian_filter(im, max(0.7, PROFILE_SIGMA_MM / px_mm), mode="nearest")
+    smooth: dict[float, np.ndarray] = {}   # the profile scales repeat (1 mm from a 4 mm radius up): filtered once
+
+    def blur(s: float) -> np.ndarray:
+        if s not in smooth:
+            smooth[s] = ndimage.gaussian_filter(im, s, mode="nearest")
+        return smooth[s]
+
+    fine = blur(max(0.7, PROFILE_SIGMA_MM / px_mm))
     blobs, profiles = [], []
     for j, r_mm in enumerate(RADII_MM):
         r = r_mm / px_mm
         sigma = r / np.sqrt(2.0)
-        profiles.append(ndimage.gaussian_filter(im, max(0.7, min(r / 4, PROFILE_SIGMA_MM / px_mm)), mode="nearest"))
+        profiles.append(blur(max(0.7, min(r / 4, PROFILE_SIGMA_MM / px_mm))))
         s_all = np.arange(max(r_mm + GAP_MM[0], 0.5), r_mm + GAP_MM[1] + 1e-6, 0.5) / px_mm
         pts = tip + (dirs[:, None, :] * s_all[None, :, None]).reshape(-1, 2)
         di, si = np.divmod(np.arange(len(pts)), len(s_all))
@@ -117,10 +137,10 @@ def find_target(img: np.ndarray, tail: np.ndarray, tip: np.ndarray, px_mm: float
         pts, di, si = pts[ok], di[ok], si[ok]
         if not len(pts):
             continue
-        resp = _at(-sigma ** 2 * ndimage.gaussian_laplace(im, sigma, mode="nearest"), pts)
+        resp = _at(-sigma ** 2 * _near(ndimage.gaussian_laplace, im, sigma, pts), pts)
         level = _at(fine, pts)
         # the centre must look like the blob, not like a hole in it (a dark lesion inside a bright kidney)
-        lift = level - _at(ndimage.gaussian_filter(im, sigma, mode="nearest"), pts)
+        lift = level - _at(_near(ndimage.gaussian_filter, im, sigma, pts), pts)
         for sign in signs:
             good = (sign * resp > 0) & (sign * lift >= 0) & ((sign > 0) | (level >= DARK_MIN_HU))
             blobs += [_Blob(sign * resp[i], sign, sign * resp[i] / DISC_RESPONSE, r, s_all[si[i]], di[i], j, level[i])

@@ -22,17 +22,17 @@ labelled with ``BACKEND``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from skimage.segmentation import random_walker
 from skimage.transform import resize
 
 from segmentation.prompt_geometry import MAX_POINT_RADIUS_MM, footprint
 from segmentation.prompts import Prompt, PromptError
+from segmentation.walker import lesion_probability
 
 BACKEND = "classical-cpu 0.5.0"
 SMOOTH_SIGMA_PX = 0.6
@@ -71,18 +71,29 @@ class SegmentResult:
     seconds: float
 
 
+@functools.cache
+def _blas():
+    """The process's BLAS libraries (found once, at the first segmentation: the walker's solvers are loaded by then)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 class PerPromptSegmenter:
-    """Backends that segment each prompt on its own: ``segment_many`` collects results or PromptErrors."""
+    """Backends that segment each prompt on its own: ``segment_many`` collects results or PromptErrors.
+    They are single-core (one CPU per worker), so BLAS runs on one thread: its threads only spin on the walker's
+    vector-sized dot products, and one thread gives the same masks whatever the machine's core count."""
 
     checkpoint = None
 
     def segment_many(self, hu: np.ndarray, spacing_mm, prompts: list[Prompt]) -> list:
         out = []
-        for p in prompts:
-            try:
-                out.append(self.segment(hu, spacing_mm, p))
-            except PromptError as exc:
-                out.append(exc)
+        with _blas().limit(limits=1, user_api="blas"):
+            for p in prompts:
+                try:
+                    out.append(self.segment(hu, spacing_mm, p))
+                except PromptError as exc:
+                    out.append(exc)
         return out
 
 
@@ -99,14 +110,7 @@ def _window(centre: np.ndarray, half: float, n_rows: int, n_cols: int) -> tuple[
 
 def _walk(data: np.ndarray, labels: np.ndarray, spacing) -> np.ndarray:
     """The random walker's lesion probability, by the solver that is fastest for the system's size."""
-    if int((labels == 0).sum()) > DIRECT_MAX_UNKNOWNS:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            prob = random_walker(data, labels, beta=BETA, mode="cg_mg", tol=ITERATIVE_TOL, spacing=spacing,
-                                 return_full_prob=True)[0]
-        if not any(issubclass(w.category, UserWarning) for w in caught):
-            return prob   # else not settled in skimage's 30 iterations: solved directly after all
-    return random_walker(data, labels, beta=BETA, mode="bf", spacing=spacing, return_full_prob=True)[0]
+    return lesion_probability(data, labels, BETA, spacing, int((labels == 0).sum()) > DIRECT_MAX_UNKNOWNS, ITERATIVE_TOL)
 
 
 def _solve(data: np.ndarray, labels: np.ndarray, spacing) -> np.ndarray:
@@ -310,7 +314,7 @@ class ClassicalSegmenter(PerPromptSegmenter):
         seg = np.isin(comp, hit[hit > 0])
         if prompt.kind in ("line", "bidimensional"):
             seg[kk] |= _span(local.points - off, seg.shape[1:])
-        for z in range(seg.shape[0]):
+        for z in np.flatnonzero(seg.any(axis=(1, 2))):   # an empty slice has no hole to fill
             seg[z] = ndimage.binary_fill_holes(seg[z])
         if drawn is not None:
             seg[kk] = drawn

@@ -19,12 +19,11 @@ def _slice_axes(mask2d: np.ndarray, dr: float, dc: float) -> tuple[float, float]
     u = (hull[j] - hull[i]) / (long or 1.0)
     perp = np.array([-u[1], u[0]])
     proj_long, proj_perp = hull @ u, hull @ perp
-    short = 0.0
-    # width across the long axis, measured on chords perpendicular to it (sampled along the axis)
-    for t in np.linspace(proj_long.min(), proj_long.max(), 41):
-        near = np.abs(proj_long - t) <= (proj_long.max() - proj_long.min()) / 20 + max(dr, dc)
-        if near.sum() >= 2:
-            short = max(short, float(np.ptp(proj_perp[near])))
+    # width across the long axis, measured on chords perpendicular to it (sampled along the axis, all 41 at once)
+    t = np.linspace(proj_long.min(), proj_long.max(), 41)[:, None]
+    near = np.abs(proj_long - t) <= (proj_long.max() - proj_long.min()) / 20 + max(dr, dc)
+    width = np.where(near, proj_perp, -np.inf).max(axis=1) - np.where(near, proj_perp, np.inf).min(axis=1)
+    short = max(0.0, float(width[near.sum(axis=1) >= 2].max(initial=0.0)))
     return long, min(short, long)
 
 

@@ -63,12 +63,13 @@ def segment_series(volume, annotations: list[AnnotationRecord], segmenter, timin
             fail(a, res)
             continue
         data, bbox = encode(res.mask, geo.affine)
-        zs = np.flatnonzero(res.mask.any(axis=(1, 2)))
-        long, short, _ = recist_axes(res.mask, geo.pixel_spacing)
+        slab = res.mask[bbox[2]:bbox[5]]   # the slices it occupies: nothing below reads the whole volume again
+        zs = bbox[2] + np.flatnonzero(slab.any(axis=(1, 2)))
+        long, short, _ = recist_axes(slab, geo.pixel_spacing)
         rows.append(MaskRecord(
             mask_id=stable_id(a.annotation_id, segmenter.name, checkpoint or ""), annotation_id=a.annotation_id,
             series_uid=volume.series_uid, backend=segmenter.name, checkpoint=checkpoint, mask=data, bbox=bbox,
-            affine=[float(v) for v in geo.affine.ravel()], volume_ml=float(res.mask.sum()) * voxel_ml,
+            affine=[float(v) for v in geo.affine.ravel()], volume_ml=float(slab.sum()) * voxel_ml,
             n_slices=int(len(zs)), slice_range=[int(zs[0]), int(zs[-1])], recist_long_mm=long, recist_short_mm=short,
             stop_reason_superior=res.stop_superior, stop_reason_inferior=res.stop_inferior, score=res.score))
         if timings is not None:

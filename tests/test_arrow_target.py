@@ -98,3 +98,18 @@ def test_no_blob_in_reach_is_a_reasoned_error():
     with pytest.raises(PromptError) as exc:
         find_target(img, np.array([30.5, 5.0]), np.array([30.5, 20.0]), 1.0)
     assert exc.value.reason == "arrow_target_not_found"
+
+
+@pytest.mark.parametrize("sigma", [0.7, 2.3, 9.0])
+def test_filtering_only_near_the_samples_gives_the_whole_image_filters_numbers_there(sigma):
+    from segmentation.arrow_target import _at, _near
+
+    rng = np.random.default_rng(1)
+    im = rng.normal(0, 300, (90, 110)).astype(np.float32)
+    # a cluster inside, one against the top-left border, and samples off the pixel grid
+    pts = np.vstack([[40.3, 60.7] + rng.uniform(-6, 6, (30, 2)), [[0.2, 0.4], [1.5, 0.5], [0.5, 1.1]]])
+    for gaussian in (ndimage.gaussian_laplace, ndimage.gaussian_filter):
+        whole = gaussian(im, sigma, mode="nearest")
+        near = _near(gaussian, im, sigma, pts)
+        assert _at(near, pts).tobytes() == _at(whole, pts).tobytes()
+        assert not near[-1].any()   # and the far rows were not filtered at all

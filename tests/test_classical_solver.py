@@ -1,9 +1,11 @@
 """The random walker's solver choice: a system too big for a quick direct solve goes to multigrid-preconditioned
-conjugate gradients (pyamg), which must give the direct solve's probabilities and mask, not a silent fallback."""
+conjugate gradients (pyamg), which must give the direct solve's probabilities and mask, not a silent fallback; and
+the directly assembled system (segmentation.walker) gives skimage's random walker's numbers to the last bit."""
 import numpy as np
+import pytest
 from skimage.segmentation import random_walker
 
-from segmentation import classical
+from segmentation import classical, walker
 
 
 def _sphere_case(shape=(20, 40, 40), radius=9.0, seed=0):
@@ -43,3 +45,46 @@ def test_an_unconverged_iterative_solve_falls_back_to_the_direct_one(monkeypatch
     monkeypatch.setattr(classical, "ITERATIVE_TOL", 1e-30)   # unreachable in 30 iterations
     direct = random_walker(data, labels, beta=classical.BETA, mode="bf", spacing=(1, 1, 1), return_full_prob=True)[0]
     assert np.array_equal(classical._walk(data, labels, (1, 1, 1)), direct)
+
+
+def test_per_prompt_backends_run_blas_on_one_thread_and_give_the_setting_back():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    seen = []
+
+    class Probe(classical.PerPromptSegmenter):
+        def segment(self, hu, spacing_mm, prompt):
+            seen.append(blas_threads())
+            return prompt
+
+    with threadpool_limits(limits=2, user_api="blas"):   # what a 2-core worker starts with
+        assert blas_threads() == {2}
+        assert Probe().segment_many(np.zeros((2, 4, 4)), (1.0, 1.0, 1.0), ["a", "b"]) == ["a", "b"]
+        assert seen == [{1}, {1}]
+        assert blas_threads() == {2}
+
+
+@pytest.mark.parametrize("shape, radius, spacing, dtype, mode", [
+    ((8, 16, 16), 4.0, (1.0, 1.0, 1.0), np.float64, "bf"),
+    ((7, 15, 18), 4.0, (2.5, 0.7, 0.8), np.float32, "bf"),
+    ((20, 40, 40), 9.0, (1.5, 1.0, 1.0), np.float32, "cg_mg"),
+    ((20, 40, 40), 9.0, (1.0, 0.6, 0.6), np.float64, "cg_mg"),   # CG does not settle: the direct solve
+])
+def test_the_assembled_system_gives_skimages_probabilities_bit_for_bit(shape, radius, spacing, dtype, mode):
+    data, labels = _sphere_case(shape, radius)
+    data, labels = data.astype(dtype), labels.astype(np.int8)
+    ours = walker.lesion_probability(data, labels, classical.BETA, spacing, mode == "cg_mg", classical.ITERATIVE_TOL)
+    # skimage's own function, with the settling rule: its CG result unless it warns (then its direct solve)
+    theirs = walker._skimage(data, labels, classical.BETA, spacing, mode == "cg_mg", classical.ITERATIVE_TOL)
+    assert ours.dtype == theirs.dtype and ours.tobytes() == theirs.tobytes()
+
+
+def test_a_label_set_without_lesion_seeds_is_left_to_skimage():
+    data, labels = _sphere_case(shape=(8, 16, 16), radius=4.0)
+    labels[labels == 1] = 0   # e.g. a coarse grid that lost the few lesion seeds: skimage's only label is 2
+    ours = walker.lesion_probability(data, labels, classical.BETA, (1, 1, 1), False, classical.ITERATIVE_TOL)
+    theirs = random_walker(data, labels, beta=classical.BETA, mode="bf", spacing=(1, 1, 1), return_full_prob=True)[0]
+    assert np.array_equal(ours, theirs)
