@@ -113,6 +113,16 @@ def _walk(data: np.ndarray, labels: np.ndarray, spacing) -> np.ndarray:
     return lesion_probability(data, labels, BETA, spacing, int((labels == 0).sum()) > DIRECT_MAX_UNKNOWNS, ITERATIVE_TOL)
 
 
+def _coarse_labels(labels: np.ndarray, shape) -> np.ndarray:
+    """Seed labels on a coarser grid: nearest-neighbour sampling, but every lesion seed keeps the coarse voxel
+    it falls in (they are a few voxels on one slice, which sampling alone drops, and a walk without lesion seeds
+    says nothing about the lesion)."""
+    lab = resize(labels, shape, order=0, preserve_range=True, anti_aliasing=False).astype(labels.dtype)
+    seeds = np.nonzero(labels == 1)
+    lab[tuple(np.minimum(((i + 0.5) * c / o).astype(int), c - 1) for i, o, c in zip(seeds, labels.shape, shape))] = 1
+    return lab
+
+
 def _solve(data: np.ndarray, labels: np.ndarray, spacing) -> np.ndarray:
     """Lesion probability from the random walker, on a coarser grid when the box is large."""
     n = data.size
@@ -121,7 +131,7 @@ def _solve(data: np.ndarray, labels: np.ndarray, spacing) -> np.ndarray:
     f = (MAX_SOLVE_VOXELS / n) ** (1 / 3)
     shape = tuple(max(2, int(round(s * f))) for s in data.shape)
     small = resize(data, shape, order=1, preserve_range=True, anti_aliasing=True)
-    lab = resize(labels, shape, order=0, preserve_range=True, anti_aliasing=False).astype(labels.dtype)
+    lab = _coarse_labels(labels, shape)
     sp = tuple(s * o / c for s, o, c in zip(spacing, data.shape, shape))
     prob = _walk(small, lab, sp)
     return resize(prob, data.shape, order=1, preserve_range=True, anti_aliasing=False)
