@@ -13,7 +13,6 @@ from functools import lru_cache
 from curation.io.nlp_imports import import_spacy
 from linking.radgraph_schema import summarise
 
-spacy = import_spacy()  # without thinc's torch when nothing here can use it (~2 CPU s a process)
 
 OBSERVATIONS = [
     "lymphadenopathy", "metastasis", "metastases", "metastatic disease", "hypodensity", "hyperdensity", "lesion",
@@ -55,6 +54,7 @@ CLAUSE_BREAK = re.compile(r"[;,]|\bbut\b|\bhowever\b", re.IGNORECASE)
 @lru_cache(maxsize=1)
 def nlp():
     """A blank English pipeline with phrase rules: no model download, deterministic."""
+    spacy = import_spacy()  # on first use, without thinc's torch when nothing here can use it (~2 CPU s a process)
     with _own_factories_only():
         pipe = spacy.blank("en")
     ruler = pipe.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
@@ -90,9 +90,9 @@ def _lexicon() -> list[tuple[str, list[str]]]:
 @lru_cache(maxsize=1)
 def _matcher():
     """The entity ruler's phrases as a bare PhraseMatcher: the same entities at a third of the cost."""
+    pipe = nlp()
     from spacy.matcher import PhraseMatcher
 
-    pipe = nlp()
     pm = PhraseMatcher(pipe.vocab, attr="LOWER")
     for label, words in _lexicon():
         pm.add(label, [pipe.make_doc(w) for w in words])
@@ -101,16 +101,16 @@ def _matcher():
 
 def _entities(text: str):
     """(doc, entity spans): tokenised, phrases matched, overlaps resolved longest first as the ruler does."""
+    doc = nlp().make_doc(text)
     from spacy.tokens import Span
     from spacy.util import filter_spans
 
-    doc = nlp().make_doc(text)
     return doc, sorted(filter_spans([Span(doc, s, e, label=m) for m, s, e in _matcher()(doc)]), key=lambda e: e.start)
 
 
 def backend_name() -> str:
     from curation import __version__
-    return f"rules-spacy {__version__} (spacy {spacy.__version__})"
+    return f"rules-spacy {__version__} (spacy {import_spacy().__version__})"
 
 
 def _clause_before(text: str, start: int) -> str:

@@ -271,6 +271,9 @@ class ClassicalSegmenter(PerPromptSegmenter):
         cap = _cap_sides(hu, k, rows, cols, fp.inside) if prompt.kind == "mask" else (False, False)
         grow_px = (CONE_MM + CONE_SLOPE * reach_z_mm) / px_mm if any(cap) else 0.0
         box_r, box_c = _window(centre, radius + grow_px + 3, *hu.shape[1:])
+        # within the prompt-slice window, where the footprint is known
+        box_r = slice(max(box_r.start, rows.start), min(box_r.stop, rows.stop))
+        box_c = slice(max(box_c.start, cols.start), min(box_c.stop, cols.stop))
         nz = int(np.ceil(reach_z_mm / ds)) + 1
         z0, z1 = max(0, k - nz), min(hu.shape[0], k + nz + 1)
         crop = ndimage.gaussian_filter(hu[z0:z1, box_r, box_c].astype(np.float32), (0, SMOOTH_SIGMA_PX, SMOOTH_SIGMA_PX))
@@ -319,11 +322,11 @@ class ClassicalSegmenter(PerPromptSegmenter):
                 strict = _at_level(prob >= p_level, f, labels, STRICT_RIM_LEVEL)
                 if abs(_extent(strict[kk], u) - length) < over:
                     seg = strict
+        if prompt.kind in ("line", "bidimensional"):   # not where clearly background: a line drawn past it stays visible
+            seg[kk] |= _span(local.points - off, seg.shape[1:]) & (labels[kk] != 2)
         comp, _ = ndimage.label(seg)
         hit = np.unique(comp[labels == 1])
         seg = np.isin(comp, hit[hit > 0])
-        if prompt.kind in ("line", "bidimensional"):
-            seg[kk] |= _span(local.points - off, seg.shape[1:])
         for z in np.flatnonzero(seg.any(axis=(1, 2))):   # an empty slice has no hole to fill
             seg[z] = ndimage.binary_fill_holes(seg[z])
         if drawn is not None:

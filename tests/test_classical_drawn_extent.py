@@ -3,7 +3,7 @@ reach across slices."""
 import numpy as np
 from scipy import ndimage
 
-from segmentation.classical import ClassicalSegmenter
+from segmentation.classical import ClassicalSegmenter, _span
 from segmentation.evaluate import dice
 from segmentation.prompts import Prompt
 
@@ -80,6 +80,23 @@ def test_a_caliper_across_a_real_nodule_is_spanned_end_to_end_on_its_slice():
     drawn_mm = float(np.hypot(*((b - a) * spacing[1:])))
     k = line.slice_index
     assert recist_axes(mask[k:k + 1], spacing[1:])[0] >= drawn_mm - max(spacing[1:])
-    assert ndimage.label(mask)[1] == 1   # the span's corner steps keep it face-connected to the walk's mask
+    span = _span(np.array([[3.2, 2.7], [17.9, 11.4], [5.5, 14.5], [14.5, 3.5]]), (20, 20))
+    assert ndimage.label(span)[1] == 1   # both diagonal axes face-connected: the span never adds a component
     true_long = recist_axes(truth, spacing[1:])[0]
     assert abs(recist_axes(mask, spacing[1:])[0] - true_long) / true_long <= 0.05
+
+
+def test_a_caliper_drawn_past_the_lesion_does_not_stretch_the_mask_into_the_lung():
+    """The span joins only pixels that are not clearly background: a 20 mm line across a 10 mm nodule in lung keeps
+    the mask's long axis near 10 mm, so QC still sees the caliper disagree with the mask."""
+    from segmentation.recist import recist_axes
+
+    rng = np.random.default_rng(6)
+    zz, rr, cc = np.mgrid[0:15, 0:60, 0:60]
+    truth = ((zz - 7) * 1.25) ** 2 + ((rr - 30) * 0.7) ** 2 + ((cc - 30) * 0.7) ** 2 <= 5.0 ** 2
+    hu = (np.where(truth, -30.0, -850.0) + rng.normal(0, 15, truth.shape)).astype(np.float32)
+    half = 10.0 / 0.7
+    line = Prompt("line", 7, np.array([[30.5, 30.0 - half + 4], [30.5, 30.0 + half + 4]]), length_px=2 * half)
+    mask = ClassicalSegmenter().segment(hu, (1.25, 0.7, 0.7), line).mask
+    assert recist_axes(mask, (0.7, 0.7))[0] <= 12.0
+    assert dice(mask, truth) >= 0.85

@@ -12,30 +12,33 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 from contextlib import contextmanager
 from functools import lru_cache
 
 # spaCy plugin entry-point groups: a package registering components or layers there may run them on torch via thinc
 PLUGIN_GROUPS = ("spacy_factories", "spacy_architectures", "thinc_layers")
 TORCH_PACKAGES = frozenset({"torch", "transformers", "curated-transformers"})
+_HIDING = threading.RLock()
 
 
 @contextmanager
 def modules_absent(*names: str):
     """For the length of the block, ``import NAME`` fails as if NAME were not installed; afterwards each name is as it
     was: absent, or the module already loaded."""
-    saved = {n: sys.modules[n] for n in names if n in sys.modules}
-    for n in names:
-        sys.modules[n] = None
-    try:
-        yield
-    finally:
+    with _HIDING:   # one hiding at a time; sys.modules is process-wide, so call these before starting threads
+        saved = {n: sys.modules[n] for n in names if n in sys.modules}
         for n in names:
-            if sys.modules.get(n, 0) is None:
-                if n in saved:
-                    sys.modules[n] = saved[n]
-                else:
-                    del sys.modules[n]
+            sys.modules[n] = None
+        try:
+            yield
+        finally:
+            for n in names:
+                if sys.modules.get(n, 0) is None:
+                    if n in saved:
+                        sys.modules[n] = saved[n]
+                    else:
+                        del sys.modules[n]
 
 
 @lru_cache(maxsize=1)

@@ -62,12 +62,14 @@ def run_overlapped(ex: LocalExecutor, stages: list[Stage]) -> list[StageReport]:
             free = _dispatch(ex, stages, running, free)
             free += _receive(ex, running, reports, bars)
     finally:
-        for r in running.values():
-            for w in r.workers:
-                w.kill()
-            if r.shared:
-                r.plan.stage.teardown()
-        thaw()
+        try:
+            for r in running.values():
+                for w in r.workers:
+                    w.kill()
+                if r.shared:
+                    r.plan.stage.teardown()
+        finally:
+            thaw()
     return [reports[i] for i in range(len(stages))]
 
 
