@@ -55,12 +55,19 @@ class QCThresholds:
 
     def for_kind(self, kind: str) -> "QCThresholds":
         """The thresholds a mask of this annotation kind is judged by."""
-        if self.per_kind is None:
-            shared = {f.name: f.default for f in fields(self)}
-            entries = [(k, f, v) for k, f, v in PER_KIND if getattr(self, f) == shared[f]]
-        else:
-            entries = self.per_kind
-        return replace(self, per_kind=(), **{f: v for k, f, v in entries if k == kind})
+        return replace(self, per_kind=(), **{f: v for k, f, v in self.per_kind_entries() if k == kind})
+
+    def per_kind_entries(self) -> tuple:
+        """The (kind, field, value) entries in force: ``per_kind``, or PER_KIND's that no shared value overrides."""
+        if self.per_kind is not None:
+            return tuple(self.per_kind)
+        shared = {f.name: f.default for f in fields(self)}
+        return tuple((k, f, v) for k, f, v in PER_KIND if getattr(self, f) == shared[f])
+
+    def recorded(self) -> dict:
+        """What markers, the run plan and the dataset card record: every field, with the per-kind entries in force
+        (so a change of PER_KIND re-runs QC like any changed threshold)."""
+        return {**{f.name: getattr(self, f.name) for f in fields(self)}, "per_kind": self.per_kind_entries()}
 
     @classmethod
     def from_pairs(cls, pairs: list[str]) -> "QCThresholds":

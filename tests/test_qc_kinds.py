@@ -124,3 +124,14 @@ def test_a_per_kind_value_is_kept_only_where_it_changes_that_kinds_verdicts():
     assert s["precision"] == 1.0 and s["passed"] == 40
     assert th.min_classical_certainty == 0.7 and th.per_kind == (("polygon", "min_classical_certainty", 0.5),)
     assert all(passes(r, th) == (r["dice"] >= 0.7) for r in rows)
+
+
+def test_the_per_kind_table_in_force_is_part_of_the_recorded_qc_config(monkeypatch):
+    """Markers hash the recorded config: with per_kind left to PER_KIND, a change of that table must change it."""
+    import schemas.qc as qc_schema
+    from curation.io.stage import config_dict
+
+    before = config_dict(qc_schema.QCThresholds())
+    assert before["per_kind"] == [list(e) for e in qc_schema.PER_KIND]
+    monkeypatch.setattr(qc_schema, "PER_KIND", qc_schema.PER_KIND[:-1])
+    assert config_dict(qc_schema.QCThresholds()) != before

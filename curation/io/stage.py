@@ -47,6 +47,8 @@ def config_dict(config) -> dict:
         if isinstance(v, dict):
             return {str(k): plain(x) for k, x in v.items()}
         return v
+    if hasattr(config, "recorded"):   # a config that resolves defaults of its own (QC's per-kind table)
+        return {k: plain(v) for k, v in config.recorded().items()}
     return {f.name: plain(getattr(config, f.name)) for f in dataclasses.fields(config)}
 
 
