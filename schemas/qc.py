@@ -6,6 +6,7 @@ from typing import Optional
 
 import pyarrow as pa
 
+from schemas.annotations import ANNOTATION_KINDS
 from schemas.base import Record, col
 
 GOOD_DICE = 0.7  # a "good" mask, for what a QC pass promises (calibration on real lesions)
@@ -83,6 +84,8 @@ class QCThresholds:
             if field not in values:
                 raise ValueError(f"unknown QC threshold {field!r}; known: {', '.join(values)} (or KIND.NAME)")
             if kind:
+                if kind not in ANNOTATION_KINDS:
+                    raise ValueError(f"unknown annotation kind {kind!r} in {p!r}; known: {', '.join(ANNOTATION_KINDS)}")
                 per_kind[kind, field] = float(val)
             else:
                 values[field] = float(val)

@@ -145,3 +145,21 @@ def test_workers_inherit_the_parents_objects_frozen_and_the_parent_thaws_after(t
     stats = LocalExecutor(tmp_path, workers=2).run([_ReportsGC(), _Signals()])[0].stats
     assert stats[0]["frozen"] > 10_000
     assert gc.get_freeze_count() == 0
+
+
+def test_a_callers_own_gc_freeze_survives_the_runs_thaw():
+    """thaw() undoes only the freezing the executor did: objects a caller froze before the first fork stay frozen."""
+    import gc
+
+    from curation.pipeline import workers
+
+    gc.freeze()
+    try:
+        workers._freeze_before_fork()
+        workers.thaw()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    workers._freeze_before_fork()
+    workers.thaw()
+    assert gc.get_freeze_count() == 0

@@ -135,3 +135,13 @@ def test_the_per_kind_table_in_force_is_part_of_the_recorded_qc_config(monkeypat
     assert before["per_kind"] == [list(e) for e in qc_schema.PER_KIND]
     monkeypatch.setattr(qc_schema, "PER_KIND", qc_schema.PER_KIND[:-1])
     assert config_dict(qc_schema.QCThresholds()) != before
+
+
+def test_a_misspelt_kind_in_a_per_kind_threshold_is_refused():
+    import pytest
+
+    from schemas.qc import QCThresholds
+
+    with pytest.raises(ValueError, match="unknown annotation kind 'lien'"):
+        QCThresholds.from_pairs(["lien.min_outline_contrast=0.3"])
+    assert QCThresholds.from_pairs(["line.min_outline_contrast=0.3"]).for_kind("line").min_outline_contrast == 0.3

@@ -37,7 +37,7 @@ class StageWorker:
         self.proc = ctx.Process(target=_serve, args=(child, stage, setup, close_in_child if fork else []),
                                 name=f"opseg-{stage.name}", daemon=False)  # not daemonic: extract has its own pool
         if fork:
-            gc.freeze()   # the parent's objects out of every collection, here and in the child: see thaw()
+            _freeze_before_fork()
         self.proc.start()
         child.close()
 
@@ -62,14 +62,28 @@ class StageWorker:
         self.conn.close()
 
 
+_caller_froze: "bool | None" = None   # whether objects were frozen before this process first forked a worker
+
+
+def _freeze_before_fork() -> None:
+    """The parent's objects out of every collection, here and in the child: see thaw()."""
+    global _caller_froze
+    if _caller_froze is None:
+        _caller_froze = gc.get_freeze_count() > 0
+    gc.freeze()
+
+
 def thaw() -> None:
     """Undo the ``gc.freeze()`` made before each fork, once the run's workers are gone. Freezing is what Python's gc
     docs advise before a fork: the parent's ~250k objects (every stage's imports) are shared with the forked
     workers, and a worker's full collection visits them all, writing to each object's header and so copying every
     page that holds one (~60 MB, ~0.2 CPU s a collection, in each worker). Frozen, collections skip them (the
     stages after segment on the 20-study demo: ~20 % less CPU). Thawed, a program that runs the pipeline collects
-    its garbage as before."""
-    gc.unfreeze()
+    its garbage as before. A caller that froze objects itself keeps them frozen (unfreezing is all or nothing)."""
+    global _caller_froze
+    if _caller_froze is False:
+        gc.unfreeze()
+    _caller_froze = None
 
 
 def _die_with_parent() -> None:
