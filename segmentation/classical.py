@@ -57,6 +57,7 @@ ITERATIVE_TOL = 1e-7
 MAX_SOLVE_VOXELS = 40_000     # direct solve stays well under a second; bigger boxes are solved coarser
 MIN_CONTRAST_HU = 40.0
 CONE_MM, CONE_SLOPE = 1.0, 0.5  # a drawn mask: dz mm off its slice the lesion lies within 1 mm + 0.5 dz of it
+CUT_FROM_MM = 3.0            # a drawn mask: lesion-like tissue this close outside it is what the reader cut it from
 MASK_CUT_MARGIN = 0.15       # a drawn mask: voxels this far below its own edge level (``_drawn_cut``) are background
 CAP_HU = 100.0               # a drawn mask's neighbour slice this much denser inside it: the drawing is a faint end
 OUTLINE_Z = 0.6             # a drawn region reaches across slices this times its long diameter
@@ -186,17 +187,24 @@ def _drawn_cut(f2d: np.ndarray, drawn: np.ndarray, band_px: int) -> float:
 
 
 def _bound_by_drawing(labels: np.ndarray, f: np.ndarray, drawn: np.ndarray, kk: int, ds: float, px, band_px: int):
-    """A drawn mask is the lesion's exact edge on its slice; it bounds the neighbouring slices two ways (labels
+    """A drawn mask is the lesion's exact edge on its slice; it bounds the neighbouring slices three ways (labels
     set to background in place): a shape prior (a slice dz mm away lies within CONE_MM + CONE_SLOPE * dz of the
     drawing: lesions change slowly across slices and shrink towards their ends) and the reader's own HU cut
     (what is clearly fainter than the level that separates the drawing from the band around it is background,
-    e.g. the ground-glass halo a reader left out of a part-solid nodule)."""
+    e.g. the ground-glass halo a reader left out of a part-solid nodule); and lesion-like tissue just outside the
+    drawing (what the reader cut it from: the chest wall, a vessel) is background on every slice."""
     gap = ndimage.distance_transform_edt(~drawn, sampling=px)
     for z in range(labels.shape[0]):
         if z != kk:
             labels[z][gap > CONE_MM + CONE_SLOPE * abs(z - kk) * ds] = 2
     cut = _drawn_cut(f[kk], drawn, band_px)
     labels[(f < cut - MASK_CUT_MARGIN) & (labels != 1)] = 2
+    # what the reader cut the lesion from on its slice (tissue at least as lesion-like as the drawing's edge just
+    # outside it: the chest wall, a vessel) goes on across slices, and is background on the other slices too
+    cut_from = (f[kk] >= cut) & ~ndimage.binary_dilation(drawn) & (gap <= CUT_FROM_MM)
+    for z in range(labels.shape[0]):
+        if z != kk:
+            labels[z][cut_from & (labels[z] != 1)] = 2
 
 
 def _cap_sides(hu: np.ndarray, k: int, rows: slice, cols: slice, drawn: np.ndarray) -> tuple[bool, bool]:

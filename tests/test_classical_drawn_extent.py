@@ -100,3 +100,23 @@ def test_a_caliper_drawn_past_the_lesion_does_not_stretch_the_mask_into_the_lung
     mask = ClassicalSegmenter().segment(hu, (1.25, 0.7, 0.7), line).mask
     assert recist_axes(mask, (0.7, 0.7))[0] <= 12.0
     assert dice(mask, truth) >= 0.85
+
+
+def test_a_drawn_mask_by_the_chest_wall_keeps_the_wall_out_on_its_other_slices():
+    """LIDC-IDRI-0034_R_1 (real CT, juxtapleural), the evaluation's mask prompt: the reader's contour stops at the
+    chest wall, which is as dense as the nodule. The wall just outside the drawing goes on across slices; marked
+    background there, the other slices no longer take in wall (Dice 0.854 in the first classical-cpu 0.5.0 without
+    it, 0.900 with it)."""
+    import hashlib
+    from pathlib import Path
+
+    from segmentation.protocol import load_case
+    from segmentation.real_prompts import REAL_PROMPT_KINDS, real_prompt
+
+    name = "LIDC-IDRI-0034_R_1.nii.gz"
+    data = Path(__file__).parent / "data" / "lidc_juxtapleural"
+    hu, lab, spacing = load_case(data / "image" / name, data / "nodule_mask" / name)
+    truth = lab > 0
+    rng = np.random.default_rng([0, int(hashlib.sha1(name.encode()).hexdigest()[:8], 16)])
+    drawn = {k: real_prompt(k, truth, spacing, rng) for k in REAL_PROMPT_KINDS}["mask"]
+    assert dice(ClassicalSegmenter().segment(hu, spacing, drawn).mask, truth) >= 0.88
