@@ -194,17 +194,14 @@ def _bound_by_drawing(labels: np.ndarray, f: np.ndarray, drawn: np.ndarray, kk: 
     e.g. the ground-glass halo a reader left out of a part-solid nodule); and lesion-like tissue just outside the
     drawing (what the reader cut it from: the chest wall, a vessel) is background on every slice."""
     gap = ndimage.distance_transform_edt(~drawn, sampling=px)
-    for z in range(labels.shape[0]):
-        if z != kk:
-            labels[z][gap > CONE_MM + CONE_SLOPE * abs(z - kk) * ds] = 2
     cut = _drawn_cut(f[kk], drawn, band_px)
-    labels[(f < cut - MASK_CUT_MARGIN) & (labels != 1)] = 2
     # what the reader cut the lesion from on its slice (tissue at least as lesion-like as the drawing's edge just
     # outside it: the chest wall, a vessel) goes on across slices, and is background on the other slices too
     cut_from = (f[kk] >= cut) & ~ndimage.binary_dilation(drawn) & (gap <= CUT_FROM_MM)
     for z in range(labels.shape[0]):
-        if z != kk:
-            labels[z][cut_from & (labels[z] != 1)] = 2
+        if z != kk:   # the other slices hold no lesion seed
+            labels[z][(gap > CONE_MM + CONE_SLOPE * abs(z - kk) * ds) | cut_from] = 2
+    labels[(f < cut - MASK_CUT_MARGIN) & (labels != 1)] = 2
 
 
 def _cap_sides(hu: np.ndarray, k: int, rows: slice, cols: slice, drawn: np.ndarray) -> tuple[bool, bool]:
