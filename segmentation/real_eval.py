@@ -61,6 +61,12 @@ def half_of(case: Path) -> str:
     return "tune" if hashlib.sha1(patient_of(case).encode()).digest()[0] % 2 == 0 else "holdout"
 
 
+def case_rng(name: str, seed: int) -> np.random.Generator:
+    """The generator a crop's prompts are drawn with: seeded by the run's seed and the crop's file name, so a half
+    or a --max-cases subset draws the same prompts for a crop as the whole run."""
+    return np.random.default_rng([seed, int(hashlib.sha1(name.encode()).hexdigest()[:8], 16)])
+
+
 def size_bucket(long_mm: float) -> str:
     return next(name for lo, hi, name in SIZE_BUCKETS if lo <= long_mm < hi)
 
@@ -107,7 +113,7 @@ def evaluate_crops(data: Path, segmenter, kinds=REAL_PROMPT_KINDS, seed: int = 0
         truth = lab > 0
         if not truth.any():
             continue
-        rng = np.random.default_rng([seed, int(hashlib.sha1(image.name.encode()).hexdigest()[:8], 16)])
+        rng = case_rng(image.name, seed)
         true_long = recist_axes(truth, spacing[1:])[0]
         strata = {"size": size_bucket(true_long), "density": density_class(hu, truth),
                   "location": location_class(hu, truth, spacing)}

@@ -12,6 +12,8 @@ from pydicom.uid import ExplicitVRLittleEndian
 from curation.demo.ct_writer import StudyInfo, uid, write_ct_series
 from curation.demo.gsps_styles import DemoMark, write_gsps
 from segmentation.protocol import load_case
+from segmentation.real_eval import case_rng
+from segmentation.real_prompts import REAL_PROMPT_KINDS, real_prompt
 
 DATA = Path(__file__).parent / "data"
 LIDC = DATA / "lidc_nodules"
@@ -56,10 +58,18 @@ def reencode(src: Path, dst: Path, syntax: str) -> Path:
     return dst
 
 
-def lidc_case(name: str):
+def lidc_case(name: str, folder: Path = LIDC):
     """(hu, truth, spacing) of a copied LIDC crop in the (slice, row, column) order opseg volumes use."""
-    hu, lab, spacing = load_case(LIDC / "image" / f"{name}.nii.gz", LIDC / "nodule_mask" / f"{name}.nii.gz")
+    hu, lab, spacing = load_case(folder / "image" / f"{name}.nii.gz", folder / "nodule_mask" / f"{name}.nii.gz")
     return hu, lab > 0, spacing
+
+
+def evaluation_prompt(name: str, kind: str, folder: Path, seed: int = 0):
+    """(hu, truth, spacing, prompt): a copied LIDC crop and the prompt of ``kind`` that ``opseg eval`` draws for
+    it with this seed (every kind in turn from the crop's own generator, as the evaluation does)."""
+    hu, truth, spacing = lidc_case(name, folder)
+    rng = case_rng(f"{name}.nii.gz", seed)
+    return hu, truth, spacing, {k: real_prompt(k, truth, spacing, rng) for k in REAL_PROMPT_KINDS}[kind]
 
 
 def write_lidc_study(name: str, folder: Path, prompt, spacing, hu: np.ndarray, syntax: str = ExplicitVRLittleEndian) -> None:

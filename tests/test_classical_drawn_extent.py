@@ -1,6 +1,7 @@
 """What the classical backend reads from the drawing beyond its own slice: a drawn mask's edge level, a caliper's
 reach across slices."""
 import numpy as np
+from real_ct import DATA, evaluation_prompt, lidc_case
 from scipy import ndimage
 
 from segmentation.classical import ClassicalSegmenter, _span
@@ -42,14 +43,7 @@ def test_a_contour_drawn_on_a_real_nodules_faint_end_grows_towards_its_dense_sid
     partial-volume end (22 voxels, about -510 HU); the two slices above hold 69 and 77 voxels of denser nodule.
     classical-cpu 0.4.0 bounded every slice by the drawing's own radius and kept 16 and 26 of them (Dice 0.55);
     the slices beside a faint end may grow as far as the drawing's shape prior allows."""
-    from pathlib import Path
-
-    from segmentation.protocol import load_case
-
-    data = Path(__file__).parent / "data" / "lidc_faint_end"
-    hu, lab, spacing = load_case(data / "image" / "LIDC-IDRI-0063_R_4.nii.gz",
-                                 data / "nodule_mask" / "LIDC-IDRI-0063_R_4.nii.gz")
-    truth = lab > 0
+    hu, truth, spacing = lidc_case("LIDC-IDRI-0063_R_4", DATA / "lidc_faint_end")
     k = int(np.argmin(truth.reshape(truth.shape[0], -1).sum(axis=1)))
     rows, cols = np.nonzero(truth[k])
     prompt = Prompt("mask", k, np.column_stack([rows + 0.5, cols + 0.5]), mask=truth[k].copy())
@@ -62,19 +56,9 @@ def test_a_caliper_across_a_real_nodule_is_spanned_end_to_end_on_its_slice():
     """LIDC-IDRI-0058_R_3 (real CT, a 34 mm juxtapleural nodule), the evaluation's line prompt for seed 1: a
     33.6 mm caliper on a slice where the walk stopped short of both ends (classical-cpu 0.4.0: long axis 26.1 mm,
     RECIST error 22%). The caliper is a chord of the lesion, so the mask on its slice reaches both ends."""
-    import hashlib
-    from pathlib import Path
-
-    from segmentation.protocol import load_case
-    from segmentation.real_prompts import REAL_PROMPT_KINDS, real_prompt
     from segmentation.recist import recist_axes
 
-    name = "LIDC-IDRI-0058_R_3.nii.gz"
-    data = Path(__file__).parent / "data" / "lidc_juxtapleural"
-    hu, lab, spacing = load_case(data / "image" / name, data / "nodule_mask" / name)
-    truth = lab > 0
-    rng = np.random.default_rng([1, int(hashlib.sha1(name.encode()).hexdigest()[:8], 16)])
-    line = {k: real_prompt(k, truth, spacing, rng) for k in REAL_PROMPT_KINDS}["line"]
+    hu, truth, spacing, line = evaluation_prompt("LIDC-IDRI-0058_R_3", "line", DATA / "lidc_juxtapleural", seed=1)
     mask = ClassicalSegmenter().segment(hu, spacing, line).mask
     a, b = line.points
     drawn_mm = float(np.hypot(*((b - a) * spacing[1:])))
@@ -107,16 +91,5 @@ def test_a_drawn_mask_by_the_chest_wall_keeps_the_wall_out_on_its_other_slices()
     chest wall, which is as dense as the nodule. The wall just outside the drawing goes on across slices; marked
     background there, the other slices no longer take in wall (Dice 0.854 in the first classical-cpu 0.5.0 without
     it, 0.900 with it)."""
-    import hashlib
-    from pathlib import Path
-
-    from segmentation.protocol import load_case
-    from segmentation.real_prompts import REAL_PROMPT_KINDS, real_prompt
-
-    name = "LIDC-IDRI-0034_R_1.nii.gz"
-    data = Path(__file__).parent / "data" / "lidc_juxtapleural"
-    hu, lab, spacing = load_case(data / "image" / name, data / "nodule_mask" / name)
-    truth = lab > 0
-    rng = np.random.default_rng([0, int(hashlib.sha1(name.encode()).hexdigest()[:8], 16)])
-    drawn = {k: real_prompt(k, truth, spacing, rng) for k in REAL_PROMPT_KINDS}["mask"]
+    hu, truth, spacing, drawn = evaluation_prompt("LIDC-IDRI-0034_R_1", "mask", DATA / "lidc_juxtapleural")
     assert dice(ClassicalSegmenter().segment(hu, spacing, drawn).mask, truth) >= 0.88

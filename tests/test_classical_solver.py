@@ -105,17 +105,8 @@ def test_a_coarse_grid_keeps_every_lesion_seed():
 def test_a_real_nodule_over_20_mm_keeps_its_seeds_on_the_coarse_grid():
     """LIDC-IDRI-0493_R_2 (real CT, > 20 mm): the evaluation's box prompt gives a box over MAX_SOLVE_VOXELS. With its
     seeds dropped by the coarse grid the mask was everything lesion-like in the bound (Dice 0.61); kept, 0.88."""
-    import hashlib
-    from pathlib import Path
-
+    from real_ct import DATA, evaluation_prompt
     from segmentation.evaluate import dice
-    from segmentation.protocol import load_case
-    from segmentation.real_prompts import REAL_PROMPT_KINDS, real_prompt
 
-    name = "LIDC-IDRI-0493_R_2.nii.gz"
-    data = Path(__file__).parent / "data" / "lidc_large"
-    hu, lab, spacing = load_case(data / "image" / name, data / "nodule_mask" / name)
-    truth = lab > 0
-    rng = np.random.default_rng([0, int(hashlib.sha1(name.encode()).hexdigest()[:8], 16)])
-    box = {k: real_prompt(k, truth, spacing, rng) for k in REAL_PROMPT_KINDS}["box"]
+    hu, truth, spacing, box = evaluation_prompt("LIDC-IDRI-0493_R_2", "box", DATA / "lidc_large")
     assert dice(classical.ClassicalSegmenter().segment(hu, spacing, box).mask, truth) >= 0.8
