@@ -48,11 +48,11 @@ OUTLINE_PROB_LEVEL, OUTLINE_RIM_LEVEL = 0.4, 0.35  # stricter for a box/ellipse 
 OUTLINE_KINDS = ("polygon", "ellipse", "circle")
 OVERSHOOT_PX = 1.0           # a line's mask longer than the line by more than this tries STRICT_RIM_LEVEL
 STRICT_RIM_LEVEL = 0.5       # the rim left out: voxels at least half lesion-like only (truth = voxel centre inside)
-# The walk's linear system: a direct sparse solve (exact) while it is small; SuperLU's fill-in on a 3D grid makes it
-# ~0.6-1 CPU s at 10-15k unknowns, where conjugate gradients with pyamg's multigrid preconditioner take a tenth of
-# that and agree to ITERATIVE_TOL (cg_j/cg without multigrid are slower than the direct solve and change masks).
-# A system CG does not settle in skimage's 30 multigrid iterations is solved directly after all.
-DIRECT_MAX_UNKNOWNS = 4_000
+# The walk's linear system (one, the lesion's: segmentation.walker): a direct sparse solve (exact) while it is small;
+# SuperLU's fill-in on a 3D grid makes it ~0.1-0.25 CPU s at 7-15k unknowns, where conjugate gradients with pyamg's
+# multigrid preconditioner take a third of that (set-up included) and agree to ITERATIVE_TOL; the two break even
+# near 6,000 unknowns (benchmarks/bench_walker.py). A system CG does not settle in 30 iterations is solved directly.
+DIRECT_MAX_UNKNOWNS = 6_000
 ITERATIVE_TOL = 1e-7
 MAX_SOLVE_VOXELS = 40_000     # direct solve stays well under a second; bigger boxes are solved coarser
 MIN_CONTRAST_HU = 40.0
