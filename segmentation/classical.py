@@ -70,6 +70,7 @@ class SegmentResult:
     stop_inferior: str
     score: float | None
     seconds: float
+    box: tuple[slice, slice, slice] | None = None   # where the mask may be set (its solved box); None: anywhere
 
 
 @functools.cache
@@ -83,9 +84,11 @@ def _blas():
 class PerPromptSegmenter:
     """Backends that segment each prompt on its own: ``segment_many`` collects results or PromptErrors.
     They are single-core (one CPU per worker), so BLAS runs on one thread: its threads only spin on the walker's
-    vector-sized dot products, and one thread gives the same masks whatever the machine's core count."""
+    vector-sized dot products, and one thread gives the same masks whatever the machine's core count.
+    They read windows around each prompt, so the volume may come as stored (int16, memory-mapped)."""
 
     checkpoint = None
+    reads_windows = True
 
     def segment_many(self, hu: np.ndarray, spacing_mm, prompts: list[Prompt]) -> list:
         out = []
@@ -207,8 +210,8 @@ def _bound_by_drawing(labels: np.ndarray, f: np.ndarray, drawn: np.ndarray, kk: 
 def _cap_sides(hu: np.ndarray, k: int, rows: slice, cols: slice, drawn: np.ndarray) -> tuple[bool, bool]:
     """(below, above): whether the slice on that side is clearly denser than the drawn slice inside the drawing,
     i.e. the drawing is the lesion's partial-volume end and the lesion lies mostly on that side."""
-    own = float(hu[k, rows, cols][drawn].mean())
-    return tuple(0 <= z < hu.shape[0] and float(hu[z, rows, cols][drawn].mean()) >= own + CAP_HU
+    own = float(hu[k, rows, cols].astype(np.float32)[drawn].mean())   # float32 whatever the volume's stored type
+    return tuple(0 <= z < hu.shape[0] and float(hu[z, rows, cols].astype(np.float32)[drawn].mean()) >= own + CAP_HU
                  for z in (k - 1, k + 1))
 
 
@@ -344,4 +347,4 @@ class ClassicalSegmenter(PerPromptSegmenter):
         for name, end, edge in (("superior", z1 - 1, hu.shape[0] - 1), ("inferior", z0, 0)):
             reached = mask[end].any()
             stops[name] = ("volume_edge" if end == edge else "size_limit") if reached else "empty_slice"
-        return SegmentResult(mask, stops["superior"], stops["inferior"], score, time.perf_counter() - t0)
+        return SegmentResult(mask, stops["superior"], stops["inferior"], score, time.perf_counter() - t0, (slice(z0, z1), box_r, box_c))
