@@ -101,14 +101,20 @@ def solve_direct(lap: sparse.csr_array, rhs: np.ndarray) -> np.ndarray:
 def solve_multigrid_cg(lap: sparse.csr_array, rhs: np.ndarray, tol: float) -> np.ndarray | None:
     """pyamg's classical (Ruge-Stuben) multigrid as CG's preconditioner, as skimage's "cg_mg" but with PMISc's
     coarse-grid choice (on real nodules' systems: faster set-up, no unsettled solve, and 1e-5 of the direct solve
-    where skimage's RS splitting strays 1e-3; benchmarks/bench_walker.py); None when it does not settle (not at ``tol`` in CG_MAXITER iterations, a probability outside [0, 1], or any warning)."""
+    where skimage's RS splitting strays 1e-3; benchmarks/bench_walker.py); None when it does not settle (not at
+    ``tol`` in CG_MAXITER iterations, a probability outside [0, 1] or not finite, any warning, or a multigrid
+    set-up that fails on a near-singular coarse level)."""
     from pyamg import ruge_stuben_solver
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        m = ruge_stuben_solver(lap, CF="PMISc", coarse_solver="pinv").aspreconditioner(cycle="V")
-        x, info = cg(lap, rhs, rtol=tol, atol=0, M=m, maxiter=CG_MAXITER)
-    if info != 0 or x.min() < -PROB_TOL or x.max() > 1 + PROB_TOL or any(issubclass(w.category, UserWarning) for w in caught):
+        try:
+            m = ruge_stuben_solver(lap, CF="PMISc", coarse_solver="pinv").aspreconditioner(cycle="V")
+            x, info = cg(lap, rhs, rtol=tol, atol=0, M=m, maxiter=CG_MAXITER)
+        except (ValueError, ArithmeticError, RuntimeError, np.linalg.LinAlgError):   # a degenerate coarse level
+            return None
+    if info != 0 or not np.isfinite(x).all() or x.min() < -PROB_TOL or x.max() > 1 + PROB_TOL \
+            or any(issubclass(w.category, UserWarning) for w in caught):
         return None
     return x
 
