@@ -34,7 +34,7 @@ from segmentation.prompt_geometry import MAX_POINT_RADIUS_MM, footprint
 from segmentation.prompts import Prompt, PromptError
 from segmentation.walker import lesion_probability
 
-BACKEND = "classical-cpu 0.5.0"
+BACKEND = "classical-cpu 0.5.1"   # 0.5.1: one system, symmetric SuperLU or PMISc-multigrid CG (4 of 3,396 LIDC masks moved)
 SMOOTH_SIGMA_PX = 0.6
 BETA = 1500.0
 BACKGROUND_LEVEL = 0.15      # voxels this close to the background HU (0 = background, 1 = lesion) are seeds
