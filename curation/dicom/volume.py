@@ -217,5 +217,9 @@ def load_volume(paths: Sequence[str], series_uid: str = "") -> Volume:
             arr = arr[frame - 1]
             fg = ds.PerFrameFunctionalGroupsSequence[frame - 1]
         slope, intercept = _rescale(ds, fg)
-        hu[i] = arr.astype(np.float32) * slope + intercept
+        out = hu[i]
+        out[...] = arr   # in place, float32 throughout: the numbers of arr.astype(float32) * slope + intercept
+        if slope != 1.0:   # x * 1 is x to the bit
+            out *= slope
+        out += intercept
     return Volume(hu=hu, geometry=geometry, series_uid=series_uid)
