@@ -1,16 +1,16 @@
 """The random walker's lesion probability for labels 1 (lesion) and 2 (background): scikit-image's
-``random_walker(..., beta, mode, spacing, return_full_prob=True)[0]`` to within its solvers' tolerance, for a
-third of its CPU.
+``random_walker(..., beta, mode, spacing, return_full_prob=True)[0]`` to within its solvers' tolerance, for under
+half its CPU (benchmarks/bench_walker.py).
 
 Why not skimage's function: it builds the Laplacian of the whole box, seeds included, inserts the diagonal
 afterwards (scipy converts the matrix to COO and back for that), slices the unknowns' block out, and solves one
 system per label. With two labels the background's probability is one minus the lesion's, so here one system is
 assembled directly from skimage's edge weights (the unknowns' block is symmetric positive definite) and solved
 once: directly by SuperLU in a symmetric ordering (minimum degree on A + A^T, no pivoting: the Cholesky-like
-factorisation, about half the fill-in of SuperLU's default column ordering on a 3D grid), or, for a big system,
+factorisation, half the time of SuperLU's default column ordering on the demo's walks), or, for a big system,
 by pyamg's multigrid-preconditioned CG, whose result stands when it settles in skimage's 30 iterations at ``tol``
-and stays in [0, 1]; else the direct solve. Both agree with skimage's direct solve ("bf") to ~1e-3 on real
-nodules (tests/test_classical_solver.py). Label sets other than exactly {0, 1, 2} (a coarse grid that lost the
+and stays in [0, 1]; else the direct solve. Both agree with skimage's direct solve ("bf") to 1e-5 on real
+nodules' walks (tests/test_classical_solver.py). Label sets other than exactly {0, 1, 2} (a coarse grid that lost the
 lesion seeds, say) are left to skimage.
 """
 from __future__ import annotations
