@@ -36,7 +36,8 @@ def nifti_gz(array_srq: np.ndarray, affine_lps: np.ndarray, level: int = 6) -> b
     return gzip.compress(nifti_bytes(array_srq, affine_lps), compresslevel=level, mtime=0)
 
 
-def encode(mask: np.ndarray, affine_lps: np.ndarray, within: tuple[slice, slice, slice] | None = None) -> tuple[bytes, list[int]]:
+def encode(mask: np.ndarray, affine_lps: np.ndarray,
+           within: tuple[slice, slice, slice] | None = None) -> tuple[bytes, list[int]]:
     """(the mask column's bytes, bbox); ``within``: the part of the volume the mask can be set in (a backend's
     solved box), so the bbox is found without reading the whole volume."""
     if within is None:

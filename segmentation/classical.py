@@ -34,7 +34,7 @@ from segmentation.prompt_geometry import MAX_POINT_RADIUS_MM, footprint
 from segmentation.prompts import Prompt, PromptError
 from segmentation.walker import lesion_probability
 
-BACKEND = "classical-cpu 0.5.1"   # 0.5.1: one system, symmetric SuperLU or PMISc-multigrid CG (4 of 3,396 LIDC masks moved)
+BACKEND = "classical-cpu 0.5.1"   # 0.5.1: one walk system, symmetric SuperLU / PMISc CG (4 of 3,396 LIDC masks moved)
 SMOOTH_SIGMA_PX = 0.6
 BETA = 1500.0
 BACKGROUND_LEVEL = 0.15      # voxels this close to the background HU (0 = background, 1 = lesion) are seeds
@@ -347,4 +347,5 @@ class ClassicalSegmenter(PerPromptSegmenter):
         for name, end, edge in (("superior", z1 - 1, hu.shape[0] - 1), ("inferior", z0, 0)):
             reached = mask[end].any()
             stops[name] = ("volume_edge" if end == edge else "size_limit") if reached else "empty_slice"
-        return SegmentResult(mask, stops["superior"], stops["inferior"], score, time.perf_counter() - t0, (slice(z0, z1), box_r, box_c))
+        return SegmentResult(mask, stops["superior"], stops["inferior"], score, time.perf_counter() - t0,
+                             (slice(z0, z1), box_r, box_c))
