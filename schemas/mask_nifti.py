@@ -36,8 +36,16 @@ def nifti_gz(array_srq: np.ndarray, affine_lps: np.ndarray, level: int = 6) -> b
     return gzip.compress(nifti_bytes(array_srq, affine_lps), compresslevel=level, mtime=0)
 
 
-def encode(mask: np.ndarray, affine_lps: np.ndarray) -> tuple[bytes, list[int]]:
-    bbox = bbox_of(mask)
+def encode(mask: np.ndarray, affine_lps: np.ndarray,
+           within: tuple[slice, slice, slice] | None = None) -> tuple[bytes, list[int]]:
+    """(the mask column's bytes, bbox); ``within``: the part of the volume the mask can be set in (a backend's
+    solved box), so the bbox is found without reading the whole volume."""
+    if within is None:
+        bbox = bbox_of(mask)
+    else:
+        starts = [w.indices(n)[0] for w, n in zip(within, mask.shape)]
+        local = bbox_of(mask[within])
+        bbox = [v + starts[2 - i % 3] for i, v in enumerate(local)]
     c0, r0, s0, c1, r1, s1 = bbox
     shifted = affine_lps.copy()
     shifted[:3, 3] = (affine_lps @ np.array([c0, r0, s0, 1.0]))[:3]

@@ -16,7 +16,7 @@ QC_CALIBRATION = ("with the default thresholds, 92.8% of passing masks had Dice 
                   "(94.3% on the holdout half of the patients), and 70% (68%) of such good masks passed; every prompt kind "
                   "that can pass kept >= 92% on both halves (line, bidimensional and box marks checked against their "
                   "drawn size, arrows by their tip and shaft; point masks never pass unchecked), on 2830 masks of all "
-                  "566 LIDC-IDRI nodules of lidc-dev (set on classical-cpu 0.4.0, rechecked on 0.5.0; "
+                  "566 LIDC-IDRI nodules of lidc-dev (set on classical-cpu 0.4.0, rechecked on 0.5.0 and 0.5.1; "
                   "benchmarks/calibrate_qc.py)")
 # Per prompt kind, the same calibration: kind -> (precision tune, recall tune, precision holdout, recall holdout);
 # printed by benchmarks/calibrate_qc.py. CALIBRATED_AS: annotation kinds measured under another prompt name.

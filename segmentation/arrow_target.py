@@ -71,17 +71,33 @@ def start_px(px_mm: float) -> float:
     return (GAP_MM[1] + 0.5) / px_mm
 
 
-def _near(gaussian, im: np.ndarray, sigma: float, pts: np.ndarray) -> np.ndarray:
-    """``gaussian(im, sigma, mode="nearest")`` (scipy's, default truncation) where ``_at`` reads it at pts, zero
-    elsewhere: filtered on the crop that holds those pixels plus the kernel's reach (or up to the image's own
-    border), which gives the same numbers there; the small scales need a small part of the image."""
+def _near(im: np.ndarray, sigma: float, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(``gaussian_laplace``, ``gaussian_filter``)(im, sigma, mode="nearest") (scipy's, default truncation) where
+    ``_at`` reads them at pts, zero elsewhere, with scipy's numbers there. Both are separable passes (rows, then
+    columns), so they are run here pass by pass: on the crop that holds those pixels plus the kernel's reach (or up
+    to the image's own border), the row pass shared by the Laplacian's column term and the blur, and the column
+    passes only on the rows that are read (a row's column pass does not depend on other rows)."""
     q = np.floor(np.asarray(pts, float) - 0.5).astype(int)
     reach = int(4.0 * float(sigma) + 0.5) + 1
     lo = np.maximum(q.min(axis=0) - reach, 0)
     hi = np.minimum(q.max(axis=0) + 2 + reach, im.shape)
-    out = np.zeros(im.shape, im.dtype)
-    out[lo[0]:hi[0], lo[1]:hi[1]] = gaussian(im[lo[0]:hi[0], lo[1]:hi[1]], sigma, mode="nearest")
-    return out
+    r0, r1 = max(int(q[:, 0].min()), 0), min(int(q[:, 0].max()) + 2, im.shape[0])   # rows _at reads
+    crop = im[lo[0]:hi[0], lo[1]:hi[1]]
+    rows = slice(r0 - lo[0], r1 - lo[0])
+
+    def passes(order_rows: int, order_cols: int, by_rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if by_rows is None:
+            by_rows = ndimage.gaussian_filter1d(crop, sigma, 0, order_rows, np.empty_like(crop), "nearest")
+        part = by_rows[rows]
+        return by_rows, ndimage.gaussian_filter1d(part, sigma, 1, order_cols, np.empty_like(part), "nearest")
+
+    smooth_rows, d2_cols = passes(0, 2)
+    _, d2_rows = passes(2, 0)
+    _, blur = passes(0, 0, smooth_rows)
+    log, out_blur = np.zeros(im.shape, im.dtype), np.zeros(im.shape, im.dtype)
+    log[r0:r1, lo[1]:hi[1]] = d2_rows + d2_cols    # scipy's generic_laplace: axis 0's term, then axis 1's added
+    out_blur[r0:r1, lo[1]:hi[1]] = blur
+    return log, out_blur
 
 
 def _in_image(pts: np.ndarray, shape) -> np.ndarray:
@@ -137,10 +153,11 @@ def find_target(img: np.ndarray, tail: np.ndarray, tip: np.ndarray, px_mm: float
         pts, di, si = pts[ok], di[ok], si[ok]
         if not len(pts):
             continue
-        resp = _at(-sigma ** 2 * _near(ndimage.gaussian_laplace, im, sigma, pts), pts)
+        log, blurred = _near(im, sigma, pts)
+        resp = _at(-sigma ** 2 * log, pts)
         level = _at(fine, pts)
         # the centre must look like the blob, not like a hole in it (a dark lesion inside a bright kidney)
-        lift = level - _at(_near(ndimage.gaussian_filter, im, sigma, pts), pts)
+        lift = level - _at(blurred, pts)
         for sign in signs:
             good = (sign * resp > 0) & (sign * lift >= 0) & ((sign > 0) | (level >= DARK_MIN_HU))
             blobs += [_Blob(sign * resp[i], sign, sign * resp[i] / DISC_RESPONSE, r, s_all[si[i]], di[i], j, level[i])

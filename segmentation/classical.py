@@ -34,7 +34,7 @@ from segmentation.prompt_geometry import MAX_POINT_RADIUS_MM, footprint
 from segmentation.prompts import Prompt, PromptError
 from segmentation.walker import lesion_probability
 
-BACKEND = "classical-cpu 0.5.0"
+BACKEND = "classical-cpu 0.5.1"   # 0.5.1: one walk system, symmetric SuperLU / PMISc CG (4 of 3,396 LIDC masks moved)
 SMOOTH_SIGMA_PX = 0.6
 BETA = 1500.0
 BACKGROUND_LEVEL = 0.15      # voxels this close to the background HU (0 = background, 1 = lesion) are seeds
@@ -48,11 +48,11 @@ OUTLINE_PROB_LEVEL, OUTLINE_RIM_LEVEL = 0.4, 0.35  # stricter for a box/ellipse 
 OUTLINE_KINDS = ("polygon", "ellipse", "circle")
 OVERSHOOT_PX = 1.0           # a line's mask longer than the line by more than this tries STRICT_RIM_LEVEL
 STRICT_RIM_LEVEL = 0.5       # the rim left out: voxels at least half lesion-like only (truth = voxel centre inside)
-# The walk's linear system: a direct sparse solve (exact) while it is small; SuperLU's fill-in on a 3D grid makes it
-# ~0.6-1 CPU s at 10-15k unknowns, where conjugate gradients with pyamg's multigrid preconditioner take a tenth of
-# that and agree to ITERATIVE_TOL (cg_j/cg without multigrid are slower than the direct solve and change masks).
-# A system CG does not settle in skimage's 30 multigrid iterations is solved directly after all.
-DIRECT_MAX_UNKNOWNS = 4_000
+# The walk's linear system (one, the lesion's: segmentation.walker): a direct sparse solve (exact) while it is small;
+# SuperLU's fill-in on a 3D grid makes it ~0.1-0.25 CPU s at 7-15k unknowns, where conjugate gradients with pyamg's
+# multigrid preconditioner take a third of that (set-up included) and agree to ITERATIVE_TOL; the two break even
+# near 6,000 unknowns (benchmarks/bench_walker.py). A system CG does not settle in 30 iterations is solved directly.
+DIRECT_MAX_UNKNOWNS = 6_000
 ITERATIVE_TOL = 1e-7
 MAX_SOLVE_VOXELS = 40_000     # direct solve stays well under a second; bigger boxes are solved coarser
 MIN_CONTRAST_HU = 40.0
@@ -70,6 +70,7 @@ class SegmentResult:
     stop_inferior: str
     score: float | None
     seconds: float
+    box: tuple[slice, slice, slice] | None = None   # where the mask may be set (its solved box); None: anywhere
 
 
 @functools.cache
@@ -83,9 +84,11 @@ def _blas():
 class PerPromptSegmenter:
     """Backends that segment each prompt on its own: ``segment_many`` collects results or PromptErrors.
     They are single-core (one CPU per worker), so BLAS runs on one thread: its threads only spin on the walker's
-    vector-sized dot products, and one thread gives the same masks whatever the machine's core count."""
+    vector-sized dot products, and one thread gives the same masks whatever the machine's core count.
+    They read windows around each prompt, so the volume may come as stored (int16, memory-mapped)."""
 
     checkpoint = None
+    reads_windows = True
 
     def segment_many(self, hu: np.ndarray, spacing_mm, prompts: list[Prompt]) -> list:
         out = []
@@ -207,8 +210,8 @@ def _bound_by_drawing(labels: np.ndarray, f: np.ndarray, drawn: np.ndarray, kk: 
 def _cap_sides(hu: np.ndarray, k: int, rows: slice, cols: slice, drawn: np.ndarray) -> tuple[bool, bool]:
     """(below, above): whether the slice on that side is clearly denser than the drawn slice inside the drawing,
     i.e. the drawing is the lesion's partial-volume end and the lesion lies mostly on that side."""
-    own = float(hu[k, rows, cols][drawn].mean())
-    return tuple(0 <= z < hu.shape[0] and float(hu[z, rows, cols][drawn].mean()) >= own + CAP_HU
+    own = float(hu[k, rows, cols].astype(np.float32)[drawn].mean())   # float32 whatever the volume's stored type
+    return tuple(0 <= z < hu.shape[0] and float(hu[z, rows, cols].astype(np.float32)[drawn].mean()) >= own + CAP_HU
                  for z in (k - 1, k + 1))
 
 
@@ -344,4 +347,5 @@ class ClassicalSegmenter(PerPromptSegmenter):
         for name, end, edge in (("superior", z1 - 1, hu.shape[0] - 1), ("inferior", z0, 0)):
             reached = mask[end].any()
             stops[name] = ("volume_edge" if end == edge else "size_limit") if reached else "empty_slice"
-        return SegmentResult(mask, stops["superior"], stops["inferior"], score, time.perf_counter() - t0)
+        return SegmentResult(mask, stops["superior"], stops["inferior"], score, time.perf_counter() - t0,
+                             (slice(z0, z1), box_r, box_c))

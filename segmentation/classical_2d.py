@@ -204,4 +204,5 @@ class Classical2DSegmenter(PerPromptSegmenter):
         # volume order is inferior -> superior along the normal for axial CT (sorted by position)
         mask = np.zeros(hu.shape, bool)
         mask[:, r0:r1, c0:c1] = out
-        return SegmentResult(mask, stops["superior"], stops["inferior"], None, time.perf_counter() - t0)
+        return SegmentResult(mask, stops["superior"], stops["inferior"], None, time.perf_counter() - t0,
+                             (slice(None), slice(r0, r1), slice(c0, c1)))

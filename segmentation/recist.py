@@ -6,8 +6,10 @@ import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
 
-def _slice_axes(mask2d: np.ndarray, dr: float, dc: float) -> tuple[float, float]:
+def _slice_axes(mask2d: np.ndarray, dr: float, dc: float, origin: tuple[int, int] = (0, 0)) -> tuple[float, float]:
+    """``origin``: the (row, col) of mask2d's first pixel in the slice (a crop gives the slice's own numbers)."""
     rows, cols = np.nonzero(mask2d)
+    rows, cols = rows + origin[0], cols + origin[1]
     corners = np.concatenate([np.column_stack([cols + oc, rows + orr]) for oc in (0, 1) for orr in (0, 1)]) * [dc, dr]
     try:
         hull = corners[ConvexHull(corners).vertices]
@@ -35,13 +37,14 @@ def recist_axes(mask: np.ndarray, spacing_rc: tuple[float, float]) -> tuple[floa
     # a slice's bounding-box diagonal bounds its long axis: slices are tried from the widest box down and the rest
     # skipped once no box can beat (or tie) the best; ties keep the lowest slice, as in a plain scan
     rows_any, cols_any = mask[zs].any(axis=2), mask[zs].any(axis=1)
-    height = (rows_any.shape[1] - np.argmax(rows_any[:, ::-1], axis=1) - np.argmax(rows_any, axis=1)) * dr
-    width = (cols_any.shape[1] - np.argmax(cols_any[:, ::-1], axis=1) - np.argmax(cols_any, axis=1)) * dc
+    r0, r1 = np.argmax(rows_any, axis=1), rows_any.shape[1] - np.argmax(rows_any[:, ::-1], axis=1)
+    c0, c1 = np.argmax(cols_any, axis=1), cols_any.shape[1] - np.argmax(cols_any[:, ::-1], axis=1)
+    height, width = (r1 - r0) * dr, (c1 - c0) * dc
     bound = np.hypot(height, width)
     for i in np.argsort(-bound, kind="stable"):
         if bound[i] * (1 + 1e-9) < best[0]:   # slack: the hull's long axis may exceed the box's hypot by an ulp
             break
-        long, short = _slice_axes(mask[zs[i]], dr, dc)
+        long, short = _slice_axes(mask[zs[i], r0[i]:r1[i], c0[i]:c1[i]], dr, dc, (int(r0[i]), int(c0[i])))
         if long > best[0] or (long == best[0] and zs[i] < best[2]):
             best = (long, short, int(zs[i]))
     return best

@@ -62,7 +62,7 @@ def segment_series(volume, annotations: list[AnnotationRecord], segmenter, timin
         if isinstance(res, PromptError):
             fail(a, res)
             continue
-        data, bbox = encode(res.mask, geo.affine)
+        data, bbox = encode(res.mask, geo.affine, res.box)
         slab = res.mask[bbox[2]:bbox[5]]   # the slices it occupies: nothing below reads the whole volume again
         zs = bbox[2] + np.flatnonzero(slab.any(axis=(1, 2)))
         long, short, _ = recist_axes(slab, geo.pixel_spacing)
@@ -178,7 +178,7 @@ def segment_partition(part: Partition, segmenter, config: SegmentConfig) -> Segm
     tick = part.tick("segment (series)", len(by_series))
     for series_uid, anns in sorted(by_series.items()):
         try:
-            volume = volumes.load(series_uid)
+            volume = volumes.load(series_uid, stored=getattr(segmenter, "reads_windows", False))
         except VolumeError as exc:
             rows += [_error_row(a, segmenter.name, segmenter.checkpoint, exc.reason, exc.detail) for a in anns]
             bad.append(QuarantineRecord(stage="segment", entity_id=series_uid, reason=exc.reason, detail=exc.detail))

@@ -192,6 +192,8 @@ def _rescale(ds, frame_fg=None) -> tuple[float, float]:
 
 def load_volume(paths: Sequence[str], series_uid: str = "") -> Volume:
     """Read the pixel data of a CT series (single- or multi-frame) into HU on a checked geometry."""
+    from pydicom.pixels import pixel_array   # its decoders' import (~0.5 s) only where pixels are decoded
+
     datasets = []
     for p in paths:
         try:
@@ -208,14 +210,15 @@ def load_volume(paths: Sequence[str], series_uid: str = "") -> Volume:
     hu = np.empty((len(geometry.slices), geometry.rows, geometry.columns), dtype=np.float32)
     for i, s in enumerate(geometry.slices):
         ds, frame = pixels[(s.sop_uid, s.frame)]
-        try:
-            arr = ds.pixel_array
+        try:   # pydicom's decoder, as ds.pixel_array calls it, without its cache's per-call element checks
+            arr = pixel_array(ds) if frame is None else pixel_array(ds, index=frame - 1)
         except Exception as exc:
             raise VolumeError("bad_pixel_data", f"{s.path}: {type(exc).__name__}: {exc}") from None
-        fg = None
-        if frame is not None:
-            arr = arr[frame - 1]
-            fg = ds.PerFrameFunctionalGroupsSequence[frame - 1]
+        fg = None if frame is None else ds.PerFrameFunctionalGroupsSequence[frame - 1]
         slope, intercept = _rescale(ds, fg)
-        hu[i] = arr.astype(np.float32) * slope + intercept
+        out = hu[i]
+        out[...] = arr   # in place, float32 throughout: the numbers of arr.astype(float32) * slope + intercept
+        if slope != 1.0:   # x * 1 is x to the bit
+            out *= slope
+        out += intercept
     return Volume(hu=hu, geometry=geometry, series_uid=series_uid)
