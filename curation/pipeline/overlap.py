@@ -9,9 +9,9 @@ another), and a stage's worker keeps taking that stage's partitions, so its mode
 beside qc, lesions and link, and report beside publish, while no core idles behind a stage that the others do
 not wait for.
 
-A slot that no started stage can use (the tail of segment, deid alone) is used to set up, in this process, the
-next stages whose workers inherit their setup (link's NLP pipeline, deid's recognisers, the libraries publish
-and report import): their workers are forked ready instead of setting up on the critical path (see _warm_next).
+A slot that no started stage can use (deid alone, export-seg's last partition) is used to set up, in this
+process, the next stages whose workers inherit their setup (deid's recognisers, the libraries publish and
+report import): their workers are forked ready instead of setting up on the critical path (see _warm_next).
 """
 from __future__ import annotations
 
@@ -88,32 +88,21 @@ def run_overlapped(ex: LocalExecutor, stages: list[Stage]) -> list[StageReport]:
 
 def _warm_next(stages: list[Stage], deps: list[set[int]], running: dict[int, _Running], reports: dict,
                warmed: dict[int, float]) -> bool:
-    """With a slot idle, set up a stage not started yet whose workers inherit its setup (it reads no input: a
-    model, recognisers, imports), so it is ready when its inputs are: the one with fewest unfinished stages
-    upstream (link, behind segment, qc and lesions, before deid, behind every stage but publish and report),
-    then in pipeline order. Returns whether
-    another could follow; one per call, so the loop looks at its workers' messages in between. Only a stage
-    that turns out up to date costs CPU it would not have (it tears its setup down unused)."""
-    waiting = sorted((len(_upstream(deps, i) - set(reports)), i) for i, s in enumerate(stages)
-                     if i not in reports and i not in running and i not in warmed and s.share_setup and has_setup(s))
-    waiting = [i for _, i in waiting]
+    """With a slot idle, set up a stage that waits only for started stages (the next to start) and whose workers
+    inherit its setup (it reads no input: recognisers, libraries), so it is ready when its inputs are; earliest
+    in pipeline order first. Returns whether another could follow; one per call, so the loop looks at its
+    workers' messages in between. Not further ahead: every worker forked later holds the parent's pages in its
+    RSS (shared, but counted), so link set up during segment's tail put +60 MB on each export-seg worker, and
+    all four +130 MB. A stage that turns out up to date tears its setup down unused."""
+    started = set(reports) | set(running)
+    waiting = [i for i, s in enumerate(stages) if i not in started and i not in warmed and deps[i] <= started
+               and s.share_setup and has_setup(s)]
     if not waiting:
         return False
     t0 = time.process_time()
     stages[waiting[0]].setup()
     warmed[waiting[0]] = time.process_time() - t0
     return len(waiting) > 1
-
-
-def _upstream(deps: list[set[int]], i: int) -> set[int]:
-    """Every stage that stage i waits for, directly or through another."""
-    seen, todo = set(), list(deps[i])
-    while todo:
-        j = todo.pop()
-        if j not in seen:
-            seen.add(j)
-            todo += deps[j]
-    return seen
 
 
 def _slots(ex: LocalExecutor, stage: Stage) -> int:
