@@ -180,9 +180,10 @@ def _patient_splits(con, fractions) -> dict[str, tuple[str, str]]:
     return {s: (p or s, split_of(p or s, fractions)) for s, p in rows}
 
 
-# Deflate level of the CT volumes with ISA-L's igzip (plain gzip that every reader opens): level 2 compresses real CT
-# 4x faster than zlib level 1 for 2% more bytes (docs/benchmarks.md, issue 13: publish).
-CT_GZIP_LEVEL = 2
+# Deflate level of the CT volumes with ISA-L's igzip (plain gzip that every reader opens): 4x faster than zlib level 1
+# on real CT for 2% more bytes; level 3 is as fast as 2 on real CT and 25% faster on the demo's, each a little smaller
+# (docs/benchmarks.md, issue 13: publish; `python benchmarks/bench_outputs.py OUT` prints levels 1-3).
+CT_GZIP_LEVEL = 3
 
 
 def _export_volume(series_uid: str, volumes: SeriesVolumes, target: Path) -> tuple[Optional[list[int]], bool]:
