@@ -1,5 +1,6 @@
 """The local executor with two workers overlaps stages that do not depend on each other (and only those), shares
 its workers between them, and raises a worker's error."""
+import os
 import time
 from pathlib import Path
 
@@ -22,10 +23,11 @@ def _wait_for(path: Path, seconds: float = 60.0) -> bool:
 class _Waits(Stage):
     """Finishes only once the independent stage has started: sequential stages would wait for ever."""
     name, reads, writes, partitioned = "waits", (SOURCE,), ("masks",), False
+    flag, failure = "signals-started", "the independent stage never ran beside this one"
 
     def process(self, part: Partition) -> dict:
-        if not _wait_for(part.out / "signals-started"):
-            raise TimeoutError("the independent stage never ran beside this one")
+        if not _wait_for(part.out / self.flag):
+            raise TimeoutError(self.failure)
         return {}
 
 
@@ -163,3 +165,42 @@ def test_a_callers_own_gc_freeze_survives_the_runs_thaw():
     workers._freeze_before_fork()
     workers.thaw()
     assert gc.get_freeze_count() == 0
+
+
+class _HoldsOneSlot(_Waits):
+    """Runs until the next stage's setup has happened: with two workers its second slot idles meanwhile."""
+    name, flag, failure = "holds", "set-up-ahead", "the next stage was not set up while a slot idled"
+
+
+class _SetUpAhead(Stage):
+    """Reads what 'holds' writes, so it cannot start before that stage ends; its setup reads no input."""
+    name, reads, writes = "ahead", ("masks",), ("qc",)
+
+    def __init__(self, out: Path):
+        super().__init__()
+        self.out, self.setups, self.teardowns = out, [], 0
+
+    def setup(self) -> None:
+        self.setups.append(os.getpid())
+        (self.out / "set-up-ahead").touch()
+
+    def teardown(self) -> None:
+        self.teardowns += 1
+
+    def process(self, part: Partition) -> dict:
+        return {"setups": list(self.setups)}
+
+
+def test_a_stage_is_set_up_in_the_parent_while_a_slot_idles_and_its_workers_inherit_it(tmp_path):
+    """The earlier stage finishes only once the later one has been set up, so the set-up happened ahead, in the
+    parent, exactly once; every worker of the later stage sees that set-up and makes none of its own."""
+    ahead = _SetUpAhead(tmp_path)
+    reps = LocalExecutor(tmp_path, shards=2, workers=2).run([_HoldsOneSlot(), ahead])
+    assert [r.shards_run for r in reps] == [1, 2]
+    assert [s["setups"] for s in reps[1].stats] == [[os.getpid()], [os.getpid()]]
+    assert ahead.setups == [os.getpid()] and ahead.teardowns == 1
+    (tmp_path / "set-up-ahead").unlink()
+    again = _SetUpAhead(tmp_path)   # up to date: 'holds' waits for nothing, so nothing is set up ahead of it
+    (tmp_path / "set-up-ahead").touch()
+    assert [r.shards_run for r in LocalExecutor(tmp_path, shards=2, workers=2).run([_HoldsOneSlot(), again])] == [0, 0]
+    assert again.setups == [] and again.teardowns == 0

@@ -164,3 +164,14 @@ def test_report_renders_in_headless_chromium(report, tmp_path, chromium):
                     f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", index.as_uri()],
                    capture_output=True, timeout=120)
     assert np.asarray(Image.open(shot).convert("L")).std() > 10  # something was drawn, not a blank page
+
+
+def test_the_report_stages_setup_imports_matplotlib_without_choosing_a_backend():
+    """The local executor sets the report stage up in its own process, which may be a caller's notebook: its
+    plotting backend stays the caller's to choose (Agg is set where the plots are drawn)."""
+    import sys
+
+    code = ("import sys; from curation.report.stage import ReportStage; ReportStage().setup(); import matplotlib; "
+            "assert 'matplotlib.pyplot' in sys.modules; print(matplotlib.rcParams._get_backend_or_none())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "None"

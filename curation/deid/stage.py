@@ -32,12 +32,25 @@ class DeidStage(Stage):
         self.secret = secret
         self.reads = PUBLISHED_TABLES + ("instances",) + (("eval",) if evaluated else ())
         self.writes = (self.config.target,)
+        self.scrubber = None
 
     def source_fingerprint(self) -> str:
         return self.secret.fingerprint
 
+    def setup(self) -> None:
+        """The free-text recognisers (presidio, spaCy's word lists; no input read): made once, and by the local
+        executor ahead of the stage when a core is idle, so the forked worker starts with them."""
+        from curation.deid.tables import deidentify  # noqa: F401  (dicognito, pyarrow: what process() imports)
+        from curation.deid.text import TextScrubber
+
+        self.scrubber = TextScrubber()
+
+    def teardown(self) -> None:
+        self.scrubber = None
+
     def process(self, part: Partition) -> dict:
         from curation.deid.tables import deidentify  # dicognito and presidio load only when the stage runs
 
-        m = deidentify(part.out, part.out / self.config.target, self.secret, progress=part.progress)
+        m = deidentify(part.out, part.out / self.config.target, self.secret, progress=part.progress,
+                       scrubber=self.scrubber)
         return {"rows": m["rows"], "replacements": m["replacements"]}

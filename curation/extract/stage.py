@@ -18,7 +18,7 @@ from curation.dicom.lookup import ImageLookup
 from curation.extract.reports import read_sidecar
 from curation.extract.sr import extract_sr
 from curation.io.partition import Partition
-from curation.io.stage import SOURCE, Stage
+from curation.io.stage import SOURCE, Resources, Stage
 from curation.io.tables import write_records
 from schemas import AnnotationRecord, InstanceRecord, QuarantineRecord, ReportRecord, SeriesRecord, StudyRecord
 from curation.dicom.read import read_dicom
@@ -198,6 +198,11 @@ class ExtractStage(Stage):
     def __init__(self, config: Optional[ExtractConfig] = None, workers: Optional[int] = None):
         super().__init__(config)
         self.workers = workers  # how, not what: not part of the config (the tables do not depend on it)
+
+    @property
+    def resources(self) -> Resources:
+        """The header pool's processes: the local executor runs nothing beside it (nor sets a later stage up)."""
+        return Resources(cpus=max(1, self.workers or os.cpu_count() or 1))
 
     def source_fingerprint(self) -> str:
         h = hashlib.sha1()

@@ -8,6 +8,10 @@ another), and a stage's worker keeps taking that stage's partitions, so its mode
 ``min(cpus, workers)`` slots, so a stage whose threads use every core runs beside nothing. Thus export-seg runs
 beside qc, lesions and link, and report beside publish, while no core idles behind a stage that the others do
 not wait for.
+
+A slot that no started stage can use (deid alone, export-seg's last partition) is used to set up, in this
+process, the next stages whose workers inherit their setup (deid's recognisers, the libraries publish and
+report import): their workers are forked ready instead of setting up on the critical path (see _warm_next).
 """
 from __future__ import annotations
 
@@ -46,21 +50,27 @@ def run_overlapped(ex: LocalExecutor, stages: list[Stage]) -> list[StageReport]:
     reports: dict[int, StageReport] = {}
     running: dict[int, _Running] = {}
     bars: dict[tuple[int, int], object] = {}
+    warmed: dict[int, float] = {}   # stage -> CPU seconds of its setup, made here before the stage could start
     free = ex.workers
     try:
         while len(reports) < len(stages):
             for i, stage in enumerate(stages):   # start what can start (a stage with nothing to do ends at once)
                 if i not in reports and i not in running and deps[i] <= set(reports):
                     plan, rep = ex.start_stage(stage)
+                    rep.cpu_seconds += warmed.get(i, 0.0)
                     if plan.todo:
-                        running[i] = _Running(plan, rep, ex.stage_progress(plan))
+                        running[i] = r = _Running(plan, rep, ex.stage_progress(plan))
+                        r.shared = i in warmed
                     else:
+                        if i in warmed:
+                            stage.teardown()
                         rep.finish()
                         reports[i] = rep
             if len(reports) == len(stages):
                 break
             free = _dispatch(ex, stages, running, free)
-            free += _receive(ex, running, reports, bars)
+            more = free > 0 and _warm_next(stages, deps, running, reports, warmed)
+            free += _receive(ex, running, reports, bars, timeout=0 if more else None)
     finally:
         try:
             for r in running.values():
@@ -68,9 +78,31 @@ def run_overlapped(ex: LocalExecutor, stages: list[Stage]) -> list[StageReport]:
                     w.kill()
                 if r.shared:
                     r.plan.stage.teardown()
+            for i in warmed:
+                if i not in reports and i not in running:
+                    stages[i].teardown()
         finally:
             thaw()
     return [reports[i] for i in range(len(stages))]
+
+
+def _warm_next(stages: list[Stage], deps: list[set[int]], running: dict[int, _Running], reports: dict,
+               warmed: dict[int, float]) -> bool:
+    """With a slot idle, set up a stage that waits only for started stages (the next to start) and whose workers
+    inherit its setup (it reads no input: recognisers, libraries), so it is ready when its inputs are; earliest
+    in pipeline order first. Returns whether another could follow; one per call, so the loop looks at its
+    workers' messages in between. Not further ahead: every worker forked later holds the parent's pages in its
+    RSS (shared, but counted), so link set up during segment's tail put +60 MB on each export-seg worker, and
+    all four +130 MB. A stage that turns out up to date tears its setup down unused."""
+    started = set(reports) | set(running)
+    waiting = [i for i, s in enumerate(stages) if i not in started and i not in warmed and deps[i] <= started
+               and s.share_setup and has_setup(s)]
+    if not waiting:
+        return False
+    t0 = time.process_time()
+    stages[waiting[0]].setup()
+    warmed[waiting[0]] = time.process_time() - t0
+    return len(waiting) > 1
 
 
 def _slots(ex: LocalExecutor, stage: Stage) -> int:
@@ -109,11 +141,11 @@ def _send_next(ex: LocalExecutor, r: _Running, w: StageWorker) -> None:
     w.send(r.queue.pop(0), r.plan.key, len(r.plan.todo) == 1 and ex.progress is not None)
 
 
-def _receive(ex: LocalExecutor, running: dict[int, _Running], reports: dict, bars: dict) -> int:
-    """Wait for a worker's message; returns the slots given back."""
+def _receive(ex: LocalExecutor, running: dict[int, _Running], reports: dict, bars: dict, timeout=None) -> int:
+    """Wait for a worker's message (at most ``timeout`` seconds); returns the slots given back."""
     by_conn = {w.conn: (i, w) for i, r in running.items() for w in r.workers}
     freed = 0
-    for conn in wait(list(by_conn)):
+    for conn in wait(list(by_conn), timeout):
         i, w = by_conn[conn]
         r = running[i]
         try:

@@ -180,9 +180,10 @@ def _patient_splits(con, fractions) -> dict[str, tuple[str, str]]:
     return {s: (p or s, split_of(p or s, fractions)) for s, p in rows}
 
 
-# Deflate level of the CT volumes with ISA-L's igzip (plain gzip that every reader opens): level 2 compresses real CT
-# 4x faster than zlib level 1 for 2% more bytes (docs/benchmarks.md, issue 13: publish).
-CT_GZIP_LEVEL = 2
+# Deflate level of the CT volumes with ISA-L's igzip (plain gzip that every reader opens): 4x faster than zlib level 1
+# on real CT for 2% more bytes; level 3 is as fast as 2 on real CT and 25% faster on the demo's, each a little smaller
+# (docs/benchmarks.md, issue 13: publish; `python benchmarks/bench_outputs.py OUT` prints levels 1-3).
+CT_GZIP_LEVEL = 3
 
 
 def _export_volume(series_uid: str, volumes: SeriesVolumes, target: Path) -> tuple[Optional[list[int]], bool]:
@@ -222,6 +223,16 @@ def _keep_masks(table: pa.Table, keep: Optional[set]) -> pa.Table:
     if keep is None:
         return table
     return table.filter(pa.compute.is_in(table.column("mask_id"), value_set=pa.array(sorted(keep), pa.string())))
+
+
+def load_libraries() -> None:
+    """What publish imports on its way (datasets alone ≈ 0.35 CPU s), for a stage setup made ahead of the data."""
+    import datasets  # noqa: F401
+    import duckdb  # noqa: F401
+    import nibabel  # noqa: F401
+    from isal import igzip  # noqa: F401
+
+    from curation.publish import dataset_card, review_stats  # noqa: F401
 
 
 def publish(out: Path, hf_dir: Path, min_tier: str = "B", fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),

@@ -50,6 +50,13 @@ class PublishStage(Stage):
     def output_folders(self, out: Path) -> list[Path]:
         return [self.target(out)]
 
+    def setup(self) -> None:
+        """The libraries publish imports (datasets, DuckDB, nibabel, ISA-L; no input read): by the local executor
+        ahead of the stage when a core is idle, so the forked worker starts with them."""
+        from curation.publish.dataset import load_libraries
+
+        load_libraries()
+
     def process(self, part: Partition) -> dict:
         from curation.publish.dataset import publish
 

@@ -35,6 +35,15 @@ def _page(title: str, body: list[str]) -> str:
             + "\n".join(body) + IMAGE_CHECK + "</body></html>\n")
 
 
+def load_libraries() -> None:
+    """What the report imports on its way, for a stage setup made ahead of the data. pyplot is imported, not
+    set up: the Agg backend is chosen only where the plots are drawn (this may run in a caller's process)."""
+    import matplotlib.pyplot  # noqa: F401
+    from matplotlib.backends import backend_agg  # noqa: F401
+
+    from curation.report import pictures  # noqa: F401
+
+
 def _plots(con, masks: list[dict], dice: dict, plot_dir: Path) -> list[tuple[str, str]]:
     """Summary plots as PNG files: [(file name, caption)]."""
     import matplotlib
