@@ -65,6 +65,7 @@ CAP_HU = 100.0               # a drawn mask's neighbour slice this much denser i
 OUTLINE_Z = 0.6             # a drawn region reaches across slices this times its long diameter
 CORE_LEVEL = 0.5             # the walk's own lesion (probability at least this), where the lesion's HU is re-read
 MIN_CORE_VOXELS = 5          # a slice with fewer of them says nothing of the lesion's HU
+SOFT_TISSUE_MAX_HU = 200.0   # denser is calcium or bone (as ``arrow_target.HU_CLIP``): not read as the lesion's HU
 
 
 @dataclass
@@ -250,7 +251,10 @@ def _densest_slice(f: np.ndarray, walk: np.ndarray, lesion_hu: float, background
     lesion and lung together (partial volume across slices), so its HU is fainter than the lesion's own. The rim
     levels measured against it then take in the partial-volume rim of the denser slices (lung at -700 HU next to a
     "lesion" at -600 HU) and the faint slice's whole smudge. The lesion's own HU is that of the slice where the walk's
-    lesion is most lesion-like (its median there), when that is clearly (``MIN_CONTRAST_HU``) more so."""
+    lesion is most lesion-like (its median there, calcium counted as soft tissue), when that is clearly
+    (``MIN_CONTRAST_HU``) more so."""
+    if lesion_hu > background_hu:   # calcium is no soft-tissue lesion's own HU (a calcified nodule's rim is tissue)
+        f = np.minimum(f, (SOFT_TISSUE_MAX_HU - background_hu) / (lesion_hu - background_hu))
     best = 1.0
     for z in range(walk.shape[0]):
         if walk[z].sum() >= MIN_CORE_VOXELS:
