@@ -10,7 +10,9 @@ density, and a grown region follows them. Here the prompt fixes both sides of th
   HU from a ring just outside the bound, on the side of the lesion's HU where most of that ring lies);
 - the random walker (scikit-image, with the voxel spacing) then places the boundary where the image changes
   most between the two, so a vessel or the chest wall is cut at its narrowest/weakest link inside the bound.
-The mask is the walk's lesion plus its partial-volume rim (LIDC readers include it), kept where lesion-like;
+The mask is the walk's lesion plus its partial-volume rim (LIDC readers include it), kept where lesion-like
+against the lesion's own HU, that of its densest slice (a prompt drawn on a faint partial-volume slice reads a
+fainter HU; ``_densest_slice``);
 a line drawn between edge-pixel centres (the mask overshoots it) says the reader leaves the rim out; a caliper is
 a chord of the lesion, so its slice's mask spans it end to end (``_span``).
 A contour drawn by the reader is kept as drawn on its slice; a drawn mask also bounds the other slices (a shape
@@ -34,7 +36,7 @@ from segmentation.prompt_geometry import MAX_POINT_RADIUS_MM, footprint
 from segmentation.prompts import Prompt, PromptError
 from segmentation.walker import lesion_probability
 
-BACKEND = "classical-cpu 0.5.1"   # 0.5.1: one walk system, symmetric SuperLU / PMISc CG (4 of 3,396 LIDC masks moved)
+BACKEND = "classical-cpu 0.6.0"   # 0.6.0: rim against the densest slice; 0.5.1: one walk system, symmetric SuperLU / PMISc CG
 SMOOTH_SIGMA_PX = 0.6
 BETA = 1500.0
 BACKGROUND_LEVEL = 0.15      # voxels this close to the background HU (0 = background, 1 = lesion) are seeds
@@ -61,6 +63,9 @@ CUT_FROM_MM = 3.0            # a drawn mask: lesion-like tissue this close outsi
 MASK_CUT_MARGIN = 0.15       # a drawn mask: voxels this far below its own edge level (``_drawn_cut``) are background
 CAP_HU = 100.0               # a drawn mask's neighbour slice this much denser inside it: the drawing is a faint end
 OUTLINE_Z = 0.6             # a drawn region reaches across slices this times its long diameter
+CORE_LEVEL = 0.5             # the walk's own lesion (probability at least this), where the lesion's HU is re-read
+MIN_CORE_VOXELS = 5          # a slice with fewer of them says nothing of the lesion's HU
+SOFT_TISSUE_MAX_HU = 200.0   # denser is calcium or bone (as ``arrow_target.HU_CLIP``): not read as the lesion's HU
 
 
 @dataclass
@@ -242,6 +247,24 @@ def _extent(mask2d: np.ndarray, u: np.ndarray) -> float:
     return float(np.ptp(proj) + abs(u[0]) + abs(u[1]))
 
 
+def _densest_slice(f: np.ndarray, walk: np.ndarray, lesion_hu: float, background_hu: float) -> float:
+    """How many times more lesion-like than its seeds the lesion is on its densest slice (1 if not clearly so).
+
+    The seeds' HU is read on the prompt slice; a slice a few mm thick through a small lesion, or near its end, holds
+    lesion and lung together (partial volume across slices), so its HU is fainter than the lesion's own. The rim
+    levels measured against it then take in the partial-volume rim of the denser slices (lung at -700 HU next to a
+    "lesion" at -600 HU) and the faint slice's whole smudge. The lesion's own HU is that of the slice where the walk's
+    lesion is most lesion-like (its median there, calcium counted as soft tissue), when that is clearly
+    (``MIN_CONTRAST_HU``) more so."""
+    if lesion_hu > background_hu:   # calcium is no soft-tissue lesion's own HU (a calcified nodule's rim is tissue)
+        f = np.minimum(f, (SOFT_TISSUE_MAX_HU - background_hu) / (lesion_hu - background_hu))
+    best = 1.0
+    for z in range(walk.shape[0]):
+        if walk[z].sum() >= MIN_CORE_VOXELS:
+            best = max(best, float(np.median(f[z][walk[z]])))
+    return best if (best - 1.0) * abs(lesion_hu - background_hu) > MIN_CONTRAST_HU else 1.0
+
+
 def _certainty(prob: np.ndarray) -> float:
     """How sure the walk is of its cut: overlap (Dice) of the masks at probabilities 0.25 and 0.75. A lesion
     with a clear edge gives nearly the same mask at both; a cut through same-density tissue (a leak) does not."""
@@ -316,6 +339,8 @@ class ClassicalSegmenter(PerPromptSegmenter):
         data = np.clip(f / max(typical, 0.5), 0.0, 1.0)
         prob = _solve(data, labels, (ds, dr, dc)) if (labels == 0).any() else (labels == 1).astype(float)
         score = _certainty(prob)
+        # the rim is measured against the lesion's own HU, that of its densest slice (the walk itself is unchanged)
+        f = f / _densest_slice(f, prob >= CORE_LEVEL, lesion, background)
         # give back the partial-volume rim the walk leaves between lesion and background (readers include it),
         # and keep only what is at least that lesion-like (the walk also takes in faint voxels between seeds)
         p_level, level = (OUTLINE_PROB_LEVEL, OUTLINE_RIM_LEVEL) if prompt.kind in OUTLINE_KINDS else (PROB_LEVEL, RIM_LEVEL)
