@@ -11,10 +11,10 @@ density, and a grown region follows them. Here the prompt fixes both sides of th
 - the random walker (scikit-image, with the voxel spacing) then places the boundary where the image changes
   most between the two, so a vessel or the chest wall is cut at its narrowest/weakest link inside the bound.
 The mask is the walk's lesion plus its partial-volume rim (LIDC readers include it), kept where lesion-like;
-a line drawn between edge-pixel centres (the mask overshoots it) says the reader leaves the rim out; so does a line's,
-or an ellipse's, points lying on voxels at least half lesion-like (``_drawn_level``: the reader's edge level, read
-from the image along the drawing), and then each slice keeps what is at least half its own plateau (``_slice_levels``:
-a thick slice the lesion half fills keeps its section) and stands out of the noise; a caliper is
+a line drawn between edge-pixel centres says the reader leaves the rim out: the mask overshoots it, and its points lie
+on voxels at least half lesion-like (``_drawn_level``: the reader's edge level, read from the image at the drawing;
+an ellipse's axis ends alone tell it); then each slice keeps what is at least half its own plateau
+(``_slice_levels``: a thick slice the lesion half fills keeps its section) and stands out of the noise; a caliper is
 a chord of the lesion, so its slice's mask spans it end to end (``_span``).
 A contour drawn by the reader is kept as drawn on its slice; a drawn mask also bounds the other slices (a shape
 prior around it and its own HU cut, ``_bound_by_drawing``), and may outgrow itself towards a clearly denser
@@ -49,7 +49,7 @@ RIM_LEVEL = 0.25             # rim voxels at least this lesion-like join the mas
 OUTLINE_PROB_LEVEL, OUTLINE_RIM_LEVEL = 0.4, 0.35  # stricter for a box/ellipse drawn around the lesion: its walk
                                                     # grows into the corners
 OUTLINE_KINDS = ("polygon", "ellipse", "circle")
-OVERSHOOT_PX = 1.0           # a line's mask longer than the line by more than this tries STRICT_RIM_LEVEL
+OVERSHOOT_PX = 1.0           # a line's mask longer than the line by more than this: its rim may be left out
 STRICT_RIM_LEVEL = 0.5       # the rim left out: voxels at least half lesion-like only (truth = voxel centre inside)
 NOISE_SIGMAS = 3.0           # a voxel the walk's lesion does not reach stands out of the noise by this much
 EDGE_DRAWN_KINDS = ("line", "bidimensional", "ellipse")  # drawings whose points lie on the lesion's edge
@@ -352,22 +352,23 @@ class ClassicalSegmenter(PerPromptSegmenter):
         # and keep only what is at least that lesion-like (the walk also takes in faint voxels between seeds)
         p_level, level = (OUTLINE_PROB_LEVEL, OUTLINE_RIM_LEVEL) if prompt.kind in OUTLINE_KINDS else (PROB_LEVEL, RIM_LEVEL)
         core = prob >= p_level
-        rim_out = prompt.kind in EDGE_DRAWN_KINDS and _drawn_level(f[kk], local.points - off) >= STRICT_RIM_LEVEL
-        if rim_out:
-            # the drawing lies on voxels at least half lesion-like: the reader's edge leaves the partial-volume rim out
-            seg = _at_level(core, f, labels, _slice_levels(core, f, STRICT_RIM_LEVEL, _noise(f, ~bound)))
-        else:
-            seg = _at_level(core, f, labels, level)
-        if prompt.kind in ("line", "bidimensional") and not rim_out:
-            # a caliper drawn between the centres of the edge pixels (not their outer edges) says the reader leaves
-            # the partial-volume rim out: when the mask overshoots the drawn length, the stricter level is tried
+        seg = _at_level(core, f, labels, level)
+        over = None
+        if prompt.kind in ("line", "bidimensional"):
             a, b = local.points[0] - off, local.points[1] - off
             length, u = float(np.linalg.norm(b - a)), (b - a) / (float(np.linalg.norm(b - a)) or 1.0)
             over = _extent(seg[kk], u) - length
-            if over > OVERSHOOT_PX:
-                strict = _at_level(core, f, labels, STRICT_RIM_LEVEL)
-                if abs(_extent(strict[kk], u) - length) < over:
-                    seg = strict
+        if prompt.kind in EDGE_DRAWN_KINDS and (over is None or over > OVERSHOOT_PX) \
+                and _drawn_level(f[kk], local.points - off) >= STRICT_RIM_LEVEL:
+            # the drawing lies on voxels at least half lesion-like (and a caliper is overshot by the mask with its rim,
+            # as one drawn to the edge pixels' centres is): the reader's edge leaves the partial-volume rim out
+            seg = _at_level(core, f, labels, _slice_levels(core, f, STRICT_RIM_LEVEL, _noise(f, ~bound)))
+        elif over is not None and over > OVERSHOOT_PX:
+            # overshot, but the ends read below half: the stricter level is kept if it brings the mask's extent
+            # closer to the drawn length (0.3.0's rule)
+            strict = _at_level(core, f, labels, STRICT_RIM_LEVEL)
+            if abs(_extent(strict[kk], u) - length) < over:
+                seg = strict
         if prompt.kind in ("line", "bidimensional"):   # not where clearly background: a line drawn past it stays visible
             seg[kk] |= _span(local.points - off, seg.shape[1:]) & (labels[kk] != 2)
         comp, _ = ndimage.label(seg)
