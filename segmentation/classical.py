@@ -13,7 +13,10 @@ density, and a grown region follows them. Here the prompt fixes both sides of th
 The mask is the walk's lesion plus its partial-volume rim (LIDC readers include it), kept where lesion-like
 against the lesion's own HU, that of its densest slice (a prompt drawn on a faint partial-volume slice reads a
 fainter HU; ``_densest_slice``);
-a line drawn between edge-pixel centres (the mask overshoots it) says the reader leaves the rim out; a caliper is
+a line drawn between edge-pixel centres says the reader leaves the rim out: the mask overshoots it, and its points lie
+on voxels at least half lesion-like (``_drawn_level``: the reader's edge level, read from the image at the drawing;
+an ellipse's axis ends alone tell it); then each slice keeps what is at least half its own plateau
+(``_slice_levels``: a thick slice the lesion half fills keeps its section) and stands out of the noise; a caliper is
 a chord of the lesion, so its slice's mask spans it end to end (``_span``).
 A contour drawn by the reader is kept as drawn on its slice; a drawn mask also bounds the other slices (a shape
 prior around it and its own HU cut, ``_bound_by_drawing``), and may outgrow itself towards a clearly denser
@@ -48,8 +51,10 @@ RIM_LEVEL = 0.25             # rim voxels at least this lesion-like join the mas
 OUTLINE_PROB_LEVEL, OUTLINE_RIM_LEVEL = 0.4, 0.35  # stricter for a box/ellipse drawn around the lesion: its walk
                                                     # grows into the corners
 OUTLINE_KINDS = ("polygon", "ellipse", "circle")
-OVERSHOOT_PX = 1.0           # a line's mask longer than the line by more than this tries STRICT_RIM_LEVEL
+OVERSHOOT_PX = 1.0           # a line's mask longer than the line by more than this: its rim may be left out
 STRICT_RIM_LEVEL = 0.5       # the rim left out: voxels at least half lesion-like only (truth = voxel centre inside)
+NOISE_SIGMAS = 3.0           # a voxel the walk's lesion does not reach stands out of the noise by this much
+EDGE_DRAWN_KINDS = ("line", "bidimensional", "ellipse")  # drawings whose points lie on the lesion's edge
 # The walk's linear system (one, the lesion's: segmentation.walker): a direct sparse solve (exact) while it is small;
 # SuperLU's fill-in on a 3D grid makes it ~0.1-0.25 CPU s at 7-15k unknowns, where conjugate gradients with pyamg's
 # multigrid preconditioner take a third of that (set-up included) and agree to ITERATIVE_TOL; the two break even
@@ -175,9 +180,39 @@ def _diameter(region: np.ndarray) -> float:
     return max(float(np.ptp(v)) + 1.0 for v in (r, c, (r + c) / np.sqrt(2), (r - c) / np.sqrt(2)))
 
 
-def _at_level(core: np.ndarray, f: np.ndarray, labels: np.ndarray, level: float) -> np.ndarray:
-    """The walk's lesion grown by one voxel, kept where more lesion-like than ``level``; seeds stay."""
+def _at_level(core: np.ndarray, f: np.ndarray, labels: np.ndarray, level) -> np.ndarray:
+    """The walk's lesion grown by one voxel, kept where more lesion-like than ``level`` (one for all, or per slice:
+    shape (slices, 1, 1)); seeds stay."""
     return ndimage.binary_dilation(core) & (f > level) & (labels != 2) | (labels == 1)
+
+
+def _drawn_level(f2d: np.ndarray, points: np.ndarray) -> float:
+    """Lesion-likeness where the drawing's points lie (bilinear; points (row, col), pixel centre at +0.5): the level
+    at which the reader put the lesion's edge. A caliper's ends or an ellipse's axis ends on the centres of the edge
+    pixels read at least half (the rim left out); on their outer corners, where LIDC readers' rim ends, less. A point
+    more lesion-like than the lesion itself lies on what it touches (the chest wall, a vessel), not on its edge, and
+    says nothing (0 when no point is left: no sign the rim is left out)."""
+    at = ndimage.map_coordinates(f2d, (np.asarray(points) - 0.5).T, order=1, mode="nearest")
+    return float(at[at <= 1.0].mean()) if (at <= 1.0).any() else 0.0
+
+
+def _slice_levels(core: np.ndarray, f: np.ndarray, level: float, noise: float) -> np.ndarray:
+    """Per slice, ``level`` of what the walk's lesion reaches on that slice (its plateau, at most 1): a slice the
+    lesion only partly fills across its thickness (its end, on thick slices) is fainter throughout, and its in-plane
+    edge lies at ``level`` of its own plateau, not of the full lesion's. Never below RIM_LEVEL (for outlines too: the
+    drawing, not the walk's growth into a box's corners, says where the edge is), nor below what stands out of the
+    image noise (``noise``: the background's spread in the walk's units; capped at ``level``): on a slice the lesion
+    does not reach (past a faint lesion's end, where the walk may leak) noise alone reaches RIM_LEVEL, while a section
+    smaller than the blur (a sharp lesion's tip) never reaches ``level``."""
+    plateau = np.array([np.percentile(f[z][core[z]], 75) if core[z].any() else 0.0 for z in range(f.shape[0])])
+    floor = max(RIM_LEVEL, min(level, NOISE_SIGMAS * noise))
+    return np.maximum(floor, level * np.clip(plateau, 0.0, 1.0))[:, None, None]
+
+
+def _noise(f: np.ndarray, outside: np.ndarray) -> float:
+    """The image noise in the walk's units: the robust spread (MAD) of what lies outside the bound."""
+    vals = f[outside]
+    return float(1.4826 * np.median(np.abs(vals - np.median(vals)))) if vals.size >= 20 else 0.0
 
 
 def _drawn_cut(f2d: np.ndarray, drawn: np.ndarray, band_px: int) -> float:
@@ -344,17 +379,24 @@ class ClassicalSegmenter(PerPromptSegmenter):
         # give back the partial-volume rim the walk leaves between lesion and background (readers include it),
         # and keep only what is at least that lesion-like (the walk also takes in faint voxels between seeds)
         p_level, level = (OUTLINE_PROB_LEVEL, OUTLINE_RIM_LEVEL) if prompt.kind in OUTLINE_KINDS else (PROB_LEVEL, RIM_LEVEL)
-        seg = _at_level(prob >= p_level, f, labels, level)
+        core = prob >= p_level
+        seg = _at_level(core, f, labels, level)
+        over = None
         if prompt.kind in ("line", "bidimensional"):
-            # a caliper drawn between the centres of the edge pixels (not their outer edges) says the reader leaves
-            # the partial-volume rim out: when the mask overshoots the drawn length, the stricter level is tried
             a, b = local.points[0] - off, local.points[1] - off
             length, u = float(np.linalg.norm(b - a)), (b - a) / (float(np.linalg.norm(b - a)) or 1.0)
             over = _extent(seg[kk], u) - length
-            if over > OVERSHOOT_PX:
-                strict = _at_level(prob >= p_level, f, labels, STRICT_RIM_LEVEL)
-                if abs(_extent(strict[kk], u) - length) < over:
-                    seg = strict
+        if prompt.kind in EDGE_DRAWN_KINDS and (over is None or over > OVERSHOOT_PX) \
+                and _drawn_level(f[kk], local.points - off) >= STRICT_RIM_LEVEL:
+            # the drawing lies on voxels at least half lesion-like (and a caliper is overshot by the mask with its rim,
+            # as one drawn to the edge pixels' centres is): the reader's edge leaves the partial-volume rim out
+            seg = _at_level(core, f, labels, _slice_levels(core, f, STRICT_RIM_LEVEL, _noise(f, ~bound)))
+        elif over is not None and over > OVERSHOOT_PX:
+            # overshot, but the ends read below half: the stricter level is kept if it brings the mask's extent
+            # closer to the drawn length (0.3.0's rule)
+            strict = _at_level(core, f, labels, STRICT_RIM_LEVEL)
+            if abs(_extent(strict[kk], u) - length) < over:
+                seg = strict
         if prompt.kind in ("line", "bidimensional"):   # not where clearly background: a line drawn past it stays visible
             seg[kk] |= _span(local.points - off, seg.shape[1:]) & (labels[kk] != 2)
         comp, _ = ndimage.label(seg)
