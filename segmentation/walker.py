@@ -16,8 +16,10 @@ lesion seeds, say) are left to skimage.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import sys
+import threading
 import warnings
 
 import numpy as np
@@ -101,17 +103,36 @@ def solve_direct(lap: sparse.csr_array, rhs: np.ndarray) -> np.ndarray:
     return splu(csc, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True}).solve(rhs)
 
 
+SETUP_SEED = 0          # pyamg's PMISc splitting draws from numpy's global generator: one fixed state per set-up
+_SETUP_LOCK = threading.Lock()   # the generator and file descriptor 1 are the process's: one set-up at a time
+
+
 @contextlib.contextmanager
-def _cpp_stdout_silenced():
-    """pyamg's C++ classical interpolation writes "Outer denominator was zero" to std::cout (file descriptor 1) for
-    an F-point without usable interpolation weights (6 times over the 2,830 real-nodule walks with the PMISc
-    splitting); the CG result is checked like any other before it stands (settled, finite, in [0, 1]), and the
-    message must not land in the CLI's output. Output that another thread of this process writes in the same
-    milliseconds is lost too (a progress bar's refresh)."""
+def _pyamg_setup_guard():
+    """pyamg's multigrid set-up, made deterministic and quiet. Its PMISc coarse-grid choice (and JP colouring) call
+    ``np.random.rand``, so the grid, hence the probabilities (to ~1e-5) and now and then a mask voxel or a score,
+    would depend on the process's seed and on the walks solved before: the global generator is set to SETUP_SEED for
+    the set-up and given back its state afterwards. Its C++ classical interpolation printf()s "Outer denominator was
+    zero" for an F-point without usable interpolation weights (6 times over the 2,830 real-nodule walks); the CG
+    result is checked like any other before it stands, and the message must not land in the CLI's output, so file
+    descriptor 1 points at /dev/null meanwhile (C's buffer flushed before it is given back; output another thread
+    writes in those milliseconds is lost too, a progress bar's refresh)."""
+    with _SETUP_LOCK:
+        state = np.random.get_state()
+        np.random.seed(SETUP_SEED)
+        try:
+            with _fd1_silenced():
+                yield
+        finally:
+            np.random.set_state(state)
+
+
+@contextlib.contextmanager
+def _fd1_silenced():
     try:
         sys.stdout.flush()
         saved = os.dup(1)
-    except (OSError, ValueError):   # no file descriptor 1 to silence
+    except (OSError, ValueError, AttributeError):   # no file descriptor 1 to silence (sys.stdout None or closed)
         yield
         return
     try:
@@ -119,8 +140,17 @@ def _cpp_stdout_silenced():
             os.dup2(null.fileno(), 1)
             yield
     finally:
+        _flush_c_stdio()
         os.dup2(saved, 1)
         os.close(saved)
+
+
+def _flush_c_stdio() -> None:
+    """printf's buffer (full-buffered when stdout is a pipe or file) goes to /dev/null, not to the real output later."""
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):   # no C library handle here: nothing buffered to lose
+        pass
 
 
 def solve_multigrid_cg(lap: sparse.csr_array, rhs: np.ndarray, tol: float) -> np.ndarray | None:
@@ -134,7 +164,7 @@ def solve_multigrid_cg(lap: sparse.csr_array, rhs: np.ndarray, tol: float) -> np
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            with _cpp_stdout_silenced():
+            with _pyamg_setup_guard():
                 m = ruge_stuben_solver(lap, CF="PMISc", coarse_solver="pinv").aspreconditioner(cycle="V")
             x, info = cg(lap, rhs, rtol=tol, atol=0, M=m, maxiter=CG_MAXITER)
         except (ValueError, ArithmeticError, RuntimeError, np.linalg.LinAlgError):   # a degenerate coarse level

@@ -146,3 +146,35 @@ def test_a_real_nodule_over_20_mm_keeps_its_seeds_on_the_coarse_grid():
 
     hu, truth, spacing, box = evaluation_prompt("LIDC-IDRI-0493_R_2", "box", DATA / "lidc_large")
     assert dice(classical.ClassicalSegmenter().segment(hu, spacing, box).mask, truth) >= 0.8
+
+
+def test_the_multigrid_solve_is_the_same_whatever_numpys_global_generator_holds(monkeypatch):
+    """pyamg's PMISc splitting draws from numpy's global generator: unseeded, a real nodule's probabilities differed
+    from run to run (1e-5) and a mask or score now and then with them (table bytes, kill -9 resume, Ray = local).
+    The set-up runs on a fixed state, and the caller's generator state is given back unchanged."""
+    from real_ct import DATA
+
+    data, labels, spacing, it = _backend_walk(monkeypatch, "LIDC-IDRI-0493_R_2", "box", DATA / "lidc_large")
+    assert it   # the multigrid path is the one under test
+    runs = []
+    for seed in (1, 2, 3):
+        np.random.seed(seed)
+        before = np.random.get_state()[1].copy()
+        runs.append(walker.lesion_probability(data, labels, classical.BETA, spacing, it, classical.ITERATIVE_TOL))
+        assert np.array_equal(np.random.get_state()[1], before)
+    assert all(r.tobytes() == runs[0].tobytes() for r in runs[1:])
+
+
+def test_pyamgs_printf_does_not_reach_a_piped_stdout():
+    """pyamg's C++ interpolation printf()s into C's stdout buffer; with stdout a pipe that buffer was flushed only
+    after file descriptor 1 was given back, so the message reached the log after all."""
+    import subprocess
+    import sys
+
+    code = ("import ctypes; from segmentation import walker\n"
+            "with walker._pyamg_setup_guard():\n"
+            "    ctypes.CDLL(None).printf(b'printed inside\\n')\n"
+            "print('after', flush=True)\n")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PYTHONUNBUFFERED"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out == "after\n"
