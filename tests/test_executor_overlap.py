@@ -204,3 +204,23 @@ def test_a_stage_is_set_up_in_the_parent_while_a_slot_idles_and_its_workers_inhe
     (tmp_path / "set-up-ahead").touch()
     assert [r.shards_run for r in LocalExecutor(tmp_path, shards=2, workers=2).run([_HoldsOneSlot(), again])] == [0, 0]
     assert again.setups == [] and again.teardowns == 0
+
+
+class _SetUpFailsAhead(_SetUpAhead):
+    """Its first setup (the one ahead of its turn) fails; set up at its turn, it works."""
+
+    def setup(self) -> None:
+        if not self.setups:
+            self.setups.append("failed")
+            (self.out / "set-up-ahead").touch()
+            raise OSError("a model file not there yet")
+        super().setup()
+
+
+def test_a_failed_setup_ahead_of_its_turn_leaves_the_running_stage_alone(tmp_path):
+    """A setup made ahead, on an idle slot, used to raise into the loop while the earlier stage ran (killing its
+    workers, under no stage's name); now the stage sets up again at its turn, where a failure would be its own."""
+    ahead = _SetUpFailsAhead(tmp_path)
+    reps = LocalExecutor(tmp_path, shards=2, workers=2).run([_HoldsOneSlot(), ahead])
+    assert [r.shards_run for r in reps] == [1, 2]
+    assert ahead.setups == ["failed", os.getpid()]

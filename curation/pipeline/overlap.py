@@ -51,6 +51,7 @@ def run_overlapped(ex: LocalExecutor, stages: list[Stage]) -> list[StageReport]:
     running: dict[int, _Running] = {}
     bars: dict[tuple[int, int], object] = {}
     warmed: dict[int, float] = {}   # stage -> CPU seconds of its setup, made here before the stage could start
+    unready: set[int] = set()       # stages whose setup here failed: their own workers set up (and report it)
     free = ex.workers
     try:
         while len(reports) < len(stages):
@@ -69,7 +70,7 @@ def run_overlapped(ex: LocalExecutor, stages: list[Stage]) -> list[StageReport]:
             if len(reports) == len(stages):
                 break
             free = _dispatch(ex, stages, running, free)
-            more = free > 0 and _warm_next(stages, deps, running, reports, warmed)
+            more = free > 0 and _warm_next(stages, deps, running, reports, warmed, unready)
             free += _receive(ex, running, reports, bars, timeout=0 if more else None)
     finally:
         try:
@@ -87,7 +88,7 @@ def run_overlapped(ex: LocalExecutor, stages: list[Stage]) -> list[StageReport]:
 
 
 def _warm_next(stages: list[Stage], deps: list[set[int]], running: dict[int, _Running], reports: dict,
-               warmed: dict[int, float]) -> bool:
+               warmed: dict[int, float], unready: set[int]) -> bool:
     """With a slot idle, set up a stage that waits only for started stages (the next to start) and whose workers
     inherit its setup (it reads no input: recognisers, libraries), so it is ready when its inputs are; earliest
     in pipeline order first. Returns whether another could follow; one per call, so the loop looks at its
@@ -95,13 +96,18 @@ def _warm_next(stages: list[Stage], deps: list[set[int]], running: dict[int, _Ru
     RSS (shared, but counted), so link set up during segment's tail put +60 MB on each export-seg worker, and
     all four +130 MB. A stage that turns out up to date tears its setup down unused."""
     started = set(reports) | set(running)
-    waiting = [i for i, s in enumerate(stages) if i not in started and i not in warmed and deps[i] <= started
+    waiting = [i for i, s in enumerate(stages) if i not in started and i not in warmed and i not in unready
+               and deps[i] <= started
                and s.share_setup and has_setup(s)]
     if not waiting:
         return False
-    t0 = time.process_time()
-    stages[waiting[0]].setup()
-    warmed[waiting[0]] = time.process_time() - t0
+    i, t0 = waiting[0], time.process_time()
+    try:
+        stages[i].setup()
+    except Exception:   # not this stage's turn yet (it may even be up to date): it sets up in its workers when it
+        unready.add(i)  # has work, and a failure there is reported as that stage's, as without the head start
+        return True
+    warmed[i] = time.process_time() - t0
     return len(waiting) > 1
 
 
