@@ -106,3 +106,24 @@ def test_every_reader_of_a_real_series_orders_it_the_same_way():
     assert [str(ds.SOPInstanceUID) for ds in sorted_series_datasets([str(p) for p in paths])] == order
     z = {str(ds.SOPInstanceUID): float(ds.ImagePositionPatient[2]) for ds in map(pydicom.dcmread, paths)}
     assert np.all(np.diff([z[u] for u in order]) * np.sign(geo.affine[2, 2]) > 0)  # along the affine's slice axis
+
+
+def test_a_slice_whose_pixels_are_not_its_series_grid_is_refused_with_its_file(tmp_path):
+    """A real series with one slice rewritten as RGB (a secondary capture slipped in): its pixel array is
+    (rows, columns, 3), which crashed the stage with a bare ValueError instead of quarantining the series."""
+    from opseg_testdata import DATA
+    files = sorted((DATA / "dcmqi_ct_3slice").glob("*.dcm"))
+    for i, f in enumerate(files):
+        ds = pydicom.dcmread(f)
+        if i == 1:
+            if ds.file_meta.TransferSyntaxUID.is_compressed:
+                ds.decompress()
+            grey = ds.pixel_array.astype(np.uint8)
+            ds.PixelData = np.repeat(grey[..., None], 3, axis=2).tobytes()
+            ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PlanarConfiguration = 3, "RGB", 0
+            ds.BitsAllocated = ds.BitsStored = 8
+            ds.HighBit, ds.PixelRepresentation = 7, 0
+        ds.save_as(tmp_path / f.name)
+    with pytest.raises(VolumeError) as err:
+        load_volume(sorted(str(p) for p in tmp_path.glob("*.dcm")))
+    assert err.value.reason == "bad_pixel_data" and files[1].name in err.value.detail and "(rows, columns)" in err.value.detail

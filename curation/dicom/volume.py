@@ -217,6 +217,9 @@ def load_volume(paths: Sequence[str], series_uid: str = "") -> Volume:
         fg = None if frame is None else ds.PerFrameFunctionalGroupsSequence[frame - 1]
         slope, intercept = _rescale(ds, fg)
         out = hu[i]
+        if arr.shape != out.shape:   # e.g. an RGB secondary capture or a frame of another size in the series
+            raise VolumeError("bad_pixel_data", f"{s.path}: pixel array {arr.shape}, the series' slices are "
+                                                f"{out.shape} (rows, columns)")
         out[...] = arr   # in place, float32 throughout: the numbers of arr.astype(float32) * slope + intercept
         if slope != 1.0:   # x * 1 is x to the bit
             out *= slope
