@@ -374,7 +374,10 @@ class ClassicalSegmenter(PerPromptSegmenter):
         data = np.clip(f / max(typical, 0.5), 0.0, 1.0)
         prob = _solve(data, labels, (ds, dr, dc)) if (labels == 0).any() else (labels == 1).astype(float)
         score = _certainty(prob)
-        # the rim is measured against the lesion's own HU, that of its densest slice (the walk itself is unchanged)
+        # the rim is measured against the lesion's own HU, that of its densest slice (the walk itself is unchanged);
+        # the drawing's edge level is read against the HU of the slice it was drawn on, as _slice_levels judges that
+        # slice's edge against its own plateau (a drawing on a faint slice would otherwise read too faint)
+        f_drawn = f[kk]
         f = f / _densest_slice(f, prob >= CORE_LEVEL, lesion, background)
         # give back the partial-volume rim the walk leaves between lesion and background (readers include it),
         # and keep only what is at least that lesion-like (the walk also takes in faint voxels between seeds)
@@ -387,7 +390,7 @@ class ClassicalSegmenter(PerPromptSegmenter):
             length, u = float(np.linalg.norm(b - a)), (b - a) / (float(np.linalg.norm(b - a)) or 1.0)
             over = _extent(seg[kk], u) - length
         if prompt.kind in EDGE_DRAWN_KINDS and (over is None or over > OVERSHOOT_PX) \
-                and _drawn_level(f[kk], local.points - off) >= STRICT_RIM_LEVEL:
+                and _drawn_level(f_drawn, local.points - off) >= STRICT_RIM_LEVEL:
             # the drawing lies on voxels at least half lesion-like (and a caliper is overshot by the mask with its rim,
             # as one drawn to the edge pixels' centres is): the reader's edge leaves the partial-volume rim out
             seg = _at_level(core, f, labels, _slice_levels(core, f, STRICT_RIM_LEVEL, _noise(f, ~bound)))

@@ -135,6 +135,7 @@ def _fd1_silenced():
     except (OSError, ValueError, AttributeError):   # no file descriptor 1 to silence (sys.stdout None or closed)
         yield
         return
+    _flush_c_stdio()   # what C code printed before stays in the real output
     try:
         with open(os.devnull, "wb") as null:
             os.dup2(null.fileno(), 1)

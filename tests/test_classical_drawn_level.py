@@ -106,3 +106,18 @@ def test_a_caliper_on_the_outer_corners_of_a_rim_inclusive_outline_reads_below_h
     assert _drawn_level(f2d, np.array([a, b])) < 0.5
     res = ClassicalSegmenter().segment(hu, (2.5, 0.8, 0.8), Prompt("line", 5, np.array([a, b]), length_px=float(np.linalg.norm(b - a))))
     assert dice(res.mask, reader) >= 0.9
+
+
+def test_a_drawing_on_a_faint_end_slice_reads_its_edge_against_that_slices_own_lesion(monkeypatch):
+    """The rim is judged against the lesion's densest slice, but the drawing's edge level against the slice it was
+    drawn on: read on the rescaled image, a caliper or ellipse on the half-bright end slice of a thick
+    reconstruction read 0.34-0.37 (the rule never fired there) where it lies on the edge pixels' centres (~0.7)."""
+    import segmentation.classical as classical
+
+    hu, truth, sp = _thick_lesion(4)
+    zs = np.flatnonzero(truth.any(axis=(1, 2)))
+    read = []
+    monkeypatch.setattr(classical, "_drawn_level", lambda f2d, pts: read.append(_drawn_level(f2d, pts)) or read[-1])
+    for kind in ("line", "ellipse"):
+        ClassicalSegmenter().segment(hu, sp, _demo_marks(truth[zs[0]], zs[0])[kind])
+        assert read[-1] >= classical.STRICT_RIM_LEVEL, kind

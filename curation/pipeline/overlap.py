@@ -51,7 +51,7 @@ def run_overlapped(ex: LocalExecutor, stages: list[Stage]) -> list[StageReport]:
     running: dict[int, _Running] = {}
     bars: dict[tuple[int, int], object] = {}
     warmed: dict[int, float] = {}   # stage -> CPU seconds of its setup, made here before the stage could start
-    unready: set[int] = set()       # stages whose setup here failed: their own workers set up (and report it)
+    unready: set[int] = set()       # stages whose setup ahead failed: set up again at their turn (as without it)
     free = ex.workers
     try:
         while len(reports) < len(stages):
@@ -104,8 +104,8 @@ def _warm_next(stages: list[Stage], deps: list[set[int]], running: dict[int, _Ru
     i, t0 = waiting[0], time.process_time()
     try:
         stages[i].setup()
-    except Exception:   # not this stage's turn yet (it may even be up to date): it sets up in its workers when it
-        unready.add(i)  # has work, and a failure there is reported as that stage's, as without the head start
+    except Exception:   # not this stage's turn yet (it may even be up to date): it is set up again when it has
+        unready.add(i)  # work, at its turn, where a failure stops the run as it did without the head start
         return True
     warmed[i] = time.process_time() - t0
     return len(waiting) > 1
