@@ -54,7 +54,8 @@ OUTLINE_KINDS = ("polygon", "ellipse", "circle")
 OVERSHOOT_PX = 1.0           # a line's mask longer than the line by more than this: its rim may be left out
 STRICT_RIM_LEVEL = 0.5       # the rim left out: voxels at least half lesion-like only (truth = voxel centre inside)
 NOISE_SIGMAS = 3.0           # a voxel the walk's lesion does not reach stands out of the noise by this much
-EDGE_DRAWN_KINDS = ("line", "bidimensional", "ellipse")  # drawings whose points lie on the lesion's edge
+CALIPER_KINDS = ("line", "bidimensional")   # drawn lengths: chords of the lesion, measured against its mask
+EDGE_DRAWN_KINDS = CALIPER_KINDS + ("ellipse",)  # drawings whose points lie on the lesion's edge
 # The walk's linear system (one, the lesion's: segmentation.walker): a direct sparse solve (exact) while it is small;
 # SuperLU's fill-in on a 3D grid makes it ~0.1-0.25 CPU s at 7-15k unknowns, where conjugate gradients with pyamg's
 # multigrid preconditioner take a third of that (set-up included) and agree to ITERATIVE_TOL; the two break even
@@ -331,7 +332,7 @@ class ClassicalSegmenter(PerPromptSegmenter):
         # across slices a drawn region reaches as far as a line of its long diameter would (0.6 x; its
         # circumradius, about 0.5 x for a round contour, cut lesions short at their top and bottom)
         half_z_px = radius if fp.outside is None else OUTLINE_Z * _diameter(~fp.outside) + 1.0
-        reach_z_mm = half_z_px * px_mm * (LINE_Z_REACH if prompt.kind in ("line", "bidimensional") else Z_REACH) + ds
+        reach_z_mm = half_z_px * px_mm * (LINE_Z_REACH if prompt.kind in CALIPER_KINDS else Z_REACH) + ds
         # a contour drawn on the lesion's faint end (a partial-volume cap) says nothing of how large it is towards
         # its denser side: there it may grow as far as the shape prior of ``_bound_by_drawing`` allows
         cap = _cap_sides(hu, k, rows, cols, fp.inside) if prompt.kind == "mask" else (False, False)
@@ -385,7 +386,7 @@ class ClassicalSegmenter(PerPromptSegmenter):
         core = prob >= p_level
         seg = _at_level(core, f, labels, level)
         over = None
-        if prompt.kind in ("line", "bidimensional"):
+        if prompt.kind in CALIPER_KINDS:
             a, b = local.points[0] - off, local.points[1] - off
             length, u = float(np.linalg.norm(b - a)), (b - a) / (float(np.linalg.norm(b - a)) or 1.0)
             over = _extent(seg[kk], u) - length
@@ -400,7 +401,7 @@ class ClassicalSegmenter(PerPromptSegmenter):
             strict = _at_level(core, f, labels, STRICT_RIM_LEVEL)
             if abs(_extent(strict[kk], u) - length) < over:
                 seg = strict
-        if prompt.kind in ("line", "bidimensional"):   # not where clearly background: a line drawn past it stays visible
+        if prompt.kind in CALIPER_KINDS:   # not where clearly background: a line drawn past it stays visible
             seg[kk] |= _span(local.points - off, seg.shape[1:]) & (labels[kk] != 2)
         comp, _ = ndimage.label(seg)
         hit = np.unique(comp[labels == 1])

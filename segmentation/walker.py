@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import sys
 import threading
@@ -129,6 +130,7 @@ def _pyamg_setup_guard():
 
 @contextlib.contextmanager
 def _fd1_silenced():
+    """File descriptor 1 on /dev/null for the block, C's stdio buffer flushed on the way in and out."""
     try:
         sys.stdout.flush()
         saved = os.dup(1)
@@ -147,11 +149,19 @@ def _fd1_silenced():
 
 
 def _flush_c_stdio() -> None:
-    """printf's buffer (full-buffered when stdout is a pipe or file) goes to /dev/null, not to the real output later."""
+    """Write out printf's buffer (full-buffered when stdout is a pipe or file) to where fd 1 points now: before the
+    block, to the real output; at its end, to /dev/null (not to the real output later)."""
+    flush = getattr(_libc(), "fflush", None)
+    if flush is not None:
+        flush(None)
+
+
+@functools.cache
+def _libc():
     try:
-        ctypes.CDLL(None).fflush(None)
-    except (OSError, AttributeError):   # no C library handle here: nothing buffered to lose
-        pass
+        return ctypes.CDLL(None)
+    except OSError:   # no C library handle here: nothing buffered to lose
+        return None
 
 
 def solve_multigrid_cg(lap: sparse.csr_array, rhs: np.ndarray, tol: float) -> np.ndarray | None:
