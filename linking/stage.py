@@ -72,6 +72,7 @@ class LinkStage(Stage):
 
     name = "link"
     reads = (ReportRecord, AnnotationRecord, MaskRecord, LesionMemberRecord, SeriesRecord, InstanceRecord)
+    work_table = ReportRecord
     writes = (FindingRecord, LinkRecord, QuarantineRecord)
     Config = LinkConfig
 

@@ -114,6 +114,7 @@ class SegmentStage(Stage):
 
     name = "segment"
     reads = (AnnotationRecord, InstanceRecord, SeriesRecord)
+    work_table = AnnotationRecord   # one walk per mark
     writes = (MaskRecord, QuarantineRecord)
     Config = SegmentConfig
 

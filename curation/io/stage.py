@@ -89,6 +89,7 @@ class Stage(abc.ABC):
     optional_reads: ClassVar[tuple[Table, ...]] = ()   # read when present (e.g. reviews): fingerprinted, not required
     writes: ClassVar[tuple[Table, ...]] = ()
     partitioned: ClassVar[bool] = True          # one call per partition of studies; False: one call on everything
+    work_table: ClassVar[Optional[type[Record]]] = None   # its rows per partition measure the work (largest run first)
     always_run: ClassVar[bool] = False          # e.g. a PACS fetch: new studies may have arrived since the last run
     Config: ClassVar[type] = NoConfig
     kept_on_reset: ClassVar[tuple[str, ...]] = ()   # output tables the stage itself rewrites in full (a cache)

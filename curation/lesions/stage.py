@@ -19,6 +19,7 @@ from schemas import (AnnotationRecord, InstanceRecord, LesionMemberRecord, Lesio
 class LesionsStage(Stage):
     name = "lesions"
     reads = (AnnotationRecord, MaskRecord, QCRecord, SeriesRecord, InstanceRecord)
+    work_table = MaskRecord
     writes = (LesionRecord, LesionMemberRecord)
     Config = LesionConfig
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from curation.io.stage import has_setup
 from curation.io.tables import load_table_io
+from curation.pipeline.balance import largest_first
 from curation.pipeline.schedule import stage_dependencies
 from curation.pipeline.workers import StageWorker, thaw
 
@@ -34,7 +35,7 @@ class _Running:
 
     def __init__(self, plan: StagePlan, rep: StageReport, tick):
         self.plan, self.rep, self.tick = plan, rep, tick
-        self.queue = list(plan.todo)
+        self.queue = largest_first(plan.stage, plan.todo)
         self.workers: list[StageWorker] = []
         self.results: dict[int, dict] = {}
         self.shared = False   # the parent holds the stage's setup, which its forked workers inherit

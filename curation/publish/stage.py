@@ -77,6 +77,7 @@ class ExportSegStage(Stage):
 
     name = "export-seg"
     reads = (MaskRecord, AnnotationRecord, InstanceRecord)
+    work_table = MaskRecord
     writes = ("seg", QuarantineRecord)   # a series no SEG can be made from is quarantined, the others exported
     Config = ExportSegConfig
 

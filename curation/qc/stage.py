@@ -168,6 +168,7 @@ class QCStage(Stage):
 
     name = "qc"
     reads = (MaskRecord, AnnotationRecord, SeriesRecord, InstanceRecord)
+    work_table = MaskRecord
     writes = (QCRecord,)
     Config = QCThresholds
 
