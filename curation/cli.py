@@ -188,6 +188,7 @@ def run(source: str = typer.Argument(..., help="Archive folder, dicomweb+http://
     """extract -> segment -> qc -> lesions -> link -> deid -> publish -> report with completion markers keyed by each stage's
     settings, version, model checksum and inputs: a rerun does only what changed, a killed run resumes. Prints what
     will run and why before it starts."""
+    from curation.pipeline.errors import described
     from curation.pipeline.run import run_pipeline
 
     settings = _settings(set_, backend=backend, checkpoint=checkpoint, image_size=image_size, mcm=mcm,
@@ -200,7 +201,7 @@ def run(source: str = typer.Argument(..., help="Archive folder, dicomweb+http://
                                 secret_file=secret_file, executor=executor, preview=_print_preview,
                                 ray_config=_ray_config(address, actors, batch_size) if executor == "ray" else None)
         except ValueError as exc:
-            raise typer.BadParameter(str(exc))
+            raise typer.BadParameter(described(exc))
     _print_run(reps, out, hf or out / "hf")
 
 

@@ -224,3 +224,21 @@ def test_a_failed_setup_ahead_of_its_turn_leaves_the_running_stage_alone(tmp_pat
     reps = LocalExecutor(tmp_path, shards=2, workers=2).run([_HoldsOneSlot(), ahead])
     assert [r.shards_run for r in reps] == [1, 2]
     assert ahead.setups == ["failed", os.getpid()]
+
+
+class _SetUpAlwaysFails(_SetUpAhead):
+    def setup(self) -> None:
+        (self.out / "set-up-ahead").touch()   # the holding stage may end: the setup ahead was tried
+        raise OSError("no model file at /models/x.pt")
+
+
+def test_a_setup_that_fails_at_its_turn_stops_the_run_under_the_stages_name(tmp_path):
+    """Set up in the parent for its forked workers, a failing setup raised bare, naming no stage."""
+    for workers in (1, 2):
+        (tmp_path / str(workers)).mkdir()
+        if workers == 1:   # one process: nothing is set up ahead, so the holding stage is let go at once
+            (tmp_path / "1" / "set-up-ahead").touch()
+        with pytest.raises(OSError, match="no model file at /models/x.pt") as info:
+            LocalExecutor(tmp_path / str(workers), shards=2, workers=workers).run(
+                [_HoldsOneSlot(), _SetUpAlwaysFails(tmp_path / str(workers))])
+        assert info.value.__notes__ == ["in the setup of stage 'ahead'"]

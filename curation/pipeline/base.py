@@ -28,6 +28,7 @@ from curation import __version__
 from curation.io.partition import Partition
 from curation.io.stage import SOURCE, Stage, config_dict, dumps, markers_dir, table_name
 from curation.pipeline.checksums import model_checksum
+from curation.pipeline.errors import set_up
 from curation.pipeline.workers import cpu_seconds
 
 RUN_PLAN = "_markers/run.json"
@@ -231,7 +232,7 @@ class LocalExecutor:
 
     def _run_partitions(self, stage: Stage, todo: list[Partition], key: dict, tick) -> list:
         """One stage's partitions in this process, one after another (one worker)."""
-        stage.setup()
+        set_up(stage)
         done = []
         try:
             for part in todo:

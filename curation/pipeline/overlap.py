@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from curation.io.stage import has_setup
 from curation.io.tables import load_table_io
 from curation.pipeline.balance import largest_first
+from curation.pipeline.errors import set_up
 from curation.pipeline.schedule import stage_dependencies
 from curation.pipeline.workers import StageWorker, thaw
 
@@ -131,7 +132,7 @@ def _dispatch(ex: LocalExecutor, stages: list[Stage], running: dict[int, _Runnin
                 continue
             if stage.share_setup and not r.shared and has_setup(stage):
                 t0 = time.process_time()
-                stage.setup()   # every worker forked from here on inherits it
+                set_up(stage)   # every worker forked from here on inherits it
                 r.rep.cpu_seconds += time.process_time() - t0
                 r.shared = True
             inherited = [w.conn for x in running.values() for w in x.workers]
