@@ -55,6 +55,8 @@ OUTLINE_PROB_LEVEL, OUTLINE_RIM_LEVEL = 0.4, 0.35  # stricter for a box/ellipse 
 OUTLINE_KINDS = ("polygon", "ellipse", "circle")
 REGION_KINDS = OUTLINE_KINDS + ("mask",)   # a region drawn on the slice: around the lesion, or the lesion itself
 OUTLINE_STROKE = np.ones((3, 3), bool)     # what a drawn region's outline never follows: strokes narrower than this
+MIN_OPENED_SECTION_PX = 30                  # a smaller section (under ~6 px across) is too small to tell a stroke from its
+                                            # own outline: kept as it is
 OVERSHOOT_PX = 1.0           # a line's mask longer than the line by more than this: its rim may be left out
 STRICT_RIM_LEVEL = 0.5       # the rim left out: voxels at least half lesion-like only (truth = voxel centre inside)
 NOISE_SIGMAS = 3.0           # a voxel the walk's lesion does not reach stands out of the noise by this much
@@ -287,15 +289,18 @@ def _span(points: np.ndarray, shape) -> np.ndarray:
 def _without_thin_strokes(seg: np.ndarray, skip) -> np.ndarray:
     """Each slice's mask (but ``skip``'s) opened by OUTLINE_STROKE: a region a reader draws has no strokes narrower
     than three pixels, while the walk's mask follows a vessel leaving the lesion, or a one-pixel tongue along the
-    chest wall, for as far as it is lesion-like. A section the opening would remove whole (a small lesion's end
-    slice) is kept as it is."""
+    chest wall, for as far as it is lesion-like. A section (2D component) under MIN_OPENED_SECTION_PX, or one the
+    opening would remove whole (a small lesion's end slice), is kept as it is."""
     out = seg.copy()
     for z in np.flatnonzero(seg.any(axis=(1, 2))):
         if z == skip:
             continue
         opened = ndimage.binary_opening(seg[z], OUTLINE_STROKE)
         comp, n = ndimage.label(seg[z])
-        out[z] = opened | np.isin(comp, np.setdiff1d(np.arange(1, n + 1), comp[opened]))
+        kept = np.bincount(comp.ravel(), minlength=n + 1) < MIN_OPENED_SECTION_PX
+        kept[np.setdiff1d(np.arange(1, n + 1), comp[opened])] = True
+        kept[0] = False
+        out[z] = np.where(kept[comp], seg[z], opened)
     return out
 
 
@@ -426,8 +431,8 @@ class ClassicalSegmenter(PerPromptSegmenter):
             strict = _at_level(core, f, labels, STRICT_RIM_LEVEL)
             if abs(_extent(strict[kk], u) - length) < over:
                 seg = strict
-        if prompt.kind in REGION_KINDS:   # the drawn slice of a mask is the drawing itself (set below)
-            seg = _without_thin_strokes(seg, kk if drawn is not None else None)
+        if prompt.kind in REGION_KINDS:   # not on a slice the drawing gives the edge of (a mask's, an ellipse's)
+            seg = _without_thin_strokes(seg, kk if drawn is not None or prompt.kind in EDGE_DRAWN_KINDS else None)
         if prompt.kind in CALIPER_KINDS:   # not where clearly background: a line drawn past it stays visible
             seg[kk] |= _span(local.points - off, seg.shape[1:]) & (labels[kk] != 2)
         comp, _ = ndimage.label(seg)
