@@ -19,10 +19,11 @@ an ellipse's axis ends alone tell it); then each slice keeps what is at least ha
 (``_slice_levels``: a thick slice the lesion half fills keeps its section) and stands out of the noise; a caliper is
 a chord of the lesion, so its slice's mask spans it end to end (``_span``).
 A contour drawn by the reader is kept as drawn on its slice; a drawn mask also bounds the other slices (a shape
-prior around it and its own HU cut, ``_bound_by_drawing``), and may outgrow itself towards a clearly denser
-neighbour slice (it was drawn on the lesion's faint partial-volume end, ``_cap_sides``). Big lesions are solved on a coarser grid (at most
-``MAX_SOLVE_VOXELS``) and the probability is resampled back. Deterministic, no weights; every mask row is
-labelled with ``BACKEND``.
+prior around it and its own HU cut, never above its faintest pixels, ``_bound_by_drawing``), and may outgrow itself
+towards a clearly denser neighbour slice (it was drawn on the lesion's faint partial-volume end, ``_cap_sides``). A
+drawn region's mask (a box, an ellipse, a contour) has no strokes thinner than a drawn outline has
+(``_without_thin_strokes``). Big lesions are solved on a coarser grid (at most ``MAX_SOLVE_VOXELS``) and the
+probability is resampled back. Deterministic, no weights; every mask row is labelled with ``BACKEND``.
 """
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ from segmentation.prompt_geometry import MAX_POINT_RADIUS_MM, footprint
 from segmentation.prompts import Prompt, PromptError
 from segmentation.walker import lesion_probability
 
-BACKEND = "classical-cpu 0.6.0"   # 0.6.0: rim against the densest slice; 0.5.1: one walk system, symmetric SuperLU / PMISc CG
+BACKEND = "classical-cpu 0.7.0"   # 0.7.0: drawn regions' masks without strokes under 3 px, the drawing's faintest kept
+                                  # 0.6.0: rim against the densest slice; 0.5.1: one walk system, symmetric SuperLU / PMISc CG
 SMOOTH_SIGMA_PX = 0.6
 BETA = 1500.0
 BACKGROUND_LEVEL = 0.15      # voxels this close to the background HU (0 = background, 1 = lesion) are seeds
@@ -51,6 +53,10 @@ RIM_LEVEL = 0.25             # rim voxels at least this lesion-like join the mas
 OUTLINE_PROB_LEVEL, OUTLINE_RIM_LEVEL = 0.4, 0.35  # stricter for a box/ellipse drawn around the lesion: its walk
                                                     # grows into the corners
 OUTLINE_KINDS = ("polygon", "ellipse", "circle")
+REGION_KINDS = OUTLINE_KINDS + ("mask",)   # a region drawn on the slice: around the lesion, or the lesion itself
+OUTLINE_STROKE = np.ones((3, 3), bool)     # what a drawn region's outline never follows: strokes narrower than this
+MIN_OPENED_SECTION_PX = 30                  # a smaller section (under ~6 px across) is too small to tell a stroke from its
+                                            # own outline: kept as it is
 OVERSHOOT_PX = 1.0           # a line's mask longer than the line by more than this: its rim may be left out
 STRICT_RIM_LEVEL = 0.5       # the rim left out: voxels at least half lesion-like only (truth = voxel centre inside)
 NOISE_SIGMAS = 3.0           # a voxel the walk's lesion does not reach stands out of the noise by this much
@@ -67,6 +73,7 @@ MIN_CONTRAST_HU = 40.0
 CONE_MM, CONE_SLOPE = 1.0, 0.5  # a drawn mask: dz mm off its slice the lesion lies within 1 mm + 0.5 dz of it
 CUT_FROM_MM = 3.0            # a drawn mask: lesion-like tissue this close outside it is what the reader cut it from
 MASK_CUT_MARGIN = 0.15       # a drawn mask: voxels this far below its own edge level (``_drawn_cut``) are background
+DRAWN_KEPT_PERCENTILE = 5.0  # ... but never those as lesion-like as the faintest pixels the reader drew (this percentile)
 CAP_HU = 100.0               # a drawn mask's neighbour slice this much denser inside it: the drawing is a faint end
 OUTLINE_Z = 0.6             # a drawn region reaches across slices this times its long diameter
 CORE_LEVEL = 0.5             # the walk's own lesion (probability at least this), where the lesion's HU is re-read
@@ -235,8 +242,9 @@ def _bound_by_drawing(labels: np.ndarray, f: np.ndarray, drawn: np.ndarray, kk: 
     set to background in place): a shape prior (a slice dz mm away lies within CONE_MM + CONE_SLOPE * dz of the
     drawing: lesions change slowly across slices and shrink towards their ends) and the reader's own HU cut
     (what is clearly fainter than the level that separates the drawing from the band around it is background,
-    e.g. the ground-glass halo a reader left out of a part-solid nodule); and lesion-like tissue just outside the
-    drawing (what the reader cut it from: the chest wall, a vessel) is background on every slice."""
+    e.g. the ground-glass halo a reader left out of a part-solid nodule, but never what is as lesion-like as the
+    faintest pixels the reader drew); and lesion-like tissue just outside the drawing (what the reader cut it from:
+    the chest wall, a vessel) is background on every slice."""
     gap = ndimage.distance_transform_edt(~drawn, sampling=px)
     cut = _drawn_cut(f[kk], drawn, band_px)
     # what the reader cut the lesion from on its slice (tissue at least as lesion-like as the drawing's edge just
@@ -245,7 +253,11 @@ def _bound_by_drawing(labels: np.ndarray, f: np.ndarray, drawn: np.ndarray, kk: 
     for z in range(labels.shape[0]):
         if z != kk:   # the other slices hold no lesion seed
             labels[z][(gap > CONE_MM + CONE_SLOPE * abs(z - kk) * ds) | cut_from] = 2
-    labels[(f < cut - MASK_CUT_MARGIN) & (labels != 1)] = 2
+    # the faintest pixels the reader drew are lesion by the reader's word: the cut never goes above them (the level
+    # that best separates drawing and band sits half way up a sharp edge, and 0.15 below it still cut off, on every
+    # other slice, the partial-volume rim the reader drew on this one: on 81 of the 294 tune drawings)
+    floor = min(cut - MASK_CUT_MARGIN, float(np.percentile(f[kk][drawn], DRAWN_KEPT_PERCENTILE)))
+    labels[(f < floor) & (labels != 1)] = 2
 
 
 def _cap_sides(hu: np.ndarray, k: int, rows: slice, cols: slice, drawn: np.ndarray) -> tuple[bool, bool]:
@@ -271,6 +283,24 @@ def _span(points: np.ndarray, shape) -> np.ndarray:
         ij = np.vstack([ij, np.column_stack([ij[:-1][diagonal, 0], ij[1:][diagonal, 1]])])
         ij = ij[(ij >= 0).all(axis=1) & (ij < shape).all(axis=1)]
         out[ij[:, 0], ij[:, 1]] = True
+    return out
+
+
+def _without_thin_strokes(seg: np.ndarray, skip) -> np.ndarray:
+    """Each slice's mask (but ``skip``'s) opened by OUTLINE_STROKE: a region a reader draws has no strokes narrower
+    than three pixels, while the walk's mask follows a vessel leaving the lesion, or a one-pixel tongue along the
+    chest wall, for as far as it is lesion-like. A section (2D component) under MIN_OPENED_SECTION_PX, or one the
+    opening would remove whole (a small lesion's end slice), is kept as it is."""
+    out = seg.copy()
+    for z in np.flatnonzero(seg.any(axis=(1, 2))):
+        if z == skip:
+            continue
+        opened = ndimage.binary_opening(seg[z], OUTLINE_STROKE)
+        comp, n = ndimage.label(seg[z])
+        kept = np.bincount(comp.ravel(), minlength=n + 1) < MIN_OPENED_SECTION_PX
+        kept[np.setdiff1d(np.arange(1, n + 1), comp[opened])] = True
+        kept[0] = False
+        out[z] = np.where(kept[comp], seg[z], opened)
     return out
 
 
@@ -401,6 +431,8 @@ class ClassicalSegmenter(PerPromptSegmenter):
             strict = _at_level(core, f, labels, STRICT_RIM_LEVEL)
             if abs(_extent(strict[kk], u) - length) < over:
                 seg = strict
+        if prompt.kind in REGION_KINDS:   # not on a slice the drawing gives the edge of (a mask's, an ellipse's)
+            seg = _without_thin_strokes(seg, kk if drawn is not None or prompt.kind in EDGE_DRAWN_KINDS else None)
         if prompt.kind in CALIPER_KINDS:   # not where clearly background: a line drawn past it stays visible
             seg[kk] |= _span(local.points - off, seg.shape[1:]) & (labels[kk] != 2)
         comp, _ = ndimage.label(seg)
