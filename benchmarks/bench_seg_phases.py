@@ -6,7 +6,7 @@ OUT is an `opseg run` output (its masks, annotations and instance catalog). One 
 clock starts (as bench_outputs.py); the SEG files go to a temporary folder. Phases: the source headers
 (`catalog_series_datasets`, or `series_datasets` on a tree before it), the masks' pixel array, highdicom's
 Segmentation constructor and, inside it, its overlap check (`_check_and_cast_pixel_array`, of the class export-seg
-builds), and pydicom's save (with the pass export-seg makes before it, where it has one).
+builds), and pydicom's save.
 Run it with PYTHONPATH on another commit for the figures before a change.
 """
 from __future__ import annotations
@@ -49,10 +49,7 @@ def main() -> None:
     writer = getattr(seg_export, "LesionSegmentation", hd.seg.Segmentation)   # the class export-seg builds
     check = writer._check_and_cast_pixel_array.__func__
     writer._check_and_cast_pixel_array = classmethod(timed("  of which its overlap check", check))
-    if hasattr(seg_export, "save"):   # pydicom's save with its ambiguous-VR pass made once (curation/publish/seg_writer.py)
-        seg_export.save = timed("pydicom save", seg_export.save)
-    else:
-        pydicom.Dataset.save_as = timed("pydicom save", pydicom.Dataset.save_as)
+    pydicom.Dataset.save_as = timed("pydicom save", pydicom.Dataset.save_as)
     print(f"load average {os.getloadavg()[0]:.2f} at start")
     with tempfile.TemporaryDirectory() as tmp:
         start = time.process_time()

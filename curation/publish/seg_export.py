@@ -14,7 +14,7 @@ from curation import __version__
 from curation.dicom.ct_series import catalog_series_datasets, source_frame_slices
 from curation.io.partition import Partition
 from curation.dicom.volume import VolumeError
-from curation.publish.seg_writer import LesionSegmentation, iod_lookups_memoised, save
+from curation.publish.seg_writer import LesionSegmentation, iod_lookups_memoised
 from schemas import AnnotationRecord, InstanceRecord, MaskRecord, QuarantineRecord
 from schemas.mask_nifti import crop
 
@@ -99,7 +99,7 @@ def export_partition(part: Partition, target: Path) -> list[Path]:
                                         detail=f"series {series_uid}: {type(exc).__name__}: {exc}"))
             continue
         path = target / f"seg_{series_uid}.dcm"
-        save(seg, path)
+        seg.save_as(path)
         written.append(path)
     part.write(QuarantineRecord, bad)
     return written

@@ -1,5 +1,4 @@
-"""highdicom's SEG and pydicom's save with work they repeat per source image or per nested item done once, the
-same SEG bytes (docs/benchmarks.md, issue 13: SEG export).
+"""highdicom's SEG with two of its costs cut, the same SEG (docs/benchmarks.md, issue 13: SEG export CPU).
 
 - highdicom checks whether overlapping segments, given as a (plane, row, column, segment) stack, do overlap by
   summing the stack over its segments in numpy's default accumulator, uint64: 8 bytes written per voxel and
@@ -10,23 +9,16 @@ same SEG bytes (docs/benchmarks.md, issue 13: SEG export).
   positions), and each answer is ``is_attribute_in_iod('NumberOfFrames', SOPClassUID)``: a linear scan of the
   IOD's modules' attribute lists (≈ 0.25 ms; 2,365 scans for the demo's 25 series, ≈ 0.6 CPU s). Its answer
   depends on its arguments and highdicom's fixed standard tables only, so it is memoised while a SEG is built.
-- pydicom's writer runs its ambiguous-VR pass on every dataset it writes, and each pass walks that dataset's
-  whole subtree again (12.5k nested datasets, 39k passes: ≈ 30 % of the save). Here the pass runs once over the
-  tree, raw elements are converted as the writer would, and each dataset is then marked as already in the
-  file's encoding (``Dataset.set_original_encoding``, pydicom's way to write datasets as they are).
 """
 from __future__ import annotations
 
 import functools
 from contextlib import contextmanager
-from pathlib import Path
-from typing import BinaryIO, Iterator, Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import highdicom as hd
 import highdicom._standard_utils as hd_standard
 import numpy as np
-import pydicom
-from pydicom.filewriter import correct_ambiguous_vr
 
 _scan_iod = hd_standard.is_attribute_in_iod
 
@@ -64,20 +56,3 @@ def iod_lookups_memoised() -> Iterator[None]:
         yield
     finally:
         hd_standard.is_attribute_in_iod = _scan_iod
-
-
-def _datasets(ds: pydicom.Dataset) -> Iterator[pydicom.Dataset]:
-    yield ds
-    for elem in ds:   # iterating converts raw elements, as the writer's own pass does
-        if elem.VR == "SQ":
-            for item in elem.value:
-                yield from _datasets(item)
-
-
-def save(seg: pydicom.Dataset, path: "Path | BinaryIO") -> None:
-    """``seg.save_as(path)`` with pydicom's ambiguous-VR pass made once for the whole tree (the same bytes)."""
-    syntax = seg.file_meta.TransferSyntaxUID
-    correct_ambiguous_vr(seg, syntax.is_little_endian)
-    for ds in list(_datasets(seg)):
-        ds.set_original_encoding(syntax.is_implicit_VR, syntax.is_little_endian, ds._character_set)
-    seg.save_as(path)
