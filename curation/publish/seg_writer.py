@@ -1,8 +1,8 @@
-"""highdicom's SEG with two of its costs cut, the same SEG (docs/benchmarks.md, issue 13: SEG export CPU).
+"""highdicom's SEG with two of its costs cut, the same SEG (docs/benchmarks.md, issue 13: "Output stages' CPU").
 
 - highdicom checks whether overlapping segments, given as a (plane, row, column, segment) stack, do overlap by
   summing the stack over its segments in numpy's default accumulator, uint64: 8 bytes written per voxel and
-  segment (≈ 60 ms for 25 planes of 384² and 15 segments; 0.6-0.9 CPU s over the demo's 18 such series).
+  segment (63 ms for 25 planes of 384² and 15 segments; 0.7-1.0 CPU s over the demo's 18 such stacks).
   ``LesionSegmentation`` sums a binary uint8 stack of fewer than 256 segments in uint8, which cannot overflow
   there (15x faster), and gives the same answer; any other input takes highdicom's own check.
 - highdicom asks ``is_multiframe_image`` of every source image twice (matching planes to sources, then their

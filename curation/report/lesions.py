@@ -17,7 +17,7 @@ from schemas.mask_nifti import crop
 
 VIEWS = ("axial", "coronal", "sagittal")
 PICTURE_STYLE = "2"  # bump when the drawing changes, so cached pictures are redrawn
-# zlib level of the pictures' PNGs: on the demo's 537 palette pictures level 1 takes 0.16 ms a picture against 0.67 at
+# zlib level of the pictures' PNGs: on the demo's 453 palette pictures level 1 takes 0.16 ms a picture against 0.67 at
 # Pillow's default 6, for 1.49 MB against 1.17 (the RGB pictures before: 1.71 MB at level 6, 1.4 ms); docs/benchmarks.md
 PNG_LEVEL = 1
 
