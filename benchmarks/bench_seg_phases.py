@@ -5,7 +5,8 @@
 OUT is an `opseg run` output (its masks, annotations and instance catalog). One process, imports done before the
 clock starts (as bench_outputs.py); the SEG files go to a temporary folder. Phases: the source headers
 (`catalog_series_datasets`, or `series_datasets` on a tree before it), the masks' pixel array, highdicom's
-Segmentation constructor and, inside it, its overlap check (`_check_and_cast_pixel_array`), and pydicom's save.
+Segmentation constructor and, inside it, its overlap check (`_check_and_cast_pixel_array`, of the class export-seg
+builds), and pydicom's save.
 Run it with PYTHONPATH on another commit for the figures before a change.
 """
 from __future__ import annotations
@@ -45,8 +46,9 @@ def main() -> None:
     setattr(seg_export, headers, timed("source headers", getattr(seg_export, headers)))
     seg_export._segment_array = timed("masks' pixel array", seg_export._segment_array)
     hd.seg.Segmentation.__init__ = timed("highdicom Segmentation()", hd.seg.Segmentation.__init__)
-    check = hd.seg.Segmentation._check_and_cast_pixel_array.__func__
-    hd.seg.Segmentation._check_and_cast_pixel_array = classmethod(timed("  of which its overlap check", check))
+    writer = getattr(seg_export, "LesionSegmentation", hd.seg.Segmentation)   # the class export-seg builds
+    check = writer._check_and_cast_pixel_array.__func__
+    writer._check_and_cast_pixel_array = classmethod(timed("  of which its overlap check", check))
     pydicom.Dataset.save_as = timed("pydicom save", pydicom.Dataset.save_as)
     print(f"load average {os.getloadavg()[0]:.2f} at start")
     with tempfile.TemporaryDirectory() as tmp:

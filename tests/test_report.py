@@ -5,9 +5,11 @@ import subprocess
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
+from scipy import ndimage
 
-from curation.report.pictures import MASK_RGB, PROMPT_RGB, overlays, prompt_segments
+from curation.report.lesions import PNG_LEVEL
+from curation.report.pictures import MASK_RGB, PROMPT_RGB, TARGET_PX, _picture, overlays, prompt_segments, window
 from curation.report.html import VIEWS, write_report
 from curation.io.query import connect
 
@@ -124,7 +126,7 @@ def test_overlay_geometry_on_a_known_lesion():
     ax = np.asarray(pics["axial"])
     assert ax.shape[1] > ax.shape[0]  # the crop follows the lesion (wider than tall)
     # coronal: 5 slices of 2 mm against 14 columns of 1 mm: the mask outline is wider than tall on screen
-    red = np.argwhere((np.abs(np.asarray(pics["coronal"]).astype(int) - MASK_RGB).sum(axis=2) < 30))
+    red = np.argwhere((np.abs(np.asarray(pics["coronal"].convert("RGB")).astype(int) - MASK_RGB).sum(axis=2) < 30))
     height, width = np.ptp(red[:, 0]), np.ptp(red[:, 1])
     assert 0.5 < height / width * 14 / 10 < 1.0
     assert prompt_segments("bidimensional", [[0, 0], [4, 0], [2, -1], [2, 1]], None) == [[(0, 0), (4, 0)], [(2, -1), (2, 1)]]
@@ -145,7 +147,43 @@ def test_overlays_of_a_bbox_crop_equal_those_of_the_pasted_mask():
         whole = overlays(hu.astype(np.float32), mask, (2.5, 0.7, 0.7), slice_index, kind, points, [50.0, 3.0])
         cropped = overlays(hu, crop, (2.5, 0.7, 0.7), slice_index, kind, points, [50.0, 3.0], origin=origin)
         for view in VIEWS:
-            assert np.array_equal(np.asarray(whole[view]), np.asarray(cropped[view])), (slice_index, view)
+            assert np.array_equal(np.asarray(whole[view].convert("RGB")), np.asarray(cropped[view].convert("RGB"))), \
+                (slice_index, view)
+
+
+def _rgb_picture(hu2d, mask2d, aspect, segments):
+    """The picture drawn in RGB throughout (the report's drawing before its palette pictures), as a reference."""
+    rgb = np.repeat(window(hu2d)[..., None], 3, axis=2)
+    rgb[mask2d & ~ndimage.binary_erosion(mask2d)] = MASK_RGB
+    h, w = hu2d.shape
+    sx = TARGET_PX / max(w, h * aspect)
+    sy = sx * aspect
+    img = Image.fromarray(rgb).resize((max(1, round(w * sx)), max(1, round(h * sy))), Image.NEAREST)
+    draw = ImageDraw.Draw(img)
+    for seg in segments:
+        pts = [(x * sx, y * sy) for x, y in seg]
+        if len(pts) == 1:
+            draw.ellipse([pts[0][0] - 4, pts[0][1] - 4, pts[0][0] + 4, pts[0][1] + 4], outline=PROMPT_RGB, width=2)
+        else:
+            draw.line(pts, fill=PROMPT_RGB, width=2)
+    return img
+
+
+@pytest.mark.parametrize("grays", [40, 256])
+def test_palette_pictures_have_the_rgb_drawings_pixels(grays, tmp_path):
+    """A picture is a palette PNG when its grays and the two overlay colours fit in 256 entries (else RGB): either
+    way its pixels, read back from the PNG, are those of the same drawing made in RGB."""
+    rng = np.random.default_rng(5)
+    levels = rng.permutation(np.arange(30 * 44) % grays).reshape(30, 44)   # every one of `grays` gray levels
+    hu = ((levels + 0.5) * (400 / 255) - 160).astype(np.float32)            # the soft-tissue window's level steps
+    mask = np.zeros(hu.shape, bool)
+    mask[8:20, 10:30] = True
+    segments = [[(12.5, 9.0), (28.5, 18.0)], [(20.0, 15.0)]]
+    pic = _picture(hu, mask, 1.6, segments)
+    assert pic.mode == ("P" if grays <= 254 else "RGB")
+    pic.save(tmp_path / "p.png", format="PNG", compress_level=PNG_LEVEL)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "p.png").convert("RGB")),
+                          np.asarray(_rgb_picture(hu, mask, 1.6, segments)))
 
 
 def test_report_renders_in_headless_chromium(report, tmp_path, chromium):

@@ -14,6 +14,7 @@ from curation import __version__
 from curation.dicom.ct_series import catalog_series_datasets, source_frame_slices
 from curation.io.partition import Partition
 from curation.dicom.volume import VolumeError
+from curation.publish.seg_writer import LesionSegmentation, iod_lookups_memoised
 from schemas import AnnotationRecord, InstanceRecord, MaskRecord, QuarantineRecord
 from schemas.mask_nifti import crop
 
@@ -134,10 +135,10 @@ def _series_seg(series_uid: str, ms: list[MaskRecord], instances: list[InstanceR
             segmented_property_category=LESION_CATEGORY, segmented_property_type=LESION_TYPE,
             algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC, algorithm_identification=algorithm,
             tracking_uid=hd.UID(), tracking_id=m.mask_id))
-    seg = hd.seg.Segmentation(
-        source_images=datasets, pixel_array=stack, plane_positions=planes,
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=SEG_SERIES_NUMBER,
-        sop_instance_uid=hd.UID(), instance_number=1, manufacturer="opseg", manufacturer_model_name="opseg",
-        software_versions=__version__, device_serial_number="0", content_label="LESIONS", omit_empty_frames=True)
-    return seg
+    with iod_lookups_memoised():
+        return LesionSegmentation(
+            source_images=datasets, pixel_array=stack, plane_positions=planes,
+            segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+            segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=SEG_SERIES_NUMBER,
+            sop_instance_uid=hd.UID(), instance_number=1, manufacturer="opseg", manufacturer_model_name="opseg",
+            software_versions=__version__, device_serial_number="0", content_label="LESIONS", omit_empty_frames=True)

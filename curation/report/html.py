@@ -55,6 +55,7 @@ def _plots(con, masks: list[dict], dice: dict, plot_dir: Path) -> list[tuple[str
 
     def save(fig, name, caption):
         fig.tight_layout()
+        fig.set_layout_engine(None)   # laid out: with no engine left savefig skips its layout pass (an unseen draw)
         fig.savefig(plot_dir / name, dpi=90, metadata={"Software": None})  # no version stamp: stable bytes
         plt.close(fig)
         made.append((name, caption))
