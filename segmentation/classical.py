@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
@@ -37,6 +36,7 @@ from skimage.transform import resize
 
 from segmentation.prompt_geometry import MAX_POINT_RADIUS_MM, footprint
 from segmentation.prompts import Prompt, PromptError
+from segmentation.result import SegmentResult
 from segmentation.walker import lesion_probability
 
 BACKEND = "classical-cpu 0.6.0"   # 0.6.0: rim against the densest slice; 0.5.1: one walk system, symmetric SuperLU / PMISc CG
@@ -72,16 +72,6 @@ OUTLINE_Z = 0.6             # a drawn region reaches across slices this times it
 CORE_LEVEL = 0.5             # the walk's own lesion (probability at least this), where the lesion's HU is re-read
 MIN_CORE_VOXELS = 5          # a slice with fewer of them says nothing of the lesion's HU
 SOFT_TISSUE_MAX_HU = 200.0   # denser is calcium or bone (as ``arrow_target.HU_CLIP``): not read as the lesion's HU
-
-
-@dataclass
-class SegmentResult:
-    mask: np.ndarray            # bool, same shape as the volume
-    stop_superior: str
-    stop_inferior: str
-    score: float | None
-    seconds: float
-    box: tuple[slice, slice, slice] | None = None   # where the mask may be set (its solved box); None: anywhere
 
 
 @functools.cache
@@ -412,11 +402,9 @@ class ClassicalSegmenter(PerPromptSegmenter):
             seg[kk] = drawn
         if not seg[kk].any():
             raise PromptError("empty_prompt_slice", "nothing on the prompt slice matches the prompt's intensity")
-        mask = np.zeros(hu.shape, bool)
-        mask[z0:z1, box_r, box_c] = seg
         stops = {}
         for name, end, edge in (("superior", z1 - 1, hu.shape[0] - 1), ("inferior", z0, 0)):
-            reached = mask[end].any()
+            reached = seg[end - z0].any()
             stops[name] = ("volume_edge" if end == edge else "size_limit") if reached else "empty_slice"
-        return SegmentResult(mask, stops["superior"], stops["inferior"], score, time.perf_counter() - t0,
-                             (slice(z0, z1), box_r, box_c))
+        return SegmentResult.within(seg, hu.shape, (slice(z0, z1), box_r, box_c), stops["superior"], stops["inferior"],
+                                    score, time.perf_counter() - t0)
