@@ -36,6 +36,7 @@ from skimage.transform import resize
 
 from segmentation.prompt_geometry import MAX_POINT_RADIUS_MM, footprint
 from segmentation.prompts import Prompt, PromptError
+from segmentation.resample import upsample_linear
 from segmentation.result import SegmentResult
 from segmentation.walker import lesion_probability
 
@@ -139,7 +140,7 @@ def _solve(data: np.ndarray, labels: np.ndarray, spacing) -> np.ndarray:
     lab = _coarse_labels(labels, shape)
     sp = tuple(s * o / c for s, o, c in zip(spacing, data.shape, shape))
     prob = _walk(small, lab, sp)
-    return resize(prob, data.shape, order=1, preserve_range=True, anti_aliasing=False)
+    return upsample_linear(prob, data.shape)
 
 
 def _surroundings(img: np.ndarray, fp, px_mm: float) -> np.ndarray:
