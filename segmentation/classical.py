@@ -34,6 +34,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.transform import resize
 
+from segmentation.morphology import fill_holes_per_slice, grow_one
 from segmentation.prompt_geometry import MAX_POINT_RADIUS_MM, footprint
 from segmentation.prompts import Prompt, PromptError
 from segmentation.resample import upsample_linear
@@ -175,7 +176,7 @@ def _diameter(region: np.ndarray) -> float:
 def _at_level(core: np.ndarray, f: np.ndarray, labels: np.ndarray, level) -> np.ndarray:
     """The walk's lesion grown by one voxel, kept where more lesion-like than ``level`` (one for all, or per slice:
     shape (slices, 1, 1)); seeds stay."""
-    return ndimage.binary_dilation(core) & (f > level) & (labels != 2) | (labels == 1)
+    return grow_one(core) & (f > level) & (labels != 2) | (labels == 1)
 
 
 def _drawn_level(f2d: np.ndarray, points: np.ndarray) -> float:
@@ -397,8 +398,7 @@ class ClassicalSegmenter(PerPromptSegmenter):
         comp, _ = ndimage.label(seg)
         hit = np.unique(comp[labels == 1])
         seg = np.isin(comp, hit[hit > 0])
-        for z in np.flatnonzero(seg.any(axis=(1, 2))):   # an empty slice has no hole to fill
-            seg[z] = ndimage.binary_fill_holes(seg[z])
+        seg = fill_holes_per_slice(seg)
         if drawn is not None:
             seg[kk] = drawn
         if not seg[kk].any():
