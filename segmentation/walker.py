@@ -175,11 +175,13 @@ def solve_multigrid_cg(lap: sparse.csr_array, rhs: np.ndarray, tol: float) -> np
     set-up that fails on a near-singular coarse level)."""
     from pyamg import ruge_stuben_solver
 
+    from segmentation.multigrid import v_cycle_preconditioner
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             with _pyamg_setup_guard():
-                m = ruge_stuben_solver(lap, CF="PMISc", coarse_solver="pinv").aspreconditioner(cycle="V")
+                m = v_cycle_preconditioner(ruge_stuben_solver(lap, CF="PMISc", coarse_solver="pinv"))
             x, info = cg(lap, rhs, rtol=tol, atol=0, M=m, maxiter=CG_MAXITER)
         except (ValueError, ArithmeticError, RuntimeError, np.linalg.LinAlgError):   # a degenerate coarse level
             return None
