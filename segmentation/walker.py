@@ -173,15 +173,13 @@ def solve_multigrid_cg(lap: sparse.csr_array, rhs: np.ndarray, tol: float) -> np
     where skimage's RS splitting strays 1e-3; benchmarks/bench_walker.py); None when it does not settle (not at
     ``tol`` in CG_MAXITER iterations, a probability outside [0, 1] or not finite, any warning, or a multigrid
     set-up that fails on a near-singular coarse level)."""
-    from pyamg import ruge_stuben_solver
-
-    from segmentation.multigrid import v_cycle_preconditioner
+    from segmentation.multigrid import classical_hierarchy, v_cycle_preconditioner
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             with _pyamg_setup_guard():
-                m = v_cycle_preconditioner(ruge_stuben_solver(lap, CF="PMISc", coarse_solver="pinv"))
+                m = v_cycle_preconditioner(classical_hierarchy(lap))   # pyamg's RS solver with CF="PMISc"
             x, info = cg(lap, rhs, rtol=tol, atol=0, M=m, maxiter=CG_MAXITER)
         except (ValueError, ArithmeticError, RuntimeError, np.linalg.LinAlgError):   # a degenerate coarse level
             return None

@@ -196,17 +196,25 @@ def test_the_unknowns_rows_are_skimages_linear_system_bit_for_bit(dtype):
         assert rhs.tobytes() == b.toarray()[:, 0].tobytes()
 
 
-def test_the_lean_v_cycle_gives_pyamgs_preconditioned_cg_bit_for_bit():
+def test_the_lean_multigrid_is_pyamgs_hierarchy_and_preconditioned_cg_bit_for_bit():
     from pyamg import ruge_stuben_solver
     from scipy.sparse.linalg import cg
 
-    from segmentation.multigrid import v_cycle_preconditioner
+    from segmentation.multigrid import classical_hierarchy, v_cycle_preconditioner
+
+    def same(a, b):
+        return all(np.array_equal(getattr(a, f), getattr(b, f)) for f in ("indptr", "indices")) \
+            and a.shape == b.shape and a.data.tobytes() == b.data.tobytes()
 
     data, labels = _sphere_case()
     lap, rhs = walker.linear_system(data, labels, (1.5, 1.0, 1.0), classical.BETA)
     with walker._pyamg_setup_guard():
         ml = ruge_stuben_solver(lap, CF="PMISc", coarse_solver="pinv")
-    assert len(ml.levels) > 2   # a cycle through intermediate levels, not only the coarse solve
+    with walker._pyamg_setup_guard():
+        ours = classical_hierarchy(lap)
+    assert len(ml.levels) == len(ours.levels) > 2   # intermediate levels, not only the coarse solve
+    assert all(same(a.A, b.A) for a, b in zip(ml.levels, ours.levels))
+    assert all(same(a.P, b.P) and same(a.R, b.R) for a, b in zip(ml.levels[:-1], ours.levels[:-1]))
     want, info = cg(lap, rhs, rtol=classical.ITERATIVE_TOL, atol=0, M=ml.aspreconditioner(cycle="V"), maxiter=30)
-    ours, ours_info = cg(lap, rhs, rtol=classical.ITERATIVE_TOL, atol=0, M=v_cycle_preconditioner(ml), maxiter=30)
-    assert info == ours_info == 0 and ours.tobytes() == want.tobytes()
+    got, got_info = cg(lap, rhs, rtol=classical.ITERATIVE_TOL, atol=0, M=v_cycle_preconditioner(ours), maxiter=30)
+    assert info == got_info == 0 and got.tobytes() == want.tobytes()
