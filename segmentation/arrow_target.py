@@ -83,22 +83,24 @@ def _half_kernel(sigma: float, order: int) -> np.ndarray:
     return ndimage.gaussian_filter1d(impulse, sigma, order=order, mode="constant")[radius:]
 
 
-def _filter_at(x: np.ndarray, sigma: float, order: int, axis: int, lo: int, hi: int) -> np.ndarray:
-    """``ndimage.gaussian_filter1d(x, sigma, axis, order, mode="nearest")`` of a float32 image at indices lo:hi
-    along ``axis`` only, with scipy's numbers there: its symmetric-kernel loop (centre tap, then the pairs from the
-    outermost in, in double precision, rounded to float32 once) on the same values (the border pixel repeated)."""
+def _filter_at(x: np.ndarray, sigma: float, orders: tuple[int, ...], axis: int, lo: int, hi: int) -> list[np.ndarray]:
+    """``ndimage.gaussian_filter1d(x, sigma, axis, order, mode="nearest")`` of a float32 image for each of
+    ``orders``, at indices lo:hi along ``axis`` only, with scipy's numbers there: its symmetric-kernel loop (centre
+    tap, then each pair of taps from the outermost in, in double precision, rounded to float32 once) on the same
+    values (the border pixel repeated); the pairs' sums are shared by the orders."""
     if axis == 1:
-        return _filter_at(x.T, sigma, order, 0, lo, hi).T
-    half = _half_kernel(float(sigma), order)
-    r, m = len(half) - 1, hi - lo
+        return [out.T for out in _filter_at(x.T, sigma, orders, 0, lo, hi)]
+    halves = [_half_kernel(float(sigma), order) for order in orders]
+    r, m = len(halves[0]) - 1, hi - lo
     src = x[np.clip(np.arange(lo - r, hi + r), 0, x.shape[0] - 1)].astype(np.float64)
-    out = src[r:r + m] * half[0]
-    pair = np.empty_like(out)
+    outs = [src[r:r + m] * half[0] for half in halves]
+    pair, term = np.empty_like(outs[0]), np.empty_like(outs[0])
     for j in range(r, 0, -1):
         np.add(src[r - j:r - j + m], src[r + j:r + j + m], out=pair)
-        pair *= half[j]
-        out += pair
-    return out.astype(np.float32)
+        for out, half in zip(outs, halves):
+            np.multiply(pair, half[j], out=term)
+            out += term
+    return [out.astype(np.float32) for out in outs]
 
 
 def _near(im: np.ndarray, sigma: float, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -113,10 +115,9 @@ def _near(im: np.ndarray, sigma: float, pts: np.ndarray) -> tuple[np.ndarray, np
     c0, c1 = max(int(q[:, 1].min()), 0), min(int(q[:, 1].max()) + 2, im.shape[1])   # and columns
     lo, hi = max(c0 - reach, 0), min(c1 + reach, im.shape[1])
     band = im[:, lo:hi]
-    smooth_rows = _filter_at(band, sigma, 0, 0, r0, r1)
-    d2_rows = _filter_at(_filter_at(band, sigma, 2, 0, r0, r1), sigma, 0, 1, c0 - lo, c1 - lo)
-    d2_cols = _filter_at(smooth_rows, sigma, 2, 1, c0 - lo, c1 - lo)
-    blur = _filter_at(smooth_rows, sigma, 0, 1, c0 - lo, c1 - lo)
+    smooth_rows, d2_by_rows = _filter_at(band, sigma, (0, 2), 0, r0, r1)
+    d2_rows, = _filter_at(d2_by_rows, sigma, (0,), 1, c0 - lo, c1 - lo)
+    d2_cols, blur = _filter_at(smooth_rows, sigma, (2, 0), 1, c0 - lo, c1 - lo)
     log = d2_rows + d2_cols    # scipy's generic_laplace: axis 0's term, then axis 1's added
     local = np.asarray(pts, float) - [r0, c0]   # exact: whole numbers off coordinates below 2**52
     return _at(-sigma ** 2 * log, local), _at(blur, local)
