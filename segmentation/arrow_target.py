@@ -236,7 +236,7 @@ def _shaft(tip: np.ndarray, u: Optional[np.ndarray], px_mm: float, shape) -> np.
 def _in_lung(img: np.ndarray, tip: np.ndarray, px_mm: float) -> bool:
     """Whether lung (air-filled tissue) surrounds the tip: there every lesion is denser than its surroundings,
     and a dark blob (fat between chest-wall muscles) is never the target."""
-    rr, cc = np.mgrid[0:img.shape[0], 0:img.shape[1]]
+    rr, cc = np.ogrid[0:img.shape[0], 0:img.shape[1]]   # broadcast: the same distances, no grid arrays
     near = np.hypot(rr + 0.5 - tip[0], cc + 0.5 - tip[1]) <= LUNG_NEAR_MM / px_mm
     return bool(np.mean(img[near] < LUNG_HU) >= LUNG_FRACTION) if near.any() else False
 

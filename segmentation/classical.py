@@ -148,7 +148,7 @@ def _surroundings(img: np.ndarray, fp, px_mm: float) -> np.ndarray:
     """Prompt-slice HU just outside where the lesion may be: a band outside a drawn box/contour, else a ring."""
     if fp.outside is not None:
         return img[fp.outside & ndimage.binary_dilation(~fp.outside, iterations=int(6 / px_mm) + 2)]
-    rr, cc = np.mgrid[0:img.shape[0], 0:img.shape[1]]
+    rr, cc = np.ogrid[0:img.shape[0], 0:img.shape[1]]   # broadcast: the same distances, no grid arrays
     d = np.hypot(rr + 0.5 - fp.centre[0], cc + 0.5 - fp.centre[1])
     ring = (d > fp.radius_px) & (d <= fp.radius_px + 6.0 / px_mm)
     return img[ring] if ring.sum() >= 20 else img.ravel()
