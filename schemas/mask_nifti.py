@@ -36,19 +36,14 @@ def nifti_gz(array_srq: np.ndarray, affine_lps: np.ndarray, level: int = 6) -> b
     return gzip.compress(nifti_bytes(array_srq, affine_lps), compresslevel=level, mtime=0)
 
 
-def encode(mask: np.ndarray, affine_lps: np.ndarray,
-           within: tuple[slice, slice, slice] | None = None) -> tuple[bytes, list[int]]:
-    """(the mask column's bytes, bbox); ``within``: the part of the volume the mask can be set in (a backend's
-    solved box), so the bbox is found without reading the whole volume."""
-    if within is None:
-        bbox = bbox_of(mask)
-    else:
-        starts = [w.indices(n)[0] for w, n in zip(within, mask.shape)]
-        local = bbox_of(mask[within])
-        bbox = [v + starts[2 - i % 3] for i, v in enumerate(local)]
-    c0, r0, s0, c1, r1, s1 = bbox
+def encode(mask: np.ndarray, affine_lps: np.ndarray, origin: tuple[int, int, int] = (0, 0, 0)) -> tuple[bytes, list[int]]:
+    """(the mask column's bytes, bbox in the volume); ``origin``: the (slice, row, column) of mask's first voxel when
+    it is only the part of the volume the mask can be set in (a backend's solved box), so the bbox is found without
+    reading the whole volume."""
+    c0, r0, s0, c1, r1, s1 = bbox_of(mask)
+    bbox = [v + origin[2 - i % 3] for i, v in enumerate((c0, r0, s0, c1, r1, s1))]
     shifted = affine_lps.copy()
-    shifted[:3, 3] = (affine_lps @ np.array([c0, r0, s0, 1.0]))[:3]
+    shifted[:3, 3] = (affine_lps @ np.array([*bbox[:3], 1.0]))[:3]
     return nifti_gz(mask[s0:s1, r0:r1, c0:c1].astype(np.uint8), shifted), bbox
 
 

@@ -19,6 +19,7 @@ Coordinates: (row, col) float indices on the slice, pixel centre at +0.5, as in 
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
@@ -71,33 +72,55 @@ def start_px(px_mm: float) -> float:
     return (GAP_MM[1] + 0.5) / px_mm
 
 
+@functools.lru_cache(maxsize=256)
+def _half_kernel(sigma: float, order: int) -> np.ndarray:
+    """The weights scipy's ``gaussian_filter1d(..., sigma, order=order)`` applies at offsets 0, 1, ... radius (its
+    kernel is symmetric: its correlation loop takes the centre tap, then each pair of taps with one weight), read
+    back as the filter's response to an impulse: exactly those numbers (1 x w, plus zeros)."""
+    radius = int(4.0 * float(sigma) + 0.5)
+    impulse = np.zeros(2 * radius + 1)
+    impulse[radius] = 1.0
+    return ndimage.gaussian_filter1d(impulse, sigma, order=order, mode="constant")[radius:]
+
+
+def _filter_at(x: np.ndarray, sigma: float, orders: tuple[int, ...], axis: int, lo: int, hi: int) -> list[np.ndarray]:
+    """``ndimage.gaussian_filter1d(x, sigma, axis, order, mode="nearest")`` of a float32 image for each of
+    ``orders``, at indices lo:hi along ``axis`` only, with scipy's numbers there: its symmetric-kernel loop (centre
+    tap, then each pair of taps from the outermost in, in double precision, rounded to float32 once) on the same
+    values (the border pixel repeated); the pairs' sums are shared by the orders."""
+    if axis == 1:
+        return [out.T for out in _filter_at(x.T, sigma, orders, 0, lo, hi)]
+    halves = [_half_kernel(float(sigma), order) for order in orders]
+    r, m = len(halves[0]) - 1, hi - lo
+    src = x[np.clip(np.arange(lo - r, hi + r), 0, x.shape[0] - 1)].astype(np.float64)
+    outs = [src[r:r + m] * half[0] for half in halves]
+    pair, term = np.empty_like(outs[0]), np.empty_like(outs[0])
+    for j in range(r, 0, -1):
+        np.add(src[r - j:r - j + m], src[r + j:r + j + m], out=pair)
+        for out, half in zip(outs, halves):
+            np.multiply(pair, half[j], out=term)
+            out += term
+    return [out.astype(np.float32) for out in outs]
+
+
 def _near(im: np.ndarray, sigma: float, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(``gaussian_laplace``, ``gaussian_filter``)(im, sigma, mode="nearest") (scipy's, default truncation) where
-    ``_at`` reads them at pts, zero elsewhere, with scipy's numbers there. Both are separable passes (rows, then
-    columns), so they are run here pass by pass: on the crop that holds those pixels plus the kernel's reach (or up
-    to the image's own border), the row pass shared by the Laplacian's column term and the blur, and the column
-    passes only on the rows that are read (a row's column pass does not depend on other rows)."""
+    """(``-sigma**2 * gaussian_laplace``, ``gaussian_filter``)(im, sigma, mode="nearest") (scipy's, default
+    truncation) read by ``_at`` at pts, with scipy's numbers: both are separable passes (rows, then columns), run
+    here only where the samples read them: the row passes on the rows the samples touch (over the columns the column
+    pass needs), the column passes on the columns they touch; the samples are read on that window (its edges are the
+    image's where the samples reach them, so the same pixels are read)."""
     q = np.floor(np.asarray(pts, float) - 0.5).astype(int)
-    reach = int(4.0 * float(sigma) + 0.5) + 1
-    lo = np.maximum(q.min(axis=0) - reach, 0)
-    hi = np.minimum(q.max(axis=0) + 2 + reach, im.shape)
+    reach = int(4.0 * float(sigma) + 0.5)
     r0, r1 = max(int(q[:, 0].min()), 0), min(int(q[:, 0].max()) + 2, im.shape[0])   # rows _at reads
-    crop = im[lo[0]:hi[0], lo[1]:hi[1]]
-    rows = slice(r0 - lo[0], r1 - lo[0])
-
-    def passes(order_rows: int, order_cols: int, by_rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        if by_rows is None:
-            by_rows = ndimage.gaussian_filter1d(crop, sigma, 0, order_rows, np.empty_like(crop), "nearest")
-        part = by_rows[rows]
-        return by_rows, ndimage.gaussian_filter1d(part, sigma, 1, order_cols, np.empty_like(part), "nearest")
-
-    smooth_rows, d2_cols = passes(0, 2)
-    _, d2_rows = passes(2, 0)
-    _, blur = passes(0, 0, smooth_rows)
-    log, out_blur = np.zeros(im.shape, im.dtype), np.zeros(im.shape, im.dtype)
-    log[r0:r1, lo[1]:hi[1]] = d2_rows + d2_cols    # scipy's generic_laplace: axis 0's term, then axis 1's added
-    out_blur[r0:r1, lo[1]:hi[1]] = blur
-    return log, out_blur
+    c0, c1 = max(int(q[:, 1].min()), 0), min(int(q[:, 1].max()) + 2, im.shape[1])   # and columns
+    lo, hi = max(c0 - reach, 0), min(c1 + reach, im.shape[1])
+    band = im[:, lo:hi]
+    smooth_rows, d2_by_rows = _filter_at(band, sigma, (0, 2), 0, r0, r1)
+    d2_rows, = _filter_at(d2_by_rows, sigma, (0,), 1, c0 - lo, c1 - lo)
+    d2_cols, blur = _filter_at(smooth_rows, sigma, (2, 0), 1, c0 - lo, c1 - lo)
+    log = d2_rows + d2_cols    # scipy's generic_laplace: axis 0's term, then axis 1's added
+    local = np.asarray(pts, float) - [r0, c0]   # exact: whole numbers off coordinates below 2**52
+    return _at(-sigma ** 2 * log, local), _at(blur, local)
 
 
 def _in_image(pts: np.ndarray, shape) -> np.ndarray:
@@ -141,11 +164,12 @@ def find_target(img: np.ndarray, tail: np.ndarray, tip: np.ndarray, px_mm: float
         return smooth[s]
 
     fine = blur(max(0.7, PROFILE_SIGMA_MM / px_mm))
-    blobs, profiles = [], []
+    found = {sign: [] for sign in signs}   # per sign, per scale: the candidates' fields, in _Blob's order
+    profile_sigmas = []   # the line-of-sight profile's scale per blob scale (filtered only if a candidate is checked)
     for j, r_mm in enumerate(RADII_MM):
         r = r_mm / px_mm
         sigma = r / np.sqrt(2.0)
-        profiles.append(blur(max(0.7, min(r / 4, PROFILE_SIGMA_MM / px_mm))))
+        profile_sigmas.append(max(0.7, min(r / 4, PROFILE_SIGMA_MM / px_mm)))
         s_all = np.arange(max(r_mm + GAP_MM[0], 0.5), r_mm + GAP_MM[1] + 1e-6, 0.5) / px_mm
         pts = tip + (dirs[:, None, :] * s_all[None, :, None]).reshape(-1, 2)
         di, si = np.divmod(np.arange(len(pts)), len(s_all))
@@ -153,21 +177,27 @@ def find_target(img: np.ndarray, tail: np.ndarray, tip: np.ndarray, px_mm: float
         pts, di, si = pts[ok], di[ok], si[ok]
         if not len(pts):
             continue
-        log, blurred = _near(im, sigma, pts)
-        resp = _at(-sigma ** 2 * log, pts)
+        resp, blurred = _near(im, sigma, pts)
         level = _at(fine, pts)
         # the centre must look like the blob, not like a hole in it (a dark lesion inside a bright kidney)
-        lift = level - _at(blurred, pts)
+        lift = level - blurred
         for sign in signs:
             good = (sign * resp > 0) & (sign * lift >= 0) & ((sign > 0) | (level >= DARK_MIN_HU))
-            blobs += [_Blob(sign * resp[i], sign, sign * resp[i] / DISC_RESPONSE, r, s_all[si[i]], di[i], j, level[i])
-                      for i in np.nonzero(good)[0]]
+            score = sign * resp[good]
+            found[sign].append((score, score / DISC_RESPONSE, np.full(len(score), r), s_all[si[good]], di[good],
+                                np.full(len(score), j), level[good]))
     best: dict[float, _Blob] = {}
-    for b in sorted(blobs, key=lambda b: -b.score):
-        if b.sign not in best and _reached(profiles[b.scale], tip, dirs[b.direction], b, px_mm):
-            best[b.sign] = b
-            if len(best) == len(signs):
+    for sign in signs:   # each sign's strongest candidate (ties: the first found) that the line of sight reaches
+        if not any(len(f[0]) for f in found[sign]):
+            continue
+        score, contrast, radius, distance, direction, scale, level = (np.concatenate(c) for c in zip(*found[sign]))
+        for i in np.argsort(-score, kind="stable"):
+            b = _Blob(score[i], sign, contrast[i], radius[i], distance[i], int(direction[i]), int(scale[i]), level[i])
+            if _reached(blur(profile_sigmas[b.scale]), tip, dirs[b.direction], b, px_mm):
+                best[sign] = b
                 break
+    # in the order one sorted list of both signs' candidates would have found them (a tie in score: the first)
+    best = dict(sorted(best.items(), key=lambda kv: (-kv[1].score, kv[1].scale, signs.index(kv[0]))))
     if not best:
         raise PromptError("arrow_target_not_found", "no blob on the arrow's line of sight within reach of its tip")
     tissue = _tip_tissue(img, tip, u, px_mm)
@@ -206,7 +236,7 @@ def _shaft(tip: np.ndarray, u: Optional[np.ndarray], px_mm: float, shape) -> np.
 def _in_lung(img: np.ndarray, tip: np.ndarray, px_mm: float) -> bool:
     """Whether lung (air-filled tissue) surrounds the tip: there every lesion is denser than its surroundings,
     and a dark blob (fat between chest-wall muscles) is never the target."""
-    rr, cc = np.mgrid[0:img.shape[0], 0:img.shape[1]]
+    rr, cc = np.ogrid[0:img.shape[0], 0:img.shape[1]]   # broadcast: the same distances, no grid arrays
     near = np.hypot(rr + 0.5 - tip[0], cc + 0.5 - tip[1]) <= LUNG_NEAR_MM / px_mm
     return bool(np.mean(img[near] < LUNG_HU) >= LUNG_FRACTION) if near.any() else False
 

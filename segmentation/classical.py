@@ -30,14 +30,16 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 from skimage.transform import resize
 
+from segmentation.morphology import fill_holes_per_slice, grow_one
 from segmentation.prompt_geometry import MAX_POINT_RADIUS_MM, footprint
 from segmentation.prompts import Prompt, PromptError
+from segmentation.resample import upsample_linear
+from segmentation.result import SegmentResult
 from segmentation.walker import lesion_probability
 
 BACKEND = "classical-cpu 0.7.0"   # 0.7.0: drawn regions' masks without strokes under 3 px, the drawing's faintest kept
@@ -79,16 +81,6 @@ OUTLINE_Z = 0.6             # a drawn region reaches across slices this times it
 CORE_LEVEL = 0.5             # the walk's own lesion (probability at least this), where the lesion's HU is re-read
 MIN_CORE_VOXELS = 5          # a slice with fewer of them says nothing of the lesion's HU
 SOFT_TISSUE_MAX_HU = 200.0   # denser is calcium or bone (as ``arrow_target.HU_CLIP``): not read as the lesion's HU
-
-
-@dataclass
-class SegmentResult:
-    mask: np.ndarray            # bool, same shape as the volume
-    stop_superior: str
-    stop_inferior: str
-    score: float | None
-    seconds: float
-    box: tuple[slice, slice, slice] | None = None   # where the mask may be set (its solved box); None: anywhere
 
 
 @functools.cache
@@ -156,14 +148,14 @@ def _solve(data: np.ndarray, labels: np.ndarray, spacing) -> np.ndarray:
     lab = _coarse_labels(labels, shape)
     sp = tuple(s * o / c for s, o, c in zip(spacing, data.shape, shape))
     prob = _walk(small, lab, sp)
-    return resize(prob, data.shape, order=1, preserve_range=True, anti_aliasing=False)
+    return upsample_linear(prob, data.shape)
 
 
 def _surroundings(img: np.ndarray, fp, px_mm: float) -> np.ndarray:
     """Prompt-slice HU just outside where the lesion may be: a band outside a drawn box/contour, else a ring."""
     if fp.outside is not None:
         return img[fp.outside & ndimage.binary_dilation(~fp.outside, iterations=int(6 / px_mm) + 2)]
-    rr, cc = np.mgrid[0:img.shape[0], 0:img.shape[1]]
+    rr, cc = np.ogrid[0:img.shape[0], 0:img.shape[1]]   # broadcast: the same distances, no grid arrays
     d = np.hypot(rr + 0.5 - fp.centre[0], cc + 0.5 - fp.centre[1])
     ring = (d > fp.radius_px) & (d <= fp.radius_px + 6.0 / px_mm)
     return img[ring] if ring.sum() >= 20 else img.ravel()
@@ -191,7 +183,7 @@ def _diameter(region: np.ndarray) -> float:
 def _at_level(core: np.ndarray, f: np.ndarray, labels: np.ndarray, level) -> np.ndarray:
     """The walk's lesion grown by one voxel, kept where more lesion-like than ``level`` (one for all, or per slice:
     shape (slices, 1, 1)); seeds stay."""
-    return ndimage.binary_dilation(core) & (f > level) & (labels != 2) | (labels == 1)
+    return grow_one(core) & (f > level) & (labels != 2) | (labels == 1)
 
 
 def _drawn_level(f2d: np.ndarray, points: np.ndarray) -> float:
@@ -438,17 +430,14 @@ class ClassicalSegmenter(PerPromptSegmenter):
         comp, _ = ndimage.label(seg)
         hit = np.unique(comp[labels == 1])
         seg = np.isin(comp, hit[hit > 0])
-        for z in np.flatnonzero(seg.any(axis=(1, 2))):   # an empty slice has no hole to fill
-            seg[z] = ndimage.binary_fill_holes(seg[z])
+        seg = fill_holes_per_slice(seg)
         if drawn is not None:
             seg[kk] = drawn
         if not seg[kk].any():
             raise PromptError("empty_prompt_slice", "nothing on the prompt slice matches the prompt's intensity")
-        mask = np.zeros(hu.shape, bool)
-        mask[z0:z1, box_r, box_c] = seg
         stops = {}
         for name, end, edge in (("superior", z1 - 1, hu.shape[0] - 1), ("inferior", z0, 0)):
-            reached = mask[end].any()
+            reached = seg[end - z0].any()
             stops[name] = ("volume_edge" if end == edge else "size_limit") if reached else "empty_slice"
-        return SegmentResult(mask, stops["superior"], stops["inferior"], score, time.perf_counter() - t0,
-                             (slice(z0, z1), box_r, box_c))
+        return SegmentResult.within(seg, hu.shape, (slice(z0, z1), box_r, box_c), stops["superior"], stops["inferior"],
+                                    score, time.perf_counter() - t0)

@@ -76,7 +76,7 @@ def ring_background(img: np.ndarray, centre: np.ndarray, r_in: float, r_out: flo
     """Background HU from a ring just outside the bound; a lesion filling most of the image (a tight crop, a
     lesion at the image edge) leaves little ring, so the ring widens and then moves inwards until it has
     enough pixels."""
-    rr, cc = np.mgrid[0:img.shape[0], 0:img.shape[1]]
+    rr, cc = np.ogrid[0:img.shape[0], 0:img.shape[1]]   # broadcast: the same distances, no grid arrays
     d = np.hypot(rr + 0.5 - centre[0], cc + 0.5 - centre[1])
     for lo, hi in ((r_in, r_out), (r_in, np.inf), (0.8 * r_in, np.inf), (0.6 * r_in, np.inf)):
         ring = (d > lo) & (d <= hi)
@@ -138,13 +138,13 @@ def _region(points: np.ndarray, shape, kind: str) -> np.ndarray:
     out = np.zeros(shape, bool)
     if kind == "circle":
         c, r = points[0], np.linalg.norm(points[1] - points[0])
-        rr, cc = np.mgrid[0:shape[0], 0:shape[1]]
+        rr, cc = np.ogrid[0:shape[0], 0:shape[1]]
         return (rr + 0.5 - c[0]) ** 2 + (cc + 0.5 - c[1]) ** 2 <= r ** 2
     if kind == "ellipse" and len(points) == 4:
         c = points.mean(axis=0)
         a, b = np.linalg.norm(points[1] - points[0]) / 2, np.linalg.norm(points[3] - points[2]) / 2
         u = _unit(points[1] - points[0])
-        rr, cc = np.mgrid[0:shape[0], 0:shape[1]]
+        rr, cc = np.ogrid[0:shape[0], 0:shape[1]]
         dr, dc = rr + 0.5 - c[0], cc + 0.5 - c[1]
         along, across = dr * u[0] + dc * u[1], -dr * u[1] + dc * u[0]
         return (along / max(a, 0.5)) ** 2 + (across / max(b, 0.5)) ** 2 <= 1.0

@@ -29,8 +29,9 @@ def _slice_axes(mask2d: np.ndarray, dr: float, dc: float, origin: tuple[int, int
     return long, min(short, long)
 
 
-def recist_axes(mask: np.ndarray, spacing_rc: tuple[float, float]) -> tuple[float, float, int]:
-    """(long mm, short mm, slice index) of a (slice, row, column) mask; (0, 0, -1) when empty."""
+def recist_axes(mask: np.ndarray, spacing_rc: tuple[float, float], origin: tuple[int, int] = (0, 0)) -> tuple[float, float, int]:
+    """(long mm, short mm, slice index) of a (slice, row, column) mask; (0, 0, -1) when empty. ``origin``: the (row,
+    col) of mask's first pixel in its slices (a crop measures as the whole slice would: the same pixel numbers)."""
     best = (0.0, 0.0, -1)
     dr, dc = spacing_rc
     zs = np.flatnonzero(mask.any(axis=(1, 2)))
@@ -44,7 +45,8 @@ def recist_axes(mask: np.ndarray, spacing_rc: tuple[float, float]) -> tuple[floa
     for i in np.argsort(-bound, kind="stable"):
         if bound[i] * (1 + 1e-9) < best[0]:   # slack: the hull's long axis may exceed the box's hypot by an ulp
             break
-        long, short = _slice_axes(mask[zs[i], r0[i]:r1[i], c0[i]:c1[i]], dr, dc, (int(r0[i]), int(c0[i])))
+        long, short = _slice_axes(mask[zs[i], r0[i]:r1[i], c0[i]:c1[i]], dr, dc,
+                                  (int(r0[i]) + origin[0], int(c0[i]) + origin[1]))
         if long > best[0] or (long == best[0] and zs[i] < best[2]):
             best = (long, short, int(zs[i]))
     return best

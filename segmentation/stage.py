@@ -62,10 +62,12 @@ def segment_series(volume, annotations: list[AnnotationRecord], segmenter, timin
         if isinstance(res, PromptError):
             fail(a, res)
             continue
-        data, bbox = encode(res.mask, geo.affine, res.box)
-        slab = res.mask[bbox[2]:bbox[5]]   # the slices it occupies: nothing below reads the whole volume again
+        part, origin = res.in_box()   # where the backend may have set it: nothing below reads the whole volume
+        data, bbox = encode(part, geo.affine, origin)
+        # the mask's bbox ([c0, r0, s0, c1, r1, s1] in the volume) within the part
+        slab = part[tuple(slice(lo - o, hi - o) for lo, hi, o in zip(bbox[2::-1], bbox[:2:-1], origin))]
         zs = bbox[2] + np.flatnonzero(slab.any(axis=(1, 2)))
-        long, short, _ = recist_axes(slab, geo.pixel_spacing)
+        long, short, _ = recist_axes(slab, geo.pixel_spacing, (bbox[1], bbox[0]))
         rows.append(MaskRecord(
             mask_id=stable_id(a.annotation_id, segmenter.name, checkpoint or ""), annotation_id=a.annotation_id,
             series_uid=volume.series_uid, backend=segmenter.name, checkpoint=checkpoint, mask=data, bbox=bbox,

@@ -34,25 +34,29 @@ PROB_TOL = 1.0e-3      # skimage's prob_tol: a probability this far outside [0, 
 CG_MAXITER = 30        # skimage's iteration cap for multigrid-preconditioned CG
 
 
-def _neighbour_weights(data: np.ndarray, spacing, beta: float) -> list[np.ndarray]:
-    """The Laplacian's off-diagonal entry (negative) between each voxel and its neighbour one step along -axis 0,
-    -axis 1, -axis 2, +axis 2, +axis 1, +axis 0, i.e. by ascending flat index; 0 where there is none."""
+def _row_weights(data: np.ndarray, where: np.ndarray, spacing, beta: float) -> list[np.ndarray]:
+    """The Laplacian's off-diagonal entries (negative) in the rows of the voxels ``where`` (flat indices): towards
+    the neighbour one step along -axis 0, -axis 1, -axis 2, +axis 2, +axis 1, +axis 0 (by ascending flat index); 0
+    where there is none. skimage's edge weights, the same elementwise numbers, computed only on the edges of these
+    voxels (the unknowns: a sixth of the box's voxels on the demo's walks, the rest are seeds)."""
     spacing = np.asarray(spacing)
     scale = -beta / (10 * data[..., np.newaxis].std())   # skimage takes the std of its (x, y, z, channel) array
-    lower, upper = {}, {}
-    for ax in (2, 1, 0):
-        w = np.zeros(data.shape)
-        if data.shape[ax] > 1:
-            e = np.exp(scale * (np.diff(data, axis=ax) / spacing[ax]) ** 2)
+    flat = data.ravel()
+    coords = np.unravel_index(where, data.shape)
+    strides = (data.shape[1] * data.shape[2], data.shape[2], 1)
+    out = {}
+    for ax in (0, 1, 2):
+        for up in (False, True):
+            has = coords[ax] < data.shape[ax] - 1 if up else coords[ax] > 0
+            v = where[has]
+            nb = v + strides[ax] if up else v - strides[ax]
+            diff = flat[nb] - flat[v] if up else flat[v] - flat[nb]   # np.diff's: the upper voxel's value first
+            e = np.exp(scale * (diff / spacing[ax]) ** 2)
             e += EPS
-            below = tuple(slice(None, -1) if a == ax else slice(None) for a in range(3))
-            above = tuple(slice(1, None) if a == ax else slice(None) for a in range(3))
-            w_up, w_down = np.zeros(data.shape), np.zeros(data.shape)
-            w_up[below], w_down[above] = -e, -e
-            upper[ax], lower[ax] = w_up, w_down
-        else:
-            upper[ax] = lower[ax] = w
-    return [lower[0], lower[1], lower[2], upper[2], upper[1], upper[0]]
+            w = np.zeros(len(where))
+            w[has] = -e
+            out[ax, up] = w
+    return [out[0, False], out[1, False], out[2, False], out[2, True], out[1, True], out[0, True]]
 
 
 def linear_system(data: np.ndarray, labels: np.ndarray, spacing, beta: float):
@@ -61,22 +65,21 @@ def linear_system(data: np.ndarray, labels: np.ndarray, spacing, beta: float):
     shape = data.shape
     strides = (shape[1] * shape[2], shape[2], 1)
     steps = (-strides[0], -strides[1], -1, 1, strides[1], strides[0])
-    weights = _neighbour_weights(data, spacing, beta)
-    deg = np.zeros(shape)
-    for w in weights:                      # a column's sum, rows by ascending index (scipy's ones @ csr)
-        deg += w
     flat = labels.ravel()
     unknown = flat == 0
     where = np.flatnonzero(unknown)
     pos = np.cumsum(unknown) - 1
     n = len(where)
+    weights = _row_weights(data, where, spacing, beta)
+    deg = np.zeros(n)
+    for w in weights:                      # a column's sum, rows by ascending index (scipy's ones @ csr)
+        deg += w
     # each unknown's row: neighbours below, the diagonal, neighbours above (ascending column index)
     cols, vals, keep = [], [], []
     rhs = np.zeros(n)
-    for k, (step, w) in enumerate(zip(steps, weights)):
+    for k, (step, wu) in enumerate(zip(steps, weights)):
         if k == 3:
-            cols.append(np.arange(n)), vals.append(-deg.ravel()[where]), keep.append(np.ones(n, bool))
-        wu = w.ravel()[where]
+            cols.append(np.arange(n)), vals.append(-deg), keep.append(np.ones(n, bool))
         exists = wu != 0
         nb = np.where(exists, where + step, 0)
         lab = flat[nb]
@@ -170,13 +173,13 @@ def solve_multigrid_cg(lap: sparse.csr_array, rhs: np.ndarray, tol: float) -> np
     where skimage's RS splitting strays 1e-3; benchmarks/bench_walker.py); None when it does not settle (not at
     ``tol`` in CG_MAXITER iterations, a probability outside [0, 1] or not finite, any warning, or a multigrid
     set-up that fails on a near-singular coarse level)."""
-    from pyamg import ruge_stuben_solver
+    from segmentation.multigrid import classical_hierarchy, v_cycle_preconditioner
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             with _pyamg_setup_guard():
-                m = ruge_stuben_solver(lap, CF="PMISc", coarse_solver="pinv").aspreconditioner(cycle="V")
+                m = v_cycle_preconditioner(classical_hierarchy(lap))   # pyamg's RS solver with CF="PMISc"
             x, info = cg(lap, rhs, rtol=tol, atol=0, M=m, maxiter=CG_MAXITER)
         except (ValueError, ArithmeticError, RuntimeError, np.linalg.LinAlgError):   # a degenerate coarse level
             return None

@@ -108,7 +108,24 @@ def test_filtering_only_near_the_samples_gives_the_whole_image_filters_numbers_t
     im = rng.normal(0, 300, (90, 110)).astype(np.float32)
     # a cluster inside, one against the top-left border, and samples off the pixel grid
     pts = np.vstack([[40.3, 60.7] + rng.uniform(-6, 6, (30, 2)), [[0.2, 0.4], [1.5, 0.5], [0.5, 1.1]]])
-    for gaussian, near in zip((ndimage.gaussian_laplace, ndimage.gaussian_filter), _near(im, sigma, pts)):
-        whole = gaussian(im, sigma, mode="nearest")
-        assert _at(near, pts).tobytes() == _at(whole, pts).tobytes()
-        assert not near[-1].any()   # and the far rows were not filtered at all
+    response, blurred = _near(im, sigma, pts)
+    assert response.tobytes() == _at(-sigma ** 2 * ndimage.gaussian_laplace(im, sigma, mode="nearest"), pts).tobytes()
+    assert blurred.tobytes() == _at(ndimage.gaussian_filter(im, sigma, mode="nearest"), pts).tobytes()
+
+
+@pytest.mark.parametrize("order", [0, 2])
+def test_one_pass_on_a_few_rows_or_columns_is_scipys_pass_there(order):
+    from segmentation.arrow_target import _filter_at
+
+    rng = np.random.default_rng(order)
+    for _ in range(40):
+        im = rng.normal(0, 300, rng.integers(5, 120, 2)).astype(np.float32)
+        sigma, axis = float(rng.uniform(0.5, 25.0)), int(rng.integers(0, 2))
+        lo = int(rng.integers(0, im.shape[axis]))
+        hi = int(rng.integers(lo + 1, im.shape[axis] + 1))
+        whole = ndimage.gaussian_filter1d(im, sigma, axis, order, mode="nearest")
+        want = whole[lo:hi] if axis == 0 else whole[:, lo:hi]
+        other = ndimage.gaussian_filter1d(im, sigma, axis, 2 - order, mode="nearest")
+        got, got_other = _filter_at(im, sigma, (order, 2 - order), axis, lo, hi)
+        assert got.tobytes() == want.tobytes()
+        assert got_other.tobytes() == (other[lo:hi] if axis == 0 else other[:, lo:hi]).tobytes()

@@ -178,3 +178,43 @@ def test_pyamgs_printf_does_not_reach_a_piped_stdout():
     env = {k: v for k, v in __import__("os").environ.items() if k != "PYTHONUNBUFFERED"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
     assert out == "after\n"
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_unknowns_rows_are_skimages_linear_system_bit_for_bit(dtype):
+    from skimage.segmentation.random_walker_segmentation import _build_linear_system
+
+    for shape, radius, spacing in (((20, 40, 40), 9.0, (1.5, 1.0, 1.0)), ((8, 16, 16), 4.0, (2.5, 0.7, 0.8))):
+        data, labels = _sphere_case(shape, radius)
+        data = data.astype(dtype)
+        lap, rhs = walker.linear_system(data, labels, spacing, classical.BETA)
+        want, b = _build_linear_system(data[..., np.newaxis], np.asarray(spacing), labels, 2, None, classical.BETA, False)
+        want = want.tocsr()
+        want.sort_indices()
+        assert np.array_equal(lap.indptr, want.indptr) and np.array_equal(lap.indices, want.indices)
+        assert lap.data.tobytes() == want.data.tobytes()
+        assert rhs.tobytes() == b.toarray()[:, 0].tobytes()
+
+
+def test_the_lean_multigrid_is_pyamgs_hierarchy_and_preconditioned_cg_bit_for_bit():
+    from pyamg import ruge_stuben_solver
+    from scipy.sparse.linalg import cg
+
+    from segmentation.multigrid import classical_hierarchy, v_cycle_preconditioner
+
+    def same(a, b):
+        return all(np.array_equal(getattr(a, f), getattr(b, f)) for f in ("indptr", "indices")) \
+            and a.shape == b.shape and a.data.tobytes() == b.data.tobytes()
+
+    data, labels = _sphere_case()
+    lap, rhs = walker.linear_system(data, labels, (1.5, 1.0, 1.0), classical.BETA)
+    with walker._pyamg_setup_guard():
+        ml = ruge_stuben_solver(lap, CF="PMISc", coarse_solver="pinv")
+    with walker._pyamg_setup_guard():
+        ours = classical_hierarchy(lap)
+    assert len(ml.levels) == len(ours.levels) > 2   # intermediate levels, not only the coarse solve
+    assert all(same(a.A, b.A) for a, b in zip(ml.levels, ours.levels))
+    assert all(same(a.P, b.P) and same(a.R, b.R) for a, b in zip(ml.levels[:-1], ours.levels[:-1]))
+    want, info = cg(lap, rhs, rtol=classical.ITERATIVE_TOL, atol=0, M=ml.aspreconditioner(cycle="V"), maxiter=30)
+    got, got_info = cg(lap, rhs, rtol=classical.ITERATIVE_TOL, atol=0, M=v_cycle_preconditioner(ours), maxiter=30)
+    assert info == got_info == 0 and got.tobytes() == want.tobytes()

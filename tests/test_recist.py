@@ -41,3 +41,15 @@ def test_same_extent_at_other_offsets_keeps_the_plain_scans_slice():
                 mask[z, r:r + h, c:c + w] = True
                 mask[z, r, c] = bool(rng.random() < 0.5)
         assert recist_axes(mask, spacing) == _plain_scan(mask, spacing)
+
+
+def test_a_crop_with_its_origin_measures_as_the_whole_slice():
+    rng = np.random.default_rng(3)
+    z, y, x = np.indices((7, 60, 70))
+    for _ in range(20):
+        c, r = rng.uniform(25, 40, 2), rng.uniform(3, 10)   # the crops below leave it whole
+        mask = np.hypot(y - c[0], (x - c[1]) * rng.uniform(0.6, 1.4)) < r * np.cos((z - 3) / 5)
+        spacing = tuple(rng.uniform(0.5, 1.0, 2))
+        r0, c0 = int(rng.integers(0, 10)), int(rng.integers(0, 10))
+        long, short, _ = recist_axes(mask[:, r0:, c0:], spacing, (r0, c0))
+        assert (long, short) == recist_axes(mask, spacing)[:2]
