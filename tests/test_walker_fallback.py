@@ -4,10 +4,9 @@ result, or a warning from either. Each case is forced on a real-size system and 
 import warnings
 
 import numpy as np
-import pyamg
 import pytest
 
-from segmentation import walker
+from segmentation import multigrid, walker
 
 BETA, TOL, SPACING = 1500.0, 1e-7, (1.5, 1.0, 1.0)
 
@@ -54,7 +53,7 @@ def test_an_unsettled_multigrid_solve_falls_back_to_the_direct_solve(monkeypatch
     unforced = walker.lesion_probability(data, labels, BETA, SPACING, iterative=True, tol=TOL)
     assert not np.array_equal(unforced, direct)   # unforced, CG settles here: its result is not the direct one
     if case == "setup_fails":
-        monkeypatch.setattr(pyamg, "ruge_stuben_solver", _failing_setup)
+        monkeypatch.setattr(multigrid, "classical_hierarchy", _failing_setup)
     elif case == "not_settled":
         monkeypatch.setattr(walker, "cg", lambda lap, rhs, **k: (np.full_like(rhs, 0.5), 30))
     elif case == "nan":
@@ -62,7 +61,7 @@ def test_an_unsettled_multigrid_solve_falls_back_to_the_direct_solve(monkeypatch
     elif case == "out_of_range":
         monkeypatch.setattr(walker, "cg", _cg_result(lambda rhs: np.full_like(rhs, 1.2)))
     else:
-        monkeypatch.setattr(pyamg, "ruge_stuben_solver", _warns(pyamg.ruge_stuben_solver))
+        monkeypatch.setattr(multigrid, "classical_hierarchy", _warns(multigrid.classical_hierarchy))
     assert walker.solve_multigrid_cg(lap, rhs, TOL) is None
     prob = walker.lesion_probability(data, labels, BETA, SPACING, iterative=True, tol=TOL)
     np.testing.assert_array_equal(prob, direct)
