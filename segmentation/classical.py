@@ -82,6 +82,7 @@ OUTLINE_Z = 0.6             # a drawn region reaches across slices this times it
 CORE_LEVEL = 0.5             # the walk's own lesion (probability at least this), where the lesion's HU is re-read
 MIN_CORE_VOXELS = 5          # a slice with fewer of them says nothing of the lesion's HU
 WALL_KINDS = CALIPER_KINDS + ("arrow", "point")  # prompts whose slice's walk tells what the lesion was cut from (``_walled_off``)
+WALL_MAX_CONTACT = 0.7       # ... unless lesion-like tissue holds more than this share of the ring round its section
 SOFT_TISSUE_MAX_HU = 200.0   # denser is calcium or bone (as ``arrow_target.HU_CLIP``): not read as the lesion's HU
 
 
@@ -276,7 +277,11 @@ def _walled_off(data: np.ndarray, labels: np.ndarray, f: np.ndarray, kk: int, sp
     prob = _walk(data[kk:kk + 1], lab, spacing)[0]
     section = _at_level(prob >= PROB_LEVEL, f[kk], labels[kk], RIM_LEVEL)
     gap = ndimage.distance_transform_edt(~section, sampling=spacing[1:])
-    dense = (f[kk] >= STRICT_RIM_LEVEL) & ~ndimage.binary_dilation(section)
+    near = ndimage.binary_dilation(section)
+    dense = (f[kk] >= STRICT_RIM_LEVEL) & ~near
+    ring = ndimage.binary_dilation(near) & ~near
+    if dense[ring].mean() > WALL_MAX_CONTACT:   # lesion-like all round: the section is part of a larger lesion
+        return
     # only tissue that runs on past the bound (a wall, a vessel larger than the lesion; not the lesion's own fringe)
     comp, _ = ndimage.label(dense)
     beyond = dense & (labels[kk] == 2)
