@@ -265,17 +265,23 @@ def _bound_by_drawing(labels: np.ndarray, f: np.ndarray, drawn: np.ndarray, kk: 
     labels[(f < floor) & (labels != 1)] = 2
 
 
-def _walled_off(data: np.ndarray, labels: np.ndarray, f: np.ndarray, kk: int, spacing) -> None:
+def _walled_off(data: np.ndarray, labels: np.ndarray, f: np.ndarray, kk: int, spacing, cap: float) -> None:
     """What the lesion was cut from on the prompt slice stays out on the other slices (labels set to background in
     place): the prompt slice's walk alone (cheap: one slice) gives the lesion's section there; tissue at least half
     lesion-like just outside it (within CUT_FROM_MM; the chest wall or pleura a juxtapleural nodule touches, a
     vessel) is what the walk cut it from, and goes on across slices, where a 3D walk seeded on one slice otherwise
-    flows into it round the contact (as ``_bound_by_drawing`` does for a drawn mask's neighbours)."""
+    flows into it round the contact (as ``_bound_by_drawing`` does for a drawn mask's neighbours). Nothing is walled
+    off where what surrounds the section may be the lesion itself: on its faint end slice, or round a section that
+    lesion-like tissue holds nearly all round (a large lesion the prompt's bound cut short)."""
     lab = labels[kk:kk + 1]
     if not (lab == 0).any():
         return
     prob = _walk(data[kk:kk + 1], lab, spacing)[0]
     section = _at_level(prob >= PROB_LEVEL, f[kk], labels[kk], RIM_LEVEL)
+    if not section.any() or any(f[z][section].mean() >= 1.0 + cap for z in (kk - 1, kk + 1) if 0 <= z < f.shape[0]):
+        # a neighbour slice clearly denser (``cap``) than the lesion read on the prompt slice: that slice is the lesion's
+        # faint partial-volume end (as ``_cap_sides`` for drawn masks), and what lies round its section is the lesion
+        return
     gap = ndimage.distance_transform_edt(~section, sampling=spacing[1:])
     near = ndimage.binary_dilation(section)
     dense = (f[kk] >= STRICT_RIM_LEVEL) & ~near
@@ -438,7 +444,7 @@ class ClassicalSegmenter(PerPromptSegmenter):
         typical = np.percentile(f[kk, seed_idx[:, 0], seed_idx[:, 1]], TYPICAL_PERCENTILE)
         data = np.clip(f / max(typical, 0.5), 0.0, 1.0)
         if prompt.kind in WALL_KINDS:
-            _walled_off(data, labels, f, kk, (ds, dr, dc))
+            _walled_off(data, labels, f, kk, (ds, dr, dc), CAP_HU / abs(lesion - background))
         prob = _solve(data, labels, (ds, dr, dc)) if (labels == 0).any() else (labels == 1).astype(float)
         score = _certainty(prob)
         # the rim is measured against the lesion's own HU, that of its densest slice (the walk itself is unchanged);
