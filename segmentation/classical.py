@@ -22,7 +22,9 @@ A contour drawn by the reader is kept as drawn on its slice; a drawn mask also b
 prior around it and its own HU cut, never above its faintest pixels, ``_bound_by_drawing``), and may outgrow itself
 towards a clearly denser neighbour slice (it was drawn on the lesion's faint partial-volume end, ``_cap_sides``). A
 drawn region's mask (a box, an ellipse, a contour) has no strokes thinner than a drawn outline has
-(``_without_thin_strokes``). Big lesions are solved on a coarser grid (at most ``MAX_SOLVE_VOXELS``) and the
+(``_without_thin_strokes``). For a caliper, an arrow or a point, what the prompt slice's own walk cut the lesion from
+(the chest wall, a vessel: lesion-like tissue just outside its section that runs on past the bound) is background on
+the other slices (``_walled_off``). Big lesions are solved on a coarser grid (at most ``MAX_SOLVE_VOXELS``) and the
 probability is resampled back. Deterministic, no weights; every mask row is labelled with ``BACKEND``.
 """
 from __future__ import annotations
@@ -42,7 +44,8 @@ from segmentation.resample import upsample_linear
 from segmentation.result import SegmentResult
 from segmentation.walker import lesion_probability
 
-BACKEND = "classical-cpu 0.7.0"   # 0.7.0: drawn regions' masks without strokes under 3 px, the drawing's faintest kept
+BACKEND = "classical-cpu 0.8.0"   # 0.8.0: what a caliper's/arrow's/point's slice walk cut the lesion from stays out
+                                  # 0.7.0: drawn regions' masks without strokes under 3 px, the drawing's faintest kept
                                   # 0.6.0: rim against the densest slice; 0.5.1: one walk system, symmetric SuperLU / PMISc CG
 SMOOTH_SIGMA_PX = 0.6
 BETA = 1500.0
@@ -80,6 +83,8 @@ CAP_HU = 100.0               # a drawn mask's neighbour slice this much denser i
 OUTLINE_Z = 0.6             # a drawn region reaches across slices this times its long diameter
 CORE_LEVEL = 0.5             # the walk's own lesion (probability at least this), where the lesion's HU is re-read
 MIN_CORE_VOXELS = 5          # a slice with fewer of them says nothing of the lesion's HU
+WALL_KINDS = CALIPER_KINDS + ("arrow", "point")  # prompts whose slice's walk tells what the lesion was cut from (``_walled_off``)
+WALL_MAX_CONTACT = 0.7       # ... unless lesion-like tissue holds more than this share of the ring round its section
 SOFT_TISSUE_MAX_HU = 200.0   # denser is calcium or bone (as ``arrow_target.HU_CLIP``): not read as the lesion's HU
 
 
@@ -252,6 +257,41 @@ def _bound_by_drawing(labels: np.ndarray, f: np.ndarray, drawn: np.ndarray, kk: 
     labels[(f < floor) & (labels != 1)] = 2
 
 
+def _walled_off(data: np.ndarray, labels: np.ndarray, f: np.ndarray, kk: int, spacing, cap: float) -> None:
+    """What the lesion was cut from on the prompt slice stays out on the other slices (labels set to background in
+    place): the prompt slice's walk alone (cheap: one slice) gives the lesion's section there; tissue at least half
+    lesion-like just outside it (within CUT_FROM_MM; the chest wall or pleura a juxtapleural nodule touches, a
+    vessel) is what the walk cut it from, and goes on across slices, where a 3D walk seeded on one slice otherwise
+    flows into it round the contact (as ``_bound_by_drawing`` does for a drawn mask's neighbours). Nothing is walled
+    off where what surrounds the section may be the lesion itself: on its faint end slice, or round a section that
+    lesion-like tissue holds nearly all round (a large lesion the prompt's bound cut short)."""
+    lab = labels[kk:kk + 1]
+    if not (lab == 0).any():
+        return
+    prob = _walk(data[kk:kk + 1], lab, spacing)[0]
+    section = _at_level(prob >= PROB_LEVEL, f[kk], labels[kk], RIM_LEVEL)
+    if not section.any() or any(f[z][section].mean() >= 1.0 + cap for z in (kk - 1, kk + 1) if 0 <= z < f.shape[0]):
+        # a neighbour slice clearly denser (``cap``) than the lesion read on the prompt slice: that slice is the lesion's
+        # faint partial-volume end (as ``_cap_sides`` for drawn masks), and what lies round its section is the lesion
+        return
+    gap = ndimage.distance_transform_edt(~section, sampling=spacing[1:])
+    near = ndimage.binary_dilation(section)
+    dense = (f[kk] >= STRICT_RIM_LEVEL) & ~near
+    ring = ndimage.binary_dilation(near) & ~near
+    if dense[ring].mean() > WALL_MAX_CONTACT:   # lesion-like all round: the section is part of a larger lesion
+        return
+    # only tissue that runs on past the bound (a wall, a vessel larger than the lesion; not the lesion's own fringe)
+    comp, _ = ndimage.label(dense)
+    beyond = dense & (labels[kk] == 2)
+    beyond[[0, -1]] |= dense[[0, -1]]
+    beyond[:, [0, -1]] |= dense[:, [0, -1]]
+    wall = np.isin(comp, np.unique(comp[beyond])) & (gap <= CUT_FROM_MM)
+    if wall.any():
+        for z in range(labels.shape[0]):
+            if z != kk:
+                labels[z][wall & (labels[z] != 1)] = 2
+
+
 def _cap_sides(hu: np.ndarray, k: int, rows: slice, cols: slice, drawn: np.ndarray) -> tuple[bool, bool]:
     """(below, above): whether the slice on that side is clearly denser than the drawn slice inside the drawing,
     i.e. the drawing is the lesion's partial-volume end and the lesion lies mostly on that side."""
@@ -395,6 +435,8 @@ class ClassicalSegmenter(PerPromptSegmenter):
         # (fainter) seeds is one flat level, the background another
         typical = np.percentile(f[kk, seed_idx[:, 0], seed_idx[:, 1]], TYPICAL_PERCENTILE)
         data = np.clip(f / max(typical, 0.5), 0.0, 1.0)
+        if prompt.kind in WALL_KINDS:
+            _walled_off(data, labels, f, kk, (ds, dr, dc), CAP_HU / abs(lesion - background))
         prob = _solve(data, labels, (ds, dr, dc)) if (labels == 0).any() else (labels == 1).astype(float)
         score = _certainty(prob)
         # the rim is measured against the lesion's own HU, that of its densest slice (the walk itself is unchanged);
