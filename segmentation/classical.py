@@ -253,7 +253,9 @@ def _bound_by_drawing(labels: np.ndarray, f: np.ndarray, drawn: np.ndarray, kk: 
     # the faintest pixels the reader drew are lesion by the reader's word: the cut never goes above them (the level
     # that best separates drawing and band sits half way up a sharp edge, and 0.15 below it still cut off, on every
     # other slice, the partial-volume rim the reader drew on this one: on 81 of the 294 tune drawings)
-    floor = min(cut - MASK_CUT_MARGIN, float(np.percentile(f[kk][drawn], DRAWN_KEPT_PERCENTILE)))
+    floor = cut - MASK_CUT_MARGIN
+    if drawn.any():   # the cap: never above the drawing's faintest pixels (an empty drawing keeps the plain cut)
+        floor = min(floor, float(np.percentile(f[kk][drawn], DRAWN_KEPT_PERCENTILE)))
     labels[(f < floor) & (labels != 1)] = 2
 
 

@@ -13,7 +13,11 @@ def set_up(stage: Stage) -> None:
     try:
         stage.setup()
     except Exception as exc:
-        exc.add_note(f"in the setup of stage {stage.name!r}")
+        note = f"in the setup of stage {stage.name!r}"
+        if hasattr(exc, "add_note"):
+            exc.add_note(note)
+        else:   # Python 3.10: the attribute add_note (3.11) writes
+            exc.__notes__ = [*getattr(exc, "__notes__", []), note]
         raise
 
 

@@ -51,8 +51,9 @@ def _memoised_in_iod(attribute: str, sop_class_uid: str, exclude_path_elements: 
 @contextmanager
 def iod_lookups_memoised() -> Iterator[None]:
     """highdicom's ``is_attribute_in_iod`` (which its ``is_multiframe_image`` calls) memoised for the block."""
+    replaced = hd_standard.is_attribute_in_iod
     hd_standard.is_attribute_in_iod = _memoised_in_iod
     try:
         yield
     finally:
-        hd_standard.is_attribute_in_iod = _scan_iod
+        hd_standard.is_attribute_in_iod = replaced
