@@ -277,9 +277,9 @@ def _walled_off(data: np.ndarray, labels: np.ndarray, f: np.ndarray, kk: int, sp
         # faint partial-volume end (as ``_cap_sides`` for drawn masks), and what lies round its section is the lesion
         return
     gap = ndimage.distance_transform_edt(~section, sampling=spacing[1:])
-    near = ndimage.binary_dilation(section)
+    near = grow_one(section)
     dense = (f[kk] >= STRICT_RIM_LEVEL) & ~near
-    ring = ndimage.binary_dilation(near) & ~near
+    ring = grow_one(near) & ~near
     if dense[ring].mean() > WALL_MAX_CONTACT:   # lesion-like all round: the section is part of a larger lesion
         return
     # only tissue that runs on past the bound (a wall, a vessel larger than the lesion; not the lesion's own fringe)
