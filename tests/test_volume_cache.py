@@ -18,7 +18,7 @@ def test_each_ct_is_decoded_once_per_run(demo_dir, demo_out, tmp_path, monkeypat
     shutil.copytree(demo_out, out)
     decoded = []
     real = cache.load_volume
-    monkeypatch.setattr(cache, "load_volume", lambda paths, uid="": decoded.append(uid) or real(paths, uid))
+    monkeypatch.setattr(cache, "load_volume", lambda paths, uid="", **kw: decoded.append(uid) or real(paths, uid, **kw))
     monkeypatch.setenv("OPSEG_DEID_SECRET", "volume-cache-test-secret-0123456789")
     run_pipeline(demo_dir / "dicom", out, reports=[demo_dir / "reports.jsonl"], shards=2, seg_dir=tmp_path / "seg")
     masked = {m.series_uid for m in read_records(out, MaskRecord) if m.error is None}

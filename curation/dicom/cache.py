@@ -40,8 +40,11 @@ def _write_atomic(path: Path, write) -> None:
 
 def store(entry: Path, volume: Volume) -> None:
     hu = volume.hu
-    hu16 = hu.astype(np.int16)  # exact when the rescale gives whole numbers in range (out of range wraps: unequal)
-    keep = hu16 if np.array_equal(hu16, hu) else hu
+    if hu.dtype == np.int16:   # decoded as stored (load_volume's whole_as_int16)
+        keep = hu
+    else:
+        hu16 = hu.astype(np.int16)  # exact when the rescale gives whole numbers in range (out of range wraps: unequal)
+        keep = hu16 if np.array_equal(hu16, hu) else hu
     geo = volume.geometry
     entry.parent.mkdir(parents=True, exist_ok=True)
     _write_atomic(entry.with_suffix(".npy"), lambda f: np.save(f, keep))
@@ -87,7 +90,8 @@ class SeriesVolumes:
         return self.entries[series_uid]
 
     def load(self, series_uid: str, stored: bool = False) -> Volume:
-        """``stored``: see load_entry (a volume decoded here is float32 in memory either way)."""
+        """``stored``: see load_entry; a volume decoded here for a stored read comes as the cache stores it (int16
+        for whole-number HU), else float32."""
         if series_uid not in self.entries:
             raise VolumeError("series_not_ct", f"series {series_uid} has no CT images in the catalog")
         entry = self.entries[series_uid]
@@ -98,7 +102,7 @@ class SeriesVolumes:
             raise VolumeError("volume_not_cached", f"no cached volume for series {series_uid} ({entry.name})")
         self.decoded += 1
         try:
-            vol = load_volume(sorted(self.paths[series_uid]), series_uid)
+            vol = load_volume(sorted(self.paths[series_uid]), series_uid, whole_as_int16=stored)
         except VolumeError as exc:
             store_error(entry, exc)
             raise
@@ -110,7 +114,7 @@ class SeriesVolumes:
         entry = self.entries[series_uid]
         if not entry.with_suffix(".json").exists():
             try:
-                self.load(series_uid)
+                self.load(series_uid, stored=True)
             except VolumeError:
                 pass
         return entry

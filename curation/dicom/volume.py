@@ -190,8 +190,16 @@ def _rescale(ds, frame_fg=None) -> tuple[float, float]:
     return float(src.get("RescaleSlope", 1.0) or 1.0), float(src.get("RescaleIntercept", 0.0) or 0.0)
 
 
-def load_volume(paths: Sequence[str], series_uid: str = "") -> Volume:
-    """Read the pixel data of a CT series (single- or multi-frame) into HU on a checked geometry."""
+def _whole(slope: float, intercept: float) -> bool:
+    return float(slope).is_integer() and float(intercept).is_integer()
+
+
+def load_volume(paths: Sequence[str], series_uid: str = "", whole_as_int16: bool = False) -> Volume:
+    """Read the pixel data of a CT series (single- or multi-frame) into HU on a checked geometry.
+
+    ``whole_as_int16``: HU comes as int16 when every slice's rescale gives whole numbers in int16's range (the
+    volume cache's stored form, the same numbers), skipping a float32 pass and the check that it was whole; else,
+    and always without it, float32."""
     from pydicom.pixels import pixel_array   # its decoders' import (~0.5 s) only where pixels are decoded
 
     datasets = []
@@ -207,21 +215,43 @@ def load_volume(paths: Sequence[str], series_uid: str = "") -> Volume:
             refs.append(r)
             pixels[(r.sop_uid, r.frame)] = (ds, r.frame)
     geometry = build_geometry(refs)
-    hu = np.empty((len(geometry.slices), geometry.rows, geometry.columns), dtype=np.float32)
-    for i, s in enumerate(geometry.slices):
+    slices = []
+    for s in geometry.slices:
         ds, frame = pixels[(s.sop_uid, s.frame)]
+        fg = None if frame is None else ds.PerFrameFunctionalGroupsSequence[frame - 1]
+        slices.append((s, ds, frame, _rescale(ds, fg)))
+    if whole_as_int16 and all(_whole(*rescale) for *_, rescale in slices):
+        hu = _decode_into(np.empty((len(slices), geometry.rows, geometry.columns), dtype=np.int16), slices, pixel_array)
+        if hu is not None:
+            return Volume(hu=hu, geometry=geometry, series_uid=series_uid)
+    hu = _decode_into(np.empty((len(slices), geometry.rows, geometry.columns), dtype=np.float32), slices, pixel_array)
+    return Volume(hu=hu, geometry=geometry, series_uid=series_uid)
+
+
+def _decode_into(hu: np.ndarray, slices, pixel_array) -> Optional[np.ndarray]:
+    """Each slice decoded and rescaled into ``hu`` (float32, or int16 for whole-number rescales); None when an int16
+    slice's HU would leave int16's range."""
+    for out, (s, ds, frame, (slope, intercept)) in zip(hu, slices):
         try:   # pydicom's decoder, as ds.pixel_array calls it, without its cache's per-call element checks
             arr = pixel_array(ds) if frame is None else pixel_array(ds, index=frame - 1)
         except Exception as exc:
             raise VolumeError("bad_pixel_data", f"{s.path}: {type(exc).__name__}: {exc}") from None
-        fg = None if frame is None else ds.PerFrameFunctionalGroupsSequence[frame - 1]
-        slope, intercept = _rescale(ds, fg)
-        out = hu[i]
         if arr.shape != out.shape:   # e.g. an RGB secondary capture or a frame of another size in the series
             raise VolumeError("bad_pixel_data", f"{s.path}: pixel array {arr.shape}, the series' slices are "
                                                 f"{out.shape} (rows, columns)")
+        if hu.dtype == np.int16:
+            if arr.dtype.kind not in "iu":   # float pixel data: its HU need not be whole
+                return None
+            ends = (float(arr.min()) * slope + intercept, float(arr.max()) * slope + intercept)
+            if min(ends) < -32768 or max(ends) > 32767:
+                return None
+            if slope == 1.0:   # exact in int32, cast once into the slice
+                np.add(arr, int(intercept), out=out, dtype=np.int32, casting="unsafe")
+            else:
+                out[...] = arr.astype(np.int32) * int(slope) + int(intercept)
+            continue
         out[...] = arr   # in place, float32 throughout: the numbers of arr.astype(float32) * slope + intercept
         if slope != 1.0:   # x * 1 is x to the bit
             out *= slope
         out += intercept
-    return Volume(hu=hu, geometry=geometry, series_uid=series_uid)
+    return hu
