@@ -6,6 +6,7 @@ so the contract between stages cannot drift between code and documentation.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from typing import Any, ClassVar, Iterable, Optional
@@ -28,6 +29,18 @@ def col(arrow_type: pa.DataType, doc: str, default: Any = dataclasses.MISSING, *
     return dataclasses.field(default=default, metadata=meta)
 
 
+@functools.lru_cache(maxsize=None)
+def _names(cls: type) -> tuple[str, ...]:
+    """A record class's column names, once per class: rows are converted by the ten thousand per run."""
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+@functools.lru_cache(maxsize=None)
+def _schema(cls: type) -> pa.Schema:
+    fields = [pa.field(name, typ, metadata=_field_metadata(phi, dicom) or None) for name, typ, phi, dicom in cls.policy()]
+    return pa.schema(fields, metadata={METADATA_KEY: SCHEMA_VERSION.encode(), b"opseg.table": cls.TABLE.encode()})
+
+
 def _field_metadata(phi: Optional[str], dicom: Optional[str]) -> dict[bytes, bytes]:
     return {k: v.encode() for k, v in ((PHI_KEY, phi), (DICOM_KEY, dicom)) if v}
 
@@ -42,9 +55,7 @@ class Record:
 
     @classmethod
     def arrow_schema(cls) -> pa.Schema:
-        fields = [pa.field(name, typ, metadata=_field_metadata(phi, dicom) or None)
-                  for name, typ, phi, dicom in cls.policy()]
-        return pa.schema(fields, metadata={METADATA_KEY: SCHEMA_VERSION.encode(), b"opseg.table": cls.TABLE.encode()})
+        return _schema(cls)   # immutable, so one per class
 
     @classmethod
     def describe(cls) -> list[tuple[str, pa.DataType, str]]:
@@ -63,12 +74,12 @@ class Record:
         return hashlib.sha256(json.dumps([cls.TABLE, rows]).encode()).hexdigest()[:16]
 
     def to_row(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {name: getattr(self, name) for name in _names(type(self))}
 
     @classmethod
     def from_row(cls, row: dict[str, Any]):
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in row.items() if k in names})
+        names = _names(cls)
+        return cls(**{k: row[k] for k in names if k in row})
 
     @classmethod
     def to_table(cls, records: Iterable["Record"]) -> pa.Table:
