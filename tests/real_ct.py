@@ -74,7 +74,8 @@ def evaluation_prompt(name: str, kind: str, folder: Path, seed: int = 0):
 
 def write_lidc_study(name: str, folder: Path, prompt, spacing, hu: np.ndarray, syntax: str = ExplicitVRLittleEndian) -> None:
     """The crop as a CT series (axial, identity orientation, ascending positions: slice i of the array is slice
-    i of the volume opseg builds) plus a standard GSPS holding ``prompt`` as the reader's mark."""
+    i of the volume opseg builds) plus a standard GSPS holding ``prompt`` as the reader's mark (``pr.dcm``); a list
+    of prompts gives one GSPS each (``pr_<kind>.dcm``), so no two marks can be paired into another kind."""
     study = StudyInfo(patient_id=name[:14], patient_name="LIDC^CROP", birth_date="", sex="O", study_uid=uid(name, "study"),
                       accession=name[-8:].replace("_", ""), study_date="20000101", description="LIDC-IDRI crop")
     series_uid = uid(name, "ct")
@@ -84,10 +85,17 @@ def write_lidc_study(name: str, folder: Path, prompt, spacing, hu: np.ndarray, s
     if syntax != ExplicitVRLittleEndian:
         for n in names:
             reencode(folder / "ct" / n, folder / "ct" / n, syntax)
+    several = isinstance(prompt, (list, tuple))
+    for n, p in enumerate(prompt if several else [prompt]):
+        tag = (p.kind,) if several else ()
+        gsps = write_gsps("standard", [_mark(name, p, spacing, cts)], study, uid(name, "pr", *tag),
+                          uid(name, "pr", *tag, 1), 99 + n, cts)
+        gsps.save_as(folder / (f"pr_{p.kind}.dcm" if several else "pr.dcm"), enforce_file_format=True)
+
+
+def _mark(name: str, prompt, spacing, cts) -> DemoMark:
     k = prompt.slice_index
     points = prompt.points[:, ::-1] if prompt.kind != "arrow" else np.array([prompt.points[0], prompt.tip])[:, ::-1]
     length = prompt.length_px * spacing[1] if prompt.length_px else None
     short = prompt.short_px * spacing[1] if prompt.short_px else None
-    mark = DemoMark(f"{name}-{prompt.kind}", 1, prompt.kind, points, cts[k], k, length, short)
-    gsps = write_gsps("standard", [mark], study, uid(name, "pr"), uid(name, "pr", 1), 99, cts)
-    gsps.save_as(folder / "pr.dcm", enforce_file_format=True)
+    return DemoMark(f"{name}-{prompt.kind}", 1, prompt.kind, points, cts[k], k, length, short)

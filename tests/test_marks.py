@@ -67,3 +67,37 @@ def test_crossing_lines_that_are_not_perpendicular_stay_two_lines():
     tilt = np.tan(np.radians(10.0)) * 30
     near = build_marks([prim("POLYLINE", [[0, 0], [100, 0]], 0), prim("POLYLINE", [[40 - tilt, -30], [40 + tilt, 30]], 1)], {}, [])
     assert [m.kind for m in near] == ["bidimensional"]
+
+
+def test_a_grouped_pair_is_one_bidimensional_mark_when_hand_placed_off_square_or_short_of_the_long_axis():
+    """Two lines a writer put in one graphic group (or compound) are one measurement: a tiny short axis placed by
+    hand tilts more than 15 degrees (4 px long, half a pixel off at each end) and a concave nodule's longest
+    perpendicular chord can end just short of the long axis. Independent rulers keep the strict rule."""
+    long_axis = [[0, 0], [12, 0]]
+    tilted = [[5, -2], [6.3, 2]]             # 72 degrees to the long axis
+    short_of_it = [[6, 0.6], [6, 6.5]]       # perpendicular, its end 0.6 px short of the long axis
+    for short in (tilted, short_of_it):
+        grouped = build_marks([prim("POLYLINE", long_axis, 0, group_id=1), prim("POLYLINE", short, 1, group_id=1)], {}, [])
+        assert [m.kind for m in grouped] == ["bidimensional"], short
+        assert np.allclose(grouped[0].points[:2], long_axis)
+        loose = build_marks([prim("POLYLINE", long_axis, 0), prim("POLYLINE", short, 1)], {}, [])
+        assert [m.kind for m in loose] == ["line", "line"], short
+    oblique = build_marks([prim("POLYLINE", long_axis, 0, group_id=1), prim("POLYLINE", [[3, -4], [9, 4]], 1, group_id=1)], {}, [])
+    assert [m.kind for m in oblique] == ["line", "line"]   # 53 degrees: two lengths even in one group
+    apart = build_marks([prim("POLYLINE", long_axis, 0, group_id=1), prim("POLYLINE", [[6, 3], [6, 9]], 1, group_id=1)], {}, [])
+    assert [m.kind for m in apart] == ["line", "line"]     # 3 px off a 6 px short axis: not one measurement
+
+
+def test_a_short_arrow_keeps_its_head_when_the_viewer_draws_heads_at_a_fixed_screen_size():
+    """Viewers draw an arrow head at a fixed size on screen, so on a small nodule's short arrow (8 mm: 11 px) a 7 px
+    head is most of the shaft's length; it is still an arrow. Arms must point back along the shaft (a V), so two
+    lines leaving a ruler's end sideways stay lines."""
+    tail, tip = np.array([20.0, 20.0]), np.array([20.0, 9.0])   # an 11 px shaft
+    back = (tail - tip) / np.linalg.norm(tail - tip)
+    rot = lambda deg: np.array([[np.cos(np.radians(deg)), -np.sin(np.radians(deg))], [np.sin(np.radians(deg)), np.cos(np.radians(deg))]])
+    v = [tip + 7 * rot(30) @ back, tip, tip + 7 * rot(-30) @ back]
+    marks = build_marks([prim("POLYLINE", [tail, tip], 0, group_id=1), prim("POLYLINE", v, 1, group_id=1)], {}, [])
+    assert [m.kind for m in marks] == ["arrow"] and np.allclose(marks[0].tip, tip)
+    wide = [tip + 7 * rot(80) @ back, tip, tip + 7 * rot(-80) @ back]   # a T, not a head
+    marks = build_marks([prim("POLYLINE", [tail, tip], 0, group_id=1), prim("POLYLINE", wide, 1, group_id=1)], {}, [])
+    assert sorted(m.kind for m in marks) == ["line", "polyline"]

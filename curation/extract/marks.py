@@ -2,7 +2,8 @@
 
 Writers encode the same mark differently (see shared/design/gsps.md): Agfa draws an arrow as a line
 plus a separate head polyline, Weasis as several loose polylines, Larvitar as a compound ARROW only;
-a bidimensional measurement is two crossing, near-perpendicular lines, grouped or not; an Agfa ruler may carry a short
+a bidimensional measurement is two crossing, near-perpendicular lines, grouped or not (grouped: a looser hand-placed
+geometry); an Agfa ruler may carry a short
 midpoint tick. This module is pure geometry on PIXEL-unit points, so it is shared by every reader.
 """
 from __future__ import annotations
@@ -12,12 +13,21 @@ from typing import Optional
 
 import numpy as np
 
-HEAD_MAX_FRACTION = 0.6   # an arrow-head arm is shorter than this fraction of the shaft
+# Viewers draw an arrow head at a fixed size on screen, so in image pixels a short arrow's head (a small nodule's
+# 8 mm arrow: 11 px at 0.7 mm) may be nearly as long as its shaft: an arm may reach the shaft's length, and must
+# point back along it within HEAD_MAX_ANGLE_DEG (heads are drawn at 20-45 degrees; a T or a star is not a head).
+HEAD_MAX_FRACTION = 1.0   # an arrow-head arm is no longer than the shaft
+HEAD_MAX_ANGLE_DEG = 60.0
 TICK_MAX_FRACTION = 0.2   # a ruler's midpoint tick is shorter than this fraction of the ruler
 # RECIST/WHO bidimensional axes are perpendicular by definition; viewers that draw them (OHIF, Agfa, Weasis)
 # keep the short axis within a few degrees of it, hand-placed ones within ~10. 90 +- 15 degrees admits those and
 # refuses two independent rulers that merely cross (any angle is possible there; 45 is typical).
 BIDIMENSIONAL_MAX_TILT_DEG = 15.0
+# Two lines that the writer put in one graphic group or compound are one measurement by its own account; only their
+# geometry by hand is looser: a 4 px short axis half a pixel off at each end tilts ~15-20 degrees, and a concave
+# nodule's longest perpendicular chord may stop just short of the long axis (RECIST does not require it to cross).
+GROUPED_MAX_TILT_DEG = 30.0
+GROUPED_MAX_GAP_FRACTION = 0.25   # of the short axis: how far past its end the long axis may lie
 LINE_LIKE_COMPOUNDS = {"RULER", "MULTILINE", "INFINITELINE", "CUTLINE", "RANGELINE", "AXIS"}
 
 
@@ -94,10 +104,21 @@ def _crossing_params(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return float((w[0] * db[1] - w[1] * db[0]) / den), float((w[0] * da[1] - w[1] * da[0]) / den)
 
 
-def _near_perpendicular(a: Primitive, b: Primitive) -> bool:
-    """The angle between two segments is 90 degrees within BIDIMENSIONAL_MAX_TILT_DEG."""
+def _near_perpendicular(a: Primitive, b: Primitive, max_tilt_deg: float = BIDIMENSIONAL_MAX_TILT_DEG) -> bool:
+    """The angle between two segments is 90 degrees within ``max_tilt_deg``."""
     cos = abs(float(np.dot(a.points[1] - a.points[0], b.points[1] - b.points[0]))) / (a.length_px * b.length_px)
-    return cos <= np.sin(np.radians(BIDIMENSIONAL_MAX_TILT_DEG))
+    return cos <= np.sin(np.radians(max_tilt_deg))
+
+
+def _grouped_axes(a: Primitive, b: Primitive) -> bool:
+    """Two lines of one group or compound that form a hand-placed bidimensional measurement: near-perpendicular
+    within GROUPED_MAX_TILT_DEG, the short axis's line meeting the long axis inside it, on the short axis or at
+    most GROUPED_MAX_GAP_FRACTION of its length past one end."""
+    if not _same_ids(a, b) or not _near_perpendicular(a, b, GROUPED_MAX_TILT_DEG):
+        return False
+    long_seg, short = (a, b) if a.length_px >= b.length_px else (b, a)
+    t_long, t_short = _crossing_params(long_seg.points, short.points)
+    return 0.0 < t_long < 1.0 and -GROUPED_MAX_GAP_FRACTION <= t_short <= 1.0 + GROUPED_MAX_GAP_FRACTION
 
 
 def _same_ids(p: Primitive, q: Primitive) -> bool:
@@ -118,20 +139,26 @@ def _heads_at(shaft: Primitive, end: np.ndarray, other: np.ndarray, candidates: 
     """Arrow-head primitives drawn at one end of a shaft: a 3-point V or short segments, pointing back."""
     tol = max(1.0, 0.03 * shaft.length_px)
     max_arm = HEAD_MAX_FRACTION * shaft.length_px
-    back = other - end
+    back = (other - end) / np.linalg.norm(other - end)
+    min_cos = np.cos(np.radians(HEAD_MAX_ANGLE_DEG))
+
+    def is_arm(a: np.ndarray) -> bool:
+        n = float(np.linalg.norm(a))
+        return 0 < n <= max_arm and float(np.dot(a, back)) >= min_cos * n
+
     found = []
     for c in candidates:
         if c is shaft or not _ids_compatible(shaft, c) or c.gtype != "POLYLINE":
             continue
         if len(c.points) == 3 and np.linalg.norm(c.points[1] - end) <= tol:
             arms = [c.points[0] - end, c.points[2] - end]
-            if all(0 < np.linalg.norm(a) <= max_arm and np.dot(a, back) > 0 for a in arms):
+            if all(is_arm(a) for a in arms):
                 return [c]
         if c.is_segment:
             for i in (0, 1):
                 if np.linalg.norm(c.points[i] - end) <= tol:
                     arm = c.points[1 - i] - end
-                    if 0 < np.linalg.norm(arm) <= max_arm and np.dot(arm, back) > 0:
+                    if is_arm(arm):
                         found.append(c)
     return found if len(found) >= 2 else []
 
@@ -178,7 +205,8 @@ def build_marks(prims: list[Primitive], compound_types: dict[int, str], texts: l
     for i, a in enumerate(free):
         for b in free[i + 1:]:  # separate rulers (own compound ids) may still form one bidimensional mark
             groups_differ = a.group_id is not None and b.group_id is not None and a.group_id != b.group_id
-            if not groups_differ and _segments_cross(a.points, b.points) and _near_perpendicular(a, b):
+            if not groups_differ and (_segments_cross(a.points, b.points) and _near_perpendicular(a, b)
+                                      or _grouped_axes(a, b)):
                 da = (a.points[1] - a.points[0]) / a.length_px
                 db = (b.points[1] - b.points[0]) / b.length_px
                 pairs.append((0 if _same_ids(a, b) else 1, abs(float(np.dot(da, db))), a, b))

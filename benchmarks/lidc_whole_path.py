@@ -1,0 +1,142 @@
+"""The whole path on real nodules: LIDC-IDRI crops written as DICOM CT + one standard GSPS per mark (line,
+bidimensional, arrow), through ``extract`` and ``segment``, against the same prompts given to the segmenter
+directly (what ``opseg eval`` and calibrate_qc.py measure). Shows whether reading marks from DICOM (pixel
+conventions, the GSPS writer/reader, the catalog's geometry, the volume cache) costs Dice anywhere.
+
+    python benchmarks/lidc_whole_path.py ../shared/real-data/lidc-dev [--half tune|holdout|all] [--max-cases N]
+
+Prompts are drawn as ``opseg eval`` draws them (same seed and per-crop generator). A mark point outside the crop (an arrow's
+tail, a jittered calliper end) is moved onto it, for both paths alike: a GSPS point must lie on the image.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))   # the tests' LIDC-as-DICOM writer
+
+from real_ct import write_lidc_study  # noqa: E402
+
+from curation.extract.stage import extract  # noqa: E402
+from curation.io.tables import read_records  # noqa: E402
+from schemas import AnnotationRecord, MaskRecord  # noqa: E402
+from schemas.mask_nifti import paste  # noqa: E402
+from segmentation.classical import ClassicalSegmenter  # noqa: E402
+from segmentation.evaluate import bootstrap_ci, dice  # noqa: E402
+from segmentation.protocol import load_case  # noqa: E402
+from segmentation.real_eval import case_rng, crop_cases, half_of  # noqa: E402
+from segmentation.real_prompts import REAL_PROMPT_KINDS, real_prompt  # noqa: E402
+from segmentation.stage import run_segment  # noqa: E402
+
+GSPS_KINDS = ("line", "bidimensional", "arrow")
+
+
+def on_image(prompt, shape) -> None:
+    """Put a mark on the image (half a pixel in from the edge), as a GSPS requires: an arrow's tail moves along its
+    shaft, any other point (a jittered calliper end past a small crop's edge) is clipped."""
+    hi = np.array(shape, float) - 0.5
+    if prompt.kind != "arrow":
+        prompt.points = np.clip(prompt.points.astype(float), 0.5, hi)
+        return
+    prompt.tip = np.clip(prompt.tip.astype(float), 0.5, hi)
+    tail, tip = prompt.points[0].astype(float), prompt.tip
+    if np.all((tail >= 0.5) & (tail <= hi)):
+        return
+    d = tail - tip
+    with np.errstate(divide="ignore", invalid="ignore"):
+        limits = np.where(d > 0, (hi - tip) / d, np.where(d < 0, (0.5 - tip) / d, np.inf))
+    prompt.points[0] = tip + d * min(1.0, float(limits.min()))
+
+
+def on_canvas(hu: np.ndarray, truth: np.ndarray, marks, size: int):
+    """The crop in the middle of a ``size`` x ``size`` image, its edge pixels carried outwards (the crops end a
+    few mm past the nodule, where a reader's arrow starts: on a whole CT slice its tail lies on the image)."""
+    pad = [(0, 0)] + [((size - n) // 2, size - n - (size - n) // 2) if n < size else (0, 0) for n in hu.shape[1:]]
+    shift = np.array([pad[1][0], pad[2][0]], float)
+    for p in marks:
+        p.points = p.points + shift
+        if p.tip is not None:
+            p.tip = p.tip + shift
+    return np.pad(hu, pad, mode="edge"), np.pad(truth, pad)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("data", type=Path)
+    ap.add_argument("--half", default="all", choices=("all", "tune", "holdout"))
+    ap.add_argument("--max-cases", type=int)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--canvas", type=int, default=160, help="image size the crop is centred in (px; 0: the crop alone)")
+    ap.add_argument("--misses", action="store_true", help="list the marks read back as another kind")
+    args = ap.parse_args()
+    cases = [c for c in crop_cases(args.data) if args.half == "all" or half_of(c[0]) == args.half]
+    if args.max_cases and args.max_cases < len(cases):
+        pick = np.random.default_rng(args.seed).choice(len(cases), args.max_cases, replace=False)
+        cases = [cases[i] for i in sorted(pick)]
+    seg = ClassicalSegmenter()
+    tmp = Path(tempfile.mkdtemp(prefix="lidc_path_"))
+    truths, direct, unwritable = {}, {}, []
+    t0 = time.perf_counter()
+    for image, label in cases:
+        name = image.name.split(".nii")[0]
+        hu, lab, spacing = load_case(image, label)
+        truth = lab > 0
+        if not truth.any():
+            continue
+        rng = case_rng(image.name, args.seed)
+        prompts = {k: real_prompt(k, truth, spacing, rng) for k in REAL_PROMPT_KINDS}   # as opseg eval draws them
+        marks = [prompts[k] for k in GSPS_KINDS]
+        hu, truth = on_canvas(hu, truth, marks, args.canvas)
+        for p in marks:
+            on_image(p, truth.shape[1:])
+        for k, res in zip(GSPS_KINDS, seg.segment_many(hu, spacing, marks)):
+            direct[(name, k)] = 0.0 if isinstance(res, Exception) else dice(res.mask, truth)
+        truths[name] = truth
+        try:
+            write_lidc_study(name, tmp / "archive" / name, marks, spacing, hu)
+        except ValueError:   # an arrow head past the crop's edge (its tip at the edge): not a mark a GSPS can hold
+            shutil.rmtree(tmp / "archive" / name)
+            write_lidc_study(name, tmp / "archive" / name, marks[:2], spacing, hu)
+            unwritable.append(name)
+            del direct[(name, "arrow")]
+    t_write = time.perf_counter() - t0
+    out = tmp / "out"
+    t0 = time.perf_counter()
+    extract(tmp / "archive", out, workers=args.workers)
+    run_segment(out)
+    t_path = time.perf_counter() - t0
+    by_ann = {a.annotation_id: a for a in read_records(out, AnnotationRecord)}
+    whole, as_kind = {}, defaultdict(int)
+    for m in read_records(out, MaskRecord):
+        a = by_ann[m.annotation_id]
+        name, drawn = Path(a.source_path).parent.name, Path(a.source_path).stem.removeprefix("pr_")
+        as_kind[(drawn, a.kind)] += 1
+        if args.misses and a.kind != drawn:
+            print(f"  {name}: {drawn} read back as {a.kind} {a.points_px}")
+        pred = None if m.error else paste(m.mask, m.bbox, truths[name].shape)
+        whole[(name, drawn)] = 0.0 if pred is None else dice(pred, truths[name])
+    print(f"{len(truths)} crops ({args.half}), written as DICOM in {t_write:.0f} s; extract + segment {t_path:.0f} s; "
+          f"{len(unwritable)} arrows left out (head past the crop's edge)")
+    print("| kind | marks | read back as | Dice, direct | Dice, whole path | whole - direct (mean [95% CI]) | pairs differing > 0.01 |")
+    print("|---|---|---|---|---|---|---|")
+    for k in GSPS_KINDS:
+        keys = sorted(key for key in direct if key[1] == k)
+        d = np.array([direct[key] for key in keys])
+        w = np.array([whole.get(key, 0.0) for key in keys])   # a mark the path lost scores 0
+        lo, hi = bootstrap_ci(w - d)
+        read = ", ".join(f"{kind} {n}" for (drawn, kind), n in sorted(as_kind.items()) if drawn == k)
+        print(f"| {k} | {len(keys)} | {read} | {d.mean():.3f} | {w.mean():.3f} | {np.mean(w - d):+.4f} [{lo:+.4f}, {hi:+.4f}] | "
+              f"{int((np.abs(w - d) > 0.01).sum())} |")
+    shutil.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    main()
