@@ -1,5 +1,5 @@
-"""The whole path on real nodules: LIDC-IDRI crops written as DICOM CT + one standard GSPS per mark (line,
-bidimensional, arrow), through ``extract`` and ``segment``, against the same prompts given to the segmenter
+"""The whole path on real nodules: LIDC-IDRI crops written as DICOM CT + one GSPS per mark (line,
+bidimensional, arrow; the standard layout or a viewer's), through ``extract`` and ``segment``, against the same prompts given to the segmenter
 directly (what ``opseg eval`` and calibrate_qc.py measure). Shows whether reading marks from DICOM (pixel
 conventions, the GSPS writer/reader, the catalog's geometry, the volume cache) costs Dice anywhere.
 
@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))   # the t
 
 from real_ct import write_lidc_study  # noqa: E402
 
+from curation.demo.gsps_styles import STYLES  # noqa: E402
 from curation.extract.stage import extract  # noqa: E402
 from curation.io.tables import read_records  # noqa: E402
 from schemas import AnnotationRecord, MaskRecord  # noqa: E402
@@ -76,6 +77,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--canvas", type=int, default=160, help="image size the crop is centred in (px; 0: the crop alone)")
     ap.add_argument("--misses", action="store_true", help="list the marks read back as another kind")
+    ap.add_argument("--style", default="standard", choices=STYLES, help="how the viewer writes its GSPS (curation.demo.gsps_styles)")
     args = ap.parse_args()
     cases = [c for c in crop_cases(args.data) if args.half == "all" or half_of(c[0]) == args.half]
     if args.max_cases and args.max_cases < len(cases):
@@ -101,10 +103,10 @@ def main() -> None:
             direct[(name, k)] = 0.0 if isinstance(res, Exception) else dice(res.mask, truth)
         truths[name] = truth
         try:
-            write_lidc_study(name, tmp / "archive" / name, marks, spacing, hu)
+            write_lidc_study(name, tmp / "archive" / name, marks, spacing, hu, style=args.style)
         except ValueError:   # an arrow head past the crop's edge (its tip at the edge): not a mark a GSPS can hold
             shutil.rmtree(tmp / "archive" / name)
-            write_lidc_study(name, tmp / "archive" / name, marks[:2], spacing, hu)
+            write_lidc_study(name, tmp / "archive" / name, marks[:2], spacing, hu, style=args.style)
             unwritable.append(name)
             del direct[(name, "arrow")]
     t_write = time.perf_counter() - t0
@@ -123,7 +125,7 @@ def main() -> None:
             print(f"  {name}: {drawn} read back as {a.kind} {a.points_px}")
         pred = None if m.error else paste(m.mask, m.bbox, truths[name].shape)
         whole[(name, drawn)] = 0.0 if pred is None else dice(pred, truths[name])
-    print(f"{len(truths)} crops ({args.half}), written as DICOM in {t_write:.0f} s; extract + segment {t_path:.0f} s; "
+    print(f"{len(truths)} crops ({args.half}, GSPS as {args.style} writes it), written as DICOM in {t_write:.0f} s; extract + segment {t_path:.0f} s; "
           f"{len(unwritable)} arrows left out (head past the crop's edge)")
     print("| kind | marks | read back as | Dice, direct | Dice, whole path | whole - direct (mean [95% CI]) | pairs differing > 0.01 |")
     print("|---|---|---|---|---|---|---|")

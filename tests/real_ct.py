@@ -72,10 +72,12 @@ def evaluation_prompt(name: str, kind: str, folder: Path, seed: int = 0):
     return hu, truth, spacing, {k: real_prompt(k, truth, spacing, rng) for k in REAL_PROMPT_KINDS}[kind]
 
 
-def write_lidc_study(name: str, folder: Path, prompt, spacing, hu: np.ndarray, syntax: str = ExplicitVRLittleEndian) -> None:
+def write_lidc_study(name: str, folder: Path, prompt, spacing, hu: np.ndarray, syntax: str = ExplicitVRLittleEndian,
+                     style: str = "standard") -> None:
     """The crop as a CT series (axial, identity orientation, ascending positions: slice i of the array is slice
-    i of the volume opseg builds) plus a standard GSPS holding ``prompt`` as the reader's mark (``pr.dcm``); a list
-    of prompts gives one GSPS each (``pr_<kind>.dcm``), so no two marks can be paired into another kind."""
+    i of the volume opseg builds) plus a GSPS holding ``prompt`` as the reader's mark (``pr.dcm``), written the way
+    the viewer ``style`` writes it (curation.demo.gsps_styles); a list of prompts gives one GSPS each
+    (``pr_<kind>.dcm``), so no two marks can be paired into another kind."""
     study = StudyInfo(patient_id=name[:14], patient_name="LIDC^CROP", birth_date="", sex="O", study_uid=uid(name, "study"),
                       accession=name[-8:].replace("_", ""), study_date="20000101", description="LIDC-IDRI crop")
     series_uid = uid(name, "ct")
@@ -88,7 +90,7 @@ def write_lidc_study(name: str, folder: Path, prompt, spacing, hu: np.ndarray, s
     several = isinstance(prompt, (list, tuple))
     for n, p in enumerate(prompt if several else [prompt]):
         tag = (p.kind,) if several else ()
-        gsps = write_gsps("standard", [_mark(name, p, spacing, cts)], study, uid(name, "pr", *tag),
+        gsps = write_gsps(style, [_mark(name, p, spacing, cts)], study, uid(name, "pr", *tag),
                           uid(name, "pr", *tag, 1), 99 + n, cts)
         gsps.save_as(folder / (f"pr_{p.kind}.dcm" if several else "pr.dcm"), enforce_file_format=True)
 

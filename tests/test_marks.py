@@ -69,22 +69,29 @@ def test_crossing_lines_that_are_not_perpendicular_stay_two_lines():
     assert [m.kind for m in near] == ["bidimensional"]
 
 
-def test_a_grouped_pair_is_one_bidimensional_mark_when_hand_placed_off_square_or_short_of_the_long_axis():
-    """Two lines a writer put in one graphic group (or compound) are one measurement: a tiny short axis placed by
-    hand tilts more than 15 degrees (4 px long, half a pixel off at each end) and a concave nodule's longest
-    perpendicular chord can end just short of the long axis. Independent rulers keep the strict rule."""
+def test_a_hand_placed_bidimensional_is_one_mark_within_what_pixel_placement_allows():
+    """A tiny short axis placed by hand tilts more than 15 degrees (4 px long, a pixel off at the ends), and a concave
+    nodule's longest perpendicular chord can end just short of the long axis: still one bidimensional mark, grouped
+    or not. Two lines a writer put in one graphic group (or compound) are one measurement by its account and get
+    more room; independent rulers beyond pixel precision stay two lines."""
     long_axis = [[0, 0], [12, 0]]
-    tilted = [[5, -2], [6.3, 2]]             # 72 degrees to the long axis
+    tilted = [[5, -2], [6.3, 2]]             # 72 degrees to the long axis, 4.2 px long
     short_of_it = [[6, 0.6], [6, 6.5]]       # perpendicular, its end 0.6 px short of the long axis
     for short in (tilted, short_of_it):
+        for ids in ({"group_id": 1}, {}):
+            marks = build_marks([prim("POLYLINE", long_axis, 0, **ids), prim("POLYLINE", short, 1, **ids)], {}, [])
+            assert [m.kind for m in marks] == ["bidimensional"], (short, ids)
+            assert np.allclose(marks[0].points[:2], long_axis)
+    long_axis = [[0, 0], [40, 0]]
+    tilted = [[15.75, -10], [24.25, 10]]     # 67 degrees, 21.7 px: beyond pixel precision
+    short_of_it = [[20, 3], [20, 15]]        # 3 px short of the long axis, a quarter of its 12 px
+    for short in (tilted, short_of_it):
         grouped = build_marks([prim("POLYLINE", long_axis, 0, group_id=1), prim("POLYLINE", short, 1, group_id=1)], {}, [])
-        assert [m.kind for m in grouped] == ["bidimensional"], short
-        assert np.allclose(grouped[0].points[:2], long_axis)
         loose = build_marks([prim("POLYLINE", long_axis, 0), prim("POLYLINE", short, 1)], {}, [])
-        assert [m.kind for m in loose] == ["line", "line"], short
-    oblique = build_marks([prim("POLYLINE", long_axis, 0, group_id=1), prim("POLYLINE", [[3, -4], [9, 4]], 1, group_id=1)], {}, [])
+        assert [m.kind for m in grouped] == ["bidimensional"] and [m.kind for m in loose] == ["line", "line"], short
+    oblique = build_marks([prim("POLYLINE", [[0, 0], [12, 0]], 0, group_id=1), prim("POLYLINE", [[3, -4], [9, 4]], 1, group_id=1)], {}, [])
     assert [m.kind for m in oblique] == ["line", "line"]   # 53 degrees: two lengths even in one group
-    apart = build_marks([prim("POLYLINE", long_axis, 0, group_id=1), prim("POLYLINE", [[6, 3], [6, 9]], 1, group_id=1)], {}, [])
+    apart = build_marks([prim("POLYLINE", [[0, 0], [12, 0]], 0, group_id=1), prim("POLYLINE", [[6, 3], [6, 9]], 1, group_id=1)], {}, [])
     assert [m.kind for m in apart] == ["line", "line"]     # 3 px off a 6 px short axis: not one measurement
 
 
@@ -101,3 +108,15 @@ def test_a_short_arrow_keeps_its_head_when_the_viewer_draws_heads_at_a_fixed_scr
     wide = [tip + 7 * rot(80) @ back, tip, tip + 7 * rot(-80) @ back]   # a T, not a head
     marks = build_marks([prim("POLYLINE", [tail, tip], 0, group_id=1), prim("POLYLINE", wide, 1, group_id=1)], {}, [])
     assert sorted(m.kind for m in marks) == ["line", "polyline"]
+
+
+def test_a_short_rulers_midpoint_tick_of_its_own_compound_is_decoration_not_a_short_axis():
+    """Agfa draws a ruler's midpoint tick at a fixed size (4 px) in the ruler's own compound: on a small nodule's
+    12 px ruler it is a third of the ruler, and was read as a bidimensional's short axis. A crossing line of another
+    compound (Agfa's bidimensional: two rulers) or of one graphic group stays a short axis."""
+    ruler, tick = [[0, 0], [12, 0]], [[6, -2], [6, 2]]
+    marks = build_marks([prim("POLYLINE", ruler, 0, compound_id=1), prim("POLYLINE", tick, 1, compound_id=1)], {}, [])
+    assert [m.kind for m in marks] == ["line"]
+    two_rulers = build_marks([prim("POLYLINE", ruler, 0, compound_id=1), prim("POLYLINE", tick, 1, compound_id=1001)], {}, [])
+    grouped = build_marks([prim("POLYLINE", ruler, 0, group_id=1), prim("POLYLINE", tick, 1, group_id=1)], {}, [])
+    assert [m.kind for m in two_rulers] == ["bidimensional"] and [m.kind for m in grouped] == ["bidimensional"]

@@ -3,8 +3,7 @@
 Writers encode the same mark differently (see shared/design/gsps.md): Agfa draws an arrow as a line
 plus a separate head polyline, Weasis as several loose polylines, Larvitar as a compound ARROW only;
 a bidimensional measurement is two crossing, near-perpendicular lines, grouped or not (grouped: a looser hand-placed
-geometry); an Agfa ruler may carry a short
-midpoint tick. This module is pure geometry on PIXEL-unit points, so it is shared by every reader.
+geometry); an Agfa ruler may carry a short midpoint tick. This module is pure geometry on PIXEL-unit points, so it is shared by every reader.
 """
 from __future__ import annotations
 
@@ -19,13 +18,21 @@ import numpy as np
 HEAD_MAX_FRACTION = 1.0   # an arrow-head arm is no longer than the shaft
 HEAD_MAX_ANGLE_DEG = 60.0
 TICK_MAX_FRACTION = 0.2   # a ruler's midpoint tick is shorter than this fraction of the ruler
+# ... unless it is part of the ruler's own compound graphic: drawn at a fixed size on screen, it can be most of a
+# small nodule's ruler (4 px on 6 px) and is still decoration as long as it crosses the ruler's midpoint and is
+# bisected by it (a bidimensional's second axis is a ruler of its own, or shares a group, not a compound)
+TICK_OWN_COMPOUND_MAX_FRACTION = 1.0
 # RECIST/WHO bidimensional axes are perpendicular by definition; viewers that draw them (OHIF, Agfa, Weasis)
 # keep the short axis within a few degrees of it, hand-placed ones within ~10. 90 +- 15 degrees admits those and
-# refuses two independent rulers that merely cross (any angle is possible there; 45 is typical).
+# refuses two independent rulers that merely cross (any angle is possible there; 45 is typical). A hand places each
+# calliper end within about a pixel (PLACEMENT_PX), which tilts a short axis of s px by up to atan(2 / s): more
+# than 15 degrees below 7.5 px (a small nodule's), so the limit widens to that, and the short axis may stop a pixel
+# short of the long one.
 BIDIMENSIONAL_MAX_TILT_DEG = 15.0
+PLACEMENT_PX = 1.0
 # Two lines that the writer put in one graphic group or compound are one measurement by its own account; only their
-# geometry by hand is looser: a 4 px short axis half a pixel off at each end tilts ~15-20 degrees, and a concave
-# nodule's longest perpendicular chord may stop just short of the long axis (RECIST does not require it to cross).
+# geometry by hand is looser: up to 30 degrees off square, and a concave nodule's longest perpendicular chord may stop
+# short of the long axis by a quarter of its length (RECIST does not require the axes to cross).
 GROUPED_MAX_TILT_DEG = 30.0
 GROUPED_MAX_GAP_FRACTION = 0.25   # of the short axis: how far past its end the long axis may lie
 LINE_LIKE_COMPOUNDS = {"RULER", "MULTILINE", "INFINITELINE", "CUTLINE", "RANGELINE", "AXIS"}
@@ -110,15 +117,21 @@ def _near_perpendicular(a: Primitive, b: Primitive, max_tilt_deg: float = BIDIME
     return cos <= np.sin(np.radians(max_tilt_deg))
 
 
-def _grouped_axes(a: Primitive, b: Primitive) -> bool:
-    """Two lines of one group or compound that form a hand-placed bidimensional measurement: near-perpendicular
-    within GROUPED_MAX_TILT_DEG, the short axis's line meeting the long axis inside it, on the short axis or at
-    most GROUPED_MAX_GAP_FRACTION of its length past one end."""
-    if not _same_ids(a, b) or not _near_perpendicular(a, b, GROUPED_MAX_TILT_DEG):
-        return False
+def _bidimensional_axes(a: Primitive, b: Primitive) -> bool:
+    """Whether two lines are the axes of one bidimensional measurement: near-perpendicular, and the short axis's
+    line meets the long axis inside it, on the short axis or just past one of its ends. Lines of one group or
+    compound get the grouped tolerances; independent ones the strict tilt, widened to what pixel-precise placement
+    allows on a short axis, and a pixel's gap."""
     long_seg, short = (a, b) if a.length_px >= b.length_px else (b, a)
+    if _same_ids(a, b):
+        max_tilt, gap = GROUPED_MAX_TILT_DEG, GROUPED_MAX_GAP_FRACTION
+    else:
+        placement = np.degrees(np.arctan(2 * PLACEMENT_PX / short.length_px))
+        max_tilt, gap = min(GROUPED_MAX_TILT_DEG, max(BIDIMENSIONAL_MAX_TILT_DEG, placement)), PLACEMENT_PX / short.length_px
+    if not _near_perpendicular(a, b, max_tilt):
+        return False
     t_long, t_short = _crossing_params(long_seg.points, short.points)
-    return 0.0 < t_long < 1.0 and -GROUPED_MAX_GAP_FRACTION <= t_short <= 1.0 + GROUPED_MAX_GAP_FRACTION
+    return 0.0 < t_long < 1.0 and -gap <= t_short <= 1.0 + gap
 
 
 def _same_ids(p: Primitive, q: Primitive) -> bool:
@@ -196,7 +209,9 @@ def build_marks(prims: list[Primitive], compound_types: dict[int, str], texts: l
         for short in free:
             if short is long_seg or id(short) in used or id(long_seg) in used:
                 continue
-            if short.length_px < TICK_MAX_FRACTION * long_seg.length_px and _segments_cross(long_seg.points, short.points):
+            own = long_seg.compound_id is not None and short.compound_id == long_seg.compound_id
+            limit = TICK_OWN_COMPOUND_MAX_FRACTION if own else TICK_MAX_FRACTION
+            if short.length_px < limit * long_seg.length_px and _segments_cross(long_seg.points, short.points):
                 ta, tb = _crossing_params(long_seg.points, short.points)
                 if abs(ta - 0.5) < 0.05 and abs(tb - 0.5) < 0.2 and _ids_compatible(long_seg, short):
                     used.add(id(short))  # ruler tick: decoration of the ruler, not a mark of its own
@@ -205,8 +220,7 @@ def build_marks(prims: list[Primitive], compound_types: dict[int, str], texts: l
     for i, a in enumerate(free):
         for b in free[i + 1:]:  # separate rulers (own compound ids) may still form one bidimensional mark
             groups_differ = a.group_id is not None and b.group_id is not None and a.group_id != b.group_id
-            if not groups_differ and (_segments_cross(a.points, b.points) and _near_perpendicular(a, b)
-                                      or _grouped_axes(a, b)):
+            if not groups_differ and _bidimensional_axes(a, b):
                 da = (a.points[1] - a.points[0]) / a.length_px
                 db = (b.points[1] - b.points[0]) / b.length_px
                 pairs.append((0 if _same_ids(a, b) else 1, abs(float(np.dot(da, db))), a, b))
