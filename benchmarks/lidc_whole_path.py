@@ -77,7 +77,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--canvas", type=int, default=160, help="image size the crop is centred in (px; 0: the crop alone)")
     ap.add_argument("--misses", action="store_true", help="list the marks read back as another kind")
-    ap.add_argument("--style", default="standard", choices=STYLES, help="how the viewer writes its GSPS (curation.demo.gsps_styles)")
+    ap.add_argument("--style", default="standard", choices=(*STYLES, "sr"),
+                    help="how the viewer writes its GSPS (curation.demo.gsps_styles), or sr: a TID 1500 measurement report")
     args = ap.parse_args()
     cases = [c for c in crop_cases(args.data) if args.half == "all" or half_of(c[0]) == args.half]
     if args.max_cases and args.max_cases < len(cases):

@@ -11,6 +11,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 from curation.demo.ct_writer import StudyInfo, uid, write_ct_series
 from curation.demo.gsps_styles import DemoMark, write_gsps
+from curation.demo.sr_writer import write_tid1500
 from segmentation.protocol import load_case
 from segmentation.real_eval import case_rng
 from segmentation.real_prompts import REAL_PROMPT_KINDS, real_prompt
@@ -76,7 +77,7 @@ def write_lidc_study(name: str, folder: Path, prompt, spacing, hu: np.ndarray, s
                      style: str = "standard") -> None:
     """The crop as a CT series (axial, identity orientation, ascending positions: slice i of the array is slice
     i of the volume opseg builds) plus a GSPS holding ``prompt`` as the reader's mark (``pr.dcm``), written the way
-    the viewer ``style`` writes it (curation.demo.gsps_styles); a list of prompts gives one GSPS each
+    the viewer ``style`` writes it (curation.demo.gsps_styles; ``sr``: a TID 1500 SR); a list of prompts gives one each
     (``pr_<kind>.dcm``), so no two marks can be paired into another kind."""
     study = StudyInfo(patient_id=name[:14], patient_name="LIDC^CROP", birth_date="", sex="O", study_uid=uid(name, "study"),
                       accession=name[-8:].replace("_", ""), study_date="20000101", description="LIDC-IDRI crop")
@@ -90,8 +91,8 @@ def write_lidc_study(name: str, folder: Path, prompt, spacing, hu: np.ndarray, s
     several = isinstance(prompt, (list, tuple))
     for n, p in enumerate(prompt if several else [prompt]):
         tag = (p.kind,) if several else ()
-        gsps = write_gsps(style, [_mark(name, p, spacing, cts)], study, uid(name, "pr", *tag),
-                          uid(name, "pr", *tag, 1), 99 + n, cts)
+        marks, series, sop = [_mark(name, p, spacing, cts)], uid(name, "pr", *tag), uid(name, "pr", *tag, 1)
+        gsps = write_tid1500(marks, series, sop, 99 + n) if style == "sr" else write_gsps(style, marks, study, series, sop, 99 + n, cts)
         gsps.save_as(folder / (f"pr_{p.kind}.dcm" if several else "pr.dcm"), enforce_file_format=True)
 
 
