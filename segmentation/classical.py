@@ -6,8 +6,9 @@ density, and a grown region follows them. Here the prompt fixes both sides of th
   arrow's tip points at; see ``prompt_geometry``), kept where they look like the lesion;
 - background seeds outside the ellipsoid the drawn size allows (in-plane radius from the length, the same
   physical extent across slices, so anisotropic slices are handled in mm), outside a drawn box/contour on its
-  slice, and wherever the HU is on the far side of the per-lesion model (lesion HU from the seeds, background
-  HU from a ring just outside the bound, on the side of the lesion's HU where most of that ring lies);
+  slice (and in a drawn box's corners beyond the ellipse inscribed in it: ``drawn_box``), and wherever the HU is
+  on the far side of the per-lesion model (lesion HU from the seeds, background HU from a ring just outside the
+  bound, on the side of the lesion's HU where most of that ring lies);
 - the random walker (scikit-image, with the voxel spacing) then places the boundary where the image changes
   most between the two, so a vessel or the chest wall is cut at its narrowest/weakest link inside the bound.
 The mask is the walk's lesion plus its partial-volume rim (LIDC readers include it), kept where lesion-like
@@ -37,6 +38,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.transform import resize
 
+from segmentation.drawn_box import beyond_inscribed_ellipse
 from segmentation.morphology import fill_holes_per_slice, grow_one
 from segmentation.prompt_geometry import MAX_POINT_RADIUS_MM, footprint
 from segmentation.prompts import Prompt, PromptError
@@ -44,7 +46,8 @@ from segmentation.resample import upsample_linear
 from segmentation.result import SegmentResult
 from segmentation.walker import lesion_probability
 
-BACKEND = "classical-cpu 0.8.0"   # 0.8.0: what a caliper's/arrow's/point's slice walk cut the lesion from stays out
+BACKEND = "classical-cpu 0.8.1"   # 0.8.1: a drawn box's corners beyond its inscribed ellipse are background
+                                  # 0.8.0: what a caliper's/arrow's/point's slice walk cut the lesion from stays out
                                   # 0.7.0: drawn regions' masks without strokes under 3 px, the drawing's faintest kept
                                   # 0.6.0: rim against the densest slice; 0.5.1: one walk system, symmetric SuperLU / PMISc CG
 SMOOTH_SIGMA_PX = 0.6
@@ -420,6 +423,10 @@ class ClassicalSegmenter(PerPromptSegmenter):
         off = np.array([box_r.start - rows.start, box_c.start - cols.start])
         if fp.outside is not None:
             labels[kk][fp.outside[off[0]:off[0] + crop.shape[1], off[1]:off[1] + crop.shape[2]]] = 2
+        if prompt.kind == "polygon":   # a drawn box's corners beyond the round lesion it bounds (``drawn_box``)
+            corners = beyond_inscribed_ellipse(local.points - off, crop.shape[1:])
+            if corners is not None:
+                labels[kk][corners] = 2
         seed_idx = np.floor(fp.seeds - off).astype(int)
         seed_idx = seed_idx[(seed_idx >= 0).all(axis=1) & (seed_idx < crop.shape[1:]).all(axis=1)]
         if not len(seed_idx):
