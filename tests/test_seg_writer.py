@@ -59,8 +59,8 @@ def _real_series_masks(folder):
 @pytest.mark.parametrize("folder", [TOTALSEG_J2K, DATA / "dcmqi_ct_3slice"])
 def test_a_real_series_seg_equals_plain_highdicoms_and_saves_to_the_same_bytes(folder, monkeypatch):
     """On real CT slices (TotalSegmentator's JPEG 2000 series, dcmqi's CT) with overlapping masks: the SEG export builds
-    (LesionSegmentation, IOD lookups memoised) equals the one highdicom's own Segmentation builds, element for
-    element (generated UIDs and times aside), PixelData included."""
+    (LesionSegmentation, IOD lookups memoised, look-up tables deferred) equals the one highdicom's own Segmentation
+    builds, element for element (generated UIDs and times aside), PixelData included, and queries as it does."""
     instances, masks = _real_series_masks(folder)
     seen = []
     scan = seg_writer._in_iod
@@ -78,6 +78,15 @@ def test_a_real_series_seg_equals_plain_highdicoms_and_saves_to_the_same_bytes(f
     again = pydicom.dcmread(io.BytesIO(buf.getvalue()))
     assert again.PixelData == want.PixelData and again.SegmentsOverlap == "YES"
 
+    # the look-up tables: what highdicom's constructor sets after the SEG (want's) is what made defers, past the save,
+    # until its first query, which then answers as want's does
+    assert set(vars(want)) - set(vars(made)) == seg_writer.LUT_ATTRIBUTES and vars(made)["_luts_pending"]
+    sources = [i.sop_uid for i in instances]
+    got = made.get_pixels_by_source_instance(sources, segment_numbers=[1, 2, 3], assert_missing_frames_are_empty=True)
+    assert "_luts_pending" not in vars(made) and seg_writer.LUT_ATTRIBUTES <= set(vars(made))
+    assert np.array_equal(got, want.get_pixels_by_source_instance(sources, segment_numbers=[1, 2, 3],
+                                                                  assert_missing_frames_are_empty=True))
+
 
 def test_the_memo_is_only_in_place_while_a_seg_is_built():
     import highdicom._standard_utils as hd_standard
@@ -89,3 +98,19 @@ def test_the_memo_is_only_in_place_while_a_seg_is_built():
         assert seg_writer._memoised_in_iod("PixelData", ct, ["IconImageSequence"]) is \
             seg_writer._scan_iod("PixelData", ct, ["IconImageSequence"])
     assert hd_standard.is_attribute_in_iod is seg_writer._scan_iod
+
+
+def test_export_seg_sets_up_highdicoms_tables_for_its_workers_and_lets_them_go_after():
+    """The stage setup (made once in the local executor's process, inherited by every forked worker) loads the tables
+    highdicom reads while building a SEG; its teardown clears them. A Ray run maps its partitions as tasks still."""
+    from curation.io.stage import has_setup
+    from curation.publish.stage import ExportSegStage
+
+    stage = ExportSegStage()
+    for table in seg_writer._STANDARD_TABLES:
+        table.cache_clear()
+    stage.setup()
+    assert has_setup(stage) and not stage.setup_holds_model
+    assert all(table.cache_info().currsize == 1 for table in seg_writer._STANDARD_TABLES)
+    stage.teardown()
+    assert all(table.cache_info().currsize == 0 for table in seg_writer._STANDARD_TABLES)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import pydicom
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import DataElement
 from pydicom.uid import CTImageStorage
 
 from curation.dicom.read import read_dicom
@@ -38,20 +40,36 @@ def catalog_series_datasets(instances: list[InstanceRecord]) -> tuple[list[pydic
     geometry = build_geometry(slices_from_catalog([i.to_row() for i in instances]))
     by_uid = {i.sop_uid: i for i in instances}
     order = list(dict.fromkeys(s.sop_uid for s in geometry.slices))
+    stand_in = _StandIns()
     return [_with_charset(read_dicom(by_uid[order[0]].path, stop_before_pixels=True))] + \
-        [_source_stand_in(by_uid[uid]) for uid in order[1:]], geometry
+        [stand_in(by_uid[uid]) for uid in order[1:]], geometry
 
 
-def _source_stand_in(i: InstanceRecord) -> pydicom.Dataset:
-    ds = pydicom.Dataset()
-    ds.SOPClassUID, ds.SOPInstanceUID = i.sop_class_uid, i.sop_uid
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = i.study_uid, i.series_uid
-    if i.frame_of_reference_uid:
-        ds.FrameOfReferenceUID = i.frame_of_reference_uid
-    ds.Rows, ds.Columns = i.rows, i.columns
-    ds.ImagePositionPatient, ds.ImageOrientationPatient = i.image_position, i.image_orientation
-    ds.PixelSpacing = i.pixel_spacing
-    return ds
+class _StandIns:
+    """Source images from catalog rows: datasets holding what a derived object takes from every source. A series'
+    images mostly share their values (UIDs, size, orientation, spacing): each distinct value is made one element,
+    shared by every stand-in that holds it, so pydicom parses a series' DS values once, not per image (setting
+    them image by image was ≈ 0.2 ms an image); the stand-ins are only read."""
+
+    def __init__(self):
+        self.elements: dict[tuple, DataElement] = {}
+
+    def __call__(self, i: InstanceRecord) -> pydicom.Dataset:
+        values = {"SOPClassUID": i.sop_class_uid, "SOPInstanceUID": i.sop_uid, "StudyInstanceUID": i.study_uid,
+                  "SeriesInstanceUID": i.series_uid, "Rows": i.rows, "Columns": i.columns,
+                  "ImagePositionPatient": i.image_position, "ImageOrientationPatient": i.image_orientation,
+                  "PixelSpacing": i.pixel_spacing}
+        if i.frame_of_reference_uid:
+            values["FrameOfReferenceUID"] = i.frame_of_reference_uid
+        elements = [self._element(keyword, value) for keyword, value in values.items()]
+        return pydicom.Dataset({e.tag: e for e in elements})
+
+    def _element(self, keyword: str, value) -> DataElement:
+        key = (keyword, tuple(value) if isinstance(value, list) else value)
+        if key not in self.elements:
+            tag = tag_for_keyword(keyword)
+            self.elements[key] = DataElement(tag, dictionary_VR(tag), value)
+        return self.elements[key]
 
 
 def sorted_series_datasets(paths: list[str]) -> list[pydicom.Dataset]:

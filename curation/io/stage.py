@@ -95,6 +95,7 @@ class Stage(abc.ABC):
     kept_on_reset: ClassVar[tuple[str, ...]] = ()   # output tables the stage itself rewrites in full (a cache)
     source_label: ClassVar[str] = "source"   # what source_fingerprint covers, for the reason a stage re-runs
     share_setup: bool = True   # a forked worker may inherit the parent's setup (False for GPU / torch models)
+    setup_holds_model: ClassVar[bool] = True   # False: setup only loads libraries, which a Ray task loads itself
 
     def __init__(self, config=None):
         self.config = config if config is not None else self.Config()

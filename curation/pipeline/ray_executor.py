@@ -1,9 +1,9 @@
 """The same stages on Ray Data, for many machines and GPUs.
 
 Stages still run in order (each reads the tables the previous one wrote, on a shared filesystem); inside a
-stage the partitions are a Ray Dataset: CPU stages map them as tasks, stages that hold a model (a setup hook or
-GPUs in their resources, i.e. segmentation) map them with an actor pool, so the model is loaded once per
-actor and each actor gets `num_gpus`. Planning, completion markers and resume are the local executor's, so
+stage the partitions are a Ray Dataset: CPU stages map them as tasks, stages that hold a model (a setup hook that
+loads one, or GPUs in their resources, i.e. segmentation) map them with an actor pool, so the model is loaded once
+per actor and each actor gets `num_gpus`. Planning, completion markers and resume are the local executor's, so
 both executors write the same tables and a killed Ray run resumes from the same markers.
 """
 from __future__ import annotations
@@ -66,7 +66,7 @@ class RayExecutor(LocalExecutor):
         out = str(self.out)
         ds = ray.data.from_items([{"index": s.index, "count": s.count} for s in todo], override_num_blocks=len(todo))
         cfg, res = self.config, stage.resources
-        if has_setup(stage) or res.gpus:
+        if (has_setup(stage) and stage.setup_holds_model) or res.gpus:
             rows = ds.map_batches(_ModelActor, fn_constructor_kwargs={"stage": stage, "out": out, "key": key},
                                   compute=ActorPoolStrategy(min_size=1, max_size=max(1, min(cfg.actors, len(todo)))),
                                   batch_size=cfg.batch_size, num_cpus=res.cpus, num_gpus=res.gpus or None)
