@@ -1,9 +1,12 @@
 """What a box drawn round a lesion says beyond its own outline: the lesion is round, so its corners are not it.
 
-A reader's box (a rectangle, axis-aligned or not) is the lesion's bounding box on its slice: a nodule's section
+A reader's box is the lesion's bounding box on its slice: a nodule's section
 touches each side and, being round or oval, fills the ellipse inscribed in the box. What lies in the box's corners
 beyond that ellipse is what a rectangle cannot leave out: the chest wall beside a juxtapleural nodule, a vessel
-leaving it, lung. A free-hand polygon is the lesion's own outline and says nothing of the kind.
+leaving it, lung. A free-hand polygon is the lesion's own outline and says nothing of the kind. Box tools draw along
+the image's rows and columns (a display turned by quarter turns keeps that), so only such a rectangle is a box: a
+turned four-point polygon is more likely an outline clicked at the lesion's edges (four clicks at its top, right,
+bottom and left make a turned square whose "corners" are the lesion).
 """
 from __future__ import annotations
 
@@ -12,11 +15,12 @@ from typing import Optional
 import numpy as np
 
 RIGHT_ANGLE_TOL = 0.05   # |cos| of the angle between a rectangle's neighbouring sides
+AXIS_TOL = 0.05          # |sin| of the angle between a box's side and the image's rows or columns
 
 
 def rectangle(points: np.ndarray) -> Optional[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(centre, half side lengths, unit direction of the first side) of a polygon that is a rectangle (four
-    corners, the closing point repeated or not), else None."""
+    """(centre, half side lengths, unit direction of the first side) of a polygon that is a rectangle along the
+    image's rows and columns (four corners, the closing point repeated or not), else None."""
     pts = np.asarray(points, float)
     if len(pts) == 5 and np.allclose(pts[0], pts[-1]):
         pts = pts[:4]
@@ -28,6 +32,9 @@ def rectangle(points: np.ndarray) -> Optional[tuple[np.ndarray, np.ndarray, np.n
         return None
     cosines = np.abs(np.sum(sides * np.roll(sides, -1, axis=0), axis=1)) / (lengths * np.roll(lengths, -1))
     if (cosines > RIGHT_ANGLE_TOL).any():
+        return None
+    u = sides[0] / lengths[0]
+    if min(abs(u[0]), abs(u[1])) > AXIS_TOL:
         return None
     return pts.mean(axis=0), np.array([lengths[0], lengths[1]]) / 2, sides[0] / lengths[0]
 

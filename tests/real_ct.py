@@ -89,6 +89,8 @@ def write_lidc_study(name: str, folder: Path, prompt, spacing, hu: np.ndarray, s
         for n in names:
             reencode(folder / "ct" / n, folder / "ct" / n, syntax)
     several = isinstance(prompt, (list, tuple))
+    if several and len({p.kind for p in prompt}) < len(prompt):
+        raise ValueError("one prompt per kind: each is written as pr_<kind>.dcm")
     for n, p in enumerate(prompt if several else [prompt]):
         tag = (p.kind,) if several else ()
         marks, series, sop = [_mark(name, p, spacing, cts)], uid(name, "pr", *tag), uid(name, "pr", *tag, 1)

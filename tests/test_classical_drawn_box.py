@@ -41,8 +41,9 @@ def test_the_wall_in_a_box_corner_stays_out_off_its_slice_too():
 
 
 def test_only_a_rectangle_has_corners():
-    """An axis-aligned or rotated rectangle (closing point repeated or not) gives its inscribed ellipse's outside;
-    a free-hand polygon (the lesion's own outline) and a trapezoid give nothing."""
+    """A rectangle along the rows and columns (closing point repeated or not) gives its inscribed ellipse's outside;
+    a free-hand polygon (the lesion's own outline), a trapezoid and a turned rectangle (four clicks at a round
+    lesion's top, right, bottom and left make a turned square) give nothing."""
     box = np.array([[2.0, 3.0], [2.0, 13.0], [8.0, 13.0], [8.0, 3.0], [2.0, 3.0]])
     centre, half, _ = rectangle(box)
     assert np.allclose(centre, [5.0, 8.0]) and sorted(half) == [3.0, 5.0]
@@ -51,6 +52,8 @@ def test_only_a_rectangle_has_corners():
     assert out.sum() == beyond_inscribed_ellipse(box[:4], (12, 16)).sum()
     c, s = np.cos(0.5), np.sin(0.5)
     turned = np.array([[20 + 6 * c * i - 3 * s * j, 20 + 6 * s * i + 3 * c * j] for i, j in ((-1, -1), (1, -1), (1, 1), (-1, 1))])
-    assert rectangle(turned) is not None and not beyond_inscribed_ellipse(turned, (40, 40))[20, 20]
+    assert rectangle(turned) is None and beyond_inscribed_ellipse(turned, (40, 40)) is None
+    clicks = np.array([[10.0, 20.0], [20.0, 30.0], [30.0, 20.0], [20.0, 10.0]])   # a disc's N, E, S, W edges
+    assert rectangle(clicks) is None
     assert rectangle(np.array([[0.0, 0.0], [0.0, 10.0], [5.0, 8.0], [5.0, 2.0]])) is None
     assert rectangle(np.array([[0.0, 0.0], [0.0, 10.0], [5.0, 12.0], [9.0, 6.0], [6.0, 1.0]])) is None

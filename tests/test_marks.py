@@ -70,18 +70,22 @@ def test_crossing_lines_that_are_not_perpendicular_stay_two_lines():
 
 
 def test_a_hand_placed_bidimensional_is_one_mark_within_what_pixel_placement_allows():
-    """A tiny short axis placed by hand tilts more than 15 degrees (4 px long, a pixel off at the ends), and a concave
-    nodule's longest perpendicular chord can end just short of the long axis: still one bidimensional mark, grouped
-    or not. Two lines a writer put in one graphic group (or compound) are one measurement by its account and get
-    more room; independent rulers beyond pixel precision stay two lines."""
+    """A tiny short axis placed by hand tilts more than 15 degrees (4 px long, a pixel off at the ends): still one
+    bidimensional mark, grouped or not. Two lines a writer put in one graphic group (or compound) are one measurement
+    by its account and get more room: a concave nodule's longest perpendicular chord may end short of the long axis.
+    Independent rulers must cross (a T is a base and its height) and beyond pixel precision stay two lines."""
     long_axis = [[0, 0], [12, 0]]
     tilted = [[5, -2], [6.3, 2]]             # 72 degrees to the long axis, 4.2 px long
     short_of_it = [[6, 0.6], [6, 6.5]]       # perpendicular, its end 0.6 px short of the long axis
-    for short in (tilted, short_of_it):
-        for ids in ({"group_id": 1}, {}):
-            marks = build_marks([prim("POLYLINE", long_axis, 0, **ids), prim("POLYLINE", short, 1, **ids)], {}, [])
-            assert [m.kind for m in marks] == ["bidimensional"], (short, ids)
-            assert np.allclose(marks[0].points[:2], long_axis)
+    for ids in ({"group_id": 1}, {}):
+        marks = build_marks([prim("POLYLINE", long_axis, 0, **ids), prim("POLYLINE", tilted, 1, **ids)], {}, [])
+        assert [m.kind for m in marks] == ["bidimensional"], ids
+        assert np.allclose(marks[0].points[:2], long_axis)
+    grouped = build_marks([prim("POLYLINE", long_axis, 0, group_id=1), prim("POLYLINE", short_of_it, 1, group_id=1)], {}, [])
+    assert [m.kind for m in grouped] == ["bidimensional"]
+    for stem in (short_of_it, [[6, 0], [6, 6.5]]):   # a T, its stem short of or ending on the bar
+        loose = build_marks([prim("POLYLINE", long_axis, 0), prim("POLYLINE", stem, 1)], {}, [])
+        assert [m.kind for m in loose] == ["line", "line"], stem
     long_axis = [[0, 0], [40, 0]]
     tilted = [[15.75, -10], [24.25, 10]]     # 67 degrees, 21.7 px: beyond pixel precision
     short_of_it = [[20, 3], [20, 15]]        # 3 px short of the long axis, a quarter of its 12 px
@@ -105,18 +109,32 @@ def test_a_short_arrow_keeps_its_head_when_the_viewer_draws_heads_at_a_fixed_scr
     v = [tip + 7 * rot(30) @ back, tip, tip + 7 * rot(-30) @ back]
     marks = build_marks([prim("POLYLINE", [tail, tip], 0, group_id=1), prim("POLYLINE", v, 1, group_id=1)], {}, [])
     assert [m.kind for m in marks] == ["arrow"] and np.allclose(marks[0].tip, tip)
+    steep = [tip + 7 * rot(50) @ back, tip, tip + 7 * rot(-50) @ back]   # a wide head is still one
+    marks = build_marks([prim("POLYLINE", [tail, tip], 0, group_id=1), prim("POLYLINE", steep, 1, group_id=1)], {}, [])
+    assert [m.kind for m in marks] == ["arrow"]
     wide = [tip + 7 * rot(80) @ back, tip, tip + 7 * rot(-80) @ back]   # a T, not a head
     marks = build_marks([prim("POLYLINE", [tail, tip], 0, group_id=1), prim("POLYLINE", wide, 1, group_id=1)], {}, [])
     assert sorted(m.kind for m in marks) == ["line", "polyline"]
+    # a fan of long rulers from one point (100 px, two 85 px at 45 degrees) is three measurements, not an arrow
+    start, end = np.array([0.0, 0.0]), np.array([100.0, 0.0])
+    fan = [prim("POLYLINE", [start, end], 0)] + [prim("POLYLINE", [start, start + 85 * rot(d) @ np.array([1.0, 0.0])], i + 1)
+                                                   for i, d in enumerate((45, -45))]
+    assert sorted(m.kind for m in build_marks(fan, {}, [])) == ["line", "line", "line"]
 
 
 def test_a_short_rulers_midpoint_tick_of_its_own_compound_is_decoration_not_a_short_axis():
-    """Agfa draws a ruler's midpoint tick at a fixed size (4 px) in the ruler's own compound: on a small nodule's
-    12 px ruler it is a third of the ruler, and was read as a bidimensional's short axis. A crossing line of another
-    compound (Agfa's bidimensional: two rulers) or of one graphic group stays a short axis."""
+    """Agfa draws a ruler's midpoint tick at a fixed size (4 px) in the ruler's own compound, after the ruler: on a
+    small nodule's 12 px ruler it is a third of the ruler, on a 3 px one longer than it, and was read as a
+    bidimensional's axis. A crossing line of another compound (Agfa's bidimensional: two rulers), of one graphic
+    group, or of the same compound but longer than a tick (a one-compound cross) stays a short axis."""
     ruler, tick = [[0, 0], [12, 0]], [[6, -2], [6, 2]]
     marks = build_marks([prim("POLYLINE", ruler, 0, compound_id=1), prim("POLYLINE", tick, 1, compound_id=1)], {}, [])
-    assert [m.kind for m in marks] == ["line"]
+    assert [m.kind for m in marks] == ["line"] and np.allclose(marks[0].points, ruler)
+    tiny = [[0, 0], [3, 0]]
+    marks = build_marks([prim("POLYLINE", tiny, 0, compound_id=1), prim("POLYLINE", [[1.5, -2], [1.5, 2]], 1, compound_id=1)], {}, [])
+    assert [m.kind for m in marks] == ["line"] and np.allclose(marks[0].points, tiny)   # the ruler, not its tick
     two_rulers = build_marks([prim("POLYLINE", ruler, 0, compound_id=1), prim("POLYLINE", tick, 1, compound_id=1001)], {}, [])
     grouped = build_marks([prim("POLYLINE", ruler, 0, group_id=1), prim("POLYLINE", tick, 1, group_id=1)], {}, [])
     assert [m.kind for m in two_rulers] == ["bidimensional"] and [m.kind for m in grouped] == ["bidimensional"]
+    cross = build_marks([prim("POLYLINE", [[0, 0], [30, 0]], 0, compound_id=1), prim("POLYLINE", [[15, -10], [15, 10]], 1, compound_id=1)], {}, [])
+    assert [m.kind for m in cross] == ["bidimensional"]

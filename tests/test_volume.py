@@ -129,18 +129,28 @@ def test_a_slice_whose_pixels_are_not_its_series_grid_is_refused_with_its_file(t
     assert err.value.reason == "bad_pixel_data" and files[1].name in err.value.detail and "(rows, columns)" in err.value.detail
 
 
-@pytest.mark.parametrize("slope, intercept, want", [(None, None, np.int16), (1.0, -40000.0, np.float32),
-                                                    (0.5, -1024.0, np.float32), (2.0, -1024.0, np.int16)])
-def test_a_whole_number_rescale_decodes_straight_to_int16_with_the_same_hu(tmp_path, slope, intercept, want):
+@pytest.mark.parametrize("slope, intercept, last_only, want", [
+    (None, None, False, np.int16), (1.0, -40000.0, False, np.float32), (0.5, -1024.0, False, np.float32),
+    (2.0, -1024.0, False, np.int16), (1.0, 40000.0, True, np.float32)])
+def test_a_whole_number_rescale_decodes_straight_to_int16_with_the_same_hu(tmp_path, monkeypatch, slope, intercept,
+                                                                          last_only, want):
     """The cache's stored form (int16 when the rescale gives whole HU in range) comes from the decoder, without a
-    float32 pass; a fractional slope or HU beyond int16 stay float32; the numbers equal the float32 decode."""
+    float32 pass; a fractional slope or HU beyond int16 stay float32, also when only the last slice's do (the slices
+    before it carried over, each decoded once); the numbers equal the float32 decode."""
+    import pydicom.pixels
+
     from opseg_testdata import DATA
-    for f in sorted((DATA / "dcmqi_ct_3slice").glob("*.dcm")):
+    files = sorted((DATA / "dcmqi_ct_3slice").glob("*.dcm"))
+    for i, f in enumerate(files):
         ds = pydicom.dcmread(f)
-        if slope is not None:
+        if slope is not None and (not last_only or i == len(files) - 1):
             ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
         ds.save_as(tmp_path / f.name)
     paths = sorted(str(p) for p in tmp_path.glob("*.dcm"))
-    as_float, stored = load_volume(paths), load_volume(paths, whole_as_int16=True)
-    assert as_float.hu.dtype == np.float32 and stored.hu.dtype == want
+    as_float = load_volume(paths)
+    decoded = []
+    real = pydicom.pixels.pixel_array
+    monkeypatch.setattr(pydicom.pixels, "pixel_array", lambda ds, **kw: decoded.append(1) or real(ds, **kw))
+    stored = load_volume(paths, whole_as_int16=True)
+    assert as_float.hu.dtype == np.float32 and stored.hu.dtype == want and len(decoded) == len(files)
     assert np.array_equal(stored.hu.astype(np.float32), as_float.hu) and stored.hu.min() < stored.hu.max()

@@ -198,8 +198,8 @@ def load_volume(paths: Sequence[str], series_uid: str = "", whole_as_int16: bool
     """Read the pixel data of a CT series (single- or multi-frame) into HU on a checked geometry.
 
     ``whole_as_int16``: HU comes as int16 when every slice's rescale gives whole numbers in int16's range (the
-    volume cache's stored form, the same numbers), skipping a float32 pass and the check that it was whole; else,
-    and always without it, float32."""
+    volume cache's stored form, the same numbers), skipping a float32 pass and the check that it was whole; else
+    (from the first slice that is not: the slices before it are carried over), and always without it, float32."""
     from pydicom.pixels import pixel_array   # its decoders' import (~0.5 s) only where pixels are decoded
 
     datasets = []
@@ -220,38 +220,46 @@ def load_volume(paths: Sequence[str], series_uid: str = "", whole_as_int16: bool
         ds, frame = pixels[(s.sop_uid, s.frame)]
         fg = None if frame is None else ds.PerFrameFunctionalGroupsSequence[frame - 1]
         slices.append((s, ds, frame, _rescale(ds, fg)))
-    if whole_as_int16 and all(_whole(*rescale) for *_, rescale in slices):
-        hu = _decode_into(np.empty((len(slices), geometry.rows, geometry.columns), dtype=np.int16), slices, pixel_array)
-        if hu is not None:
-            return Volume(hu=hu, geometry=geometry, series_uid=series_uid)
-    hu = _decode_into(np.empty((len(slices), geometry.rows, geometry.columns), dtype=np.float32), slices, pixel_array)
-    return Volume(hu=hu, geometry=geometry, series_uid=series_uid)
-
-
-def _decode_into(hu: np.ndarray, slices, pixel_array) -> Optional[np.ndarray]:
-    """Each slice decoded and rescaled into ``hu`` (float32, or int16 for whole-number rescales); None when an int16
-    slice's HU would leave int16's range."""
-    for out, (s, ds, frame, (slope, intercept)) in zip(hu, slices):
+    whole = whole_as_int16 and all(_whole(*rescale) for *_, rescale in slices)
+    hu = np.empty((len(slices), geometry.rows, geometry.columns), dtype=np.int16 if whole else np.float32)
+    for i, (s, ds, frame, (slope, intercept)) in enumerate(slices):
         try:   # pydicom's decoder, as ds.pixel_array calls it, without its cache's per-call element checks
             arr = pixel_array(ds) if frame is None else pixel_array(ds, index=frame - 1)
         except Exception as exc:
             raise VolumeError("bad_pixel_data", f"{s.path}: {type(exc).__name__}: {exc}") from None
-        if arr.shape != out.shape:   # e.g. an RGB secondary capture or a frame of another size in the series
+        if arr.shape != hu.shape[1:]:   # e.g. an RGB secondary capture or a frame of another size in the series
             raise VolumeError("bad_pixel_data", f"{s.path}: pixel array {arr.shape}, the series' slices are "
-                                                f"{out.shape} (rows, columns)")
+                                                f"{hu.shape[1:]} (rows, columns)")
         if hu.dtype == np.int16:
-            if arr.dtype.kind not in "iu":   # float pixel data: its HU need not be whole
-                return None
-            ends = (float(arr.min()) * slope + intercept, float(arr.max()) * slope + intercept)
-            if min(ends) < -32768 or max(ends) > 32767:
-                return None
-            if slope == 1.0:   # exact in int32, cast once into the slice
-                np.add(arr, int(intercept), out=out, dtype=np.int32, casting="unsafe")
-            else:
-                out[...] = arr.astype(np.int32) * int(slope) + int(intercept)
-            continue
+            if _into_int16(hu[i], arr, slope, intercept):
+                continue
+            hu = _as_float32(hu, i)   # this slice's HU are not whole or leave int16: float32 from here on
+        out = hu[i]
         out[...] = arr   # in place, float32 throughout: the numbers of arr.astype(float32) * slope + intercept
         if slope != 1.0:   # x * 1 is x to the bit
             out *= slope
         out += intercept
-    return hu
+    return Volume(hu=hu, geometry=geometry, series_uid=series_uid)
+
+
+def _into_int16(out: np.ndarray, arr: np.ndarray, slope: float, intercept: float) -> bool:
+    """One slice's whole-number HU written into int16 ``out``; False (nothing written) when they could leave
+    int16's range or the pixel data are floats."""
+    if arr.dtype.kind not in "iu":
+        return False
+    ends = (float(arr.min()) * slope + intercept, float(arr.max()) * slope + intercept)
+    if min(ends) < -32768 or max(ends) > 32767:
+        return False
+    if slope == 1.0:   # exact in int32, cast once into the slice
+        np.add(arr, int(intercept), out=out, dtype=np.int32, casting="unsafe")
+    else:
+        out[...] = arr.astype(np.int32) * int(slope) + int(intercept)
+    return True
+
+
+def _as_float32(hu: np.ndarray, done: int) -> np.ndarray:
+    """The volume as float32, its first ``done`` int16 slices carried over (exact: whole numbers in int16's range
+    are float32 numbers, the ones the float32 decode gives), the rest to be decoded into it."""
+    out = np.empty(hu.shape, dtype=np.float32)
+    out[:done] = hu[:done]
+    return out

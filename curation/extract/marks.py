@@ -12,22 +12,25 @@ from typing import Optional
 
 import numpy as np
 
-# Viewers draw an arrow head at a fixed size on screen, so in image pixels a short arrow's head (a small nodule's
-# 8 mm arrow: 11 px at 0.7 mm) may be nearly as long as its shaft: an arm may reach the shaft's length, and must
-# point back along it within HEAD_MAX_ANGLE_DEG (heads are drawn at 20-45 degrees; a T or a star is not a head).
-HEAD_MAX_FRACTION = 1.0   # an arrow-head arm is no longer than the shaft
+# An arrow-head arm is shorter than HEAD_MAX_FRACTION of the shaft, or than HEAD_MAX_PX: viewers draw heads at a
+# fixed size on screen, so in image pixels a small nodule's short arrow (8 mm: 11 px at 0.7 mm) has a head (7-10 px)
+# nearly as long as its shaft. Never longer than the shaft, and pointing back along it within HEAD_MAX_ANGLE_DEG
+# (heads are drawn at 20-45 degrees): a T, a ruler's end ticks or a fan of long rulers from one point are no head.
+HEAD_MAX_FRACTION = 0.6
+HEAD_MAX_PX = 10.0
 HEAD_MAX_ANGLE_DEG = 60.0
 TICK_MAX_FRACTION = 0.2   # a ruler's midpoint tick is shorter than this fraction of the ruler
-# ... unless it is part of the ruler's own compound graphic: drawn at a fixed size on screen, it can be most of a
-# small nodule's ruler (4 px on 6 px) and is still decoration as long as it crosses the ruler's midpoint and is
-# bisected by it (a bidimensional's second axis is a ruler of its own, or shares a group, not a compound)
-TICK_OWN_COMPOUND_MAX_FRACTION = 1.0
+# ... or, in the ruler's own compound graphic and written after it, at most TICK_OWN_COMPOUND_MAX_PX: drawn at a fixed
+# size on screen (Agfa: 4 px), it can be most of a small nodule's ruler, or longer than a 3 px one, and is still
+# decoration when it crosses the ruler's midpoint and is bisected by it. A one-compound cross with a longer second
+# axis stays a bidimensional.
+TICK_OWN_COMPOUND_MAX_PX = 6.0
 # RECIST/WHO bidimensional axes are perpendicular by definition; viewers that draw them (OHIF, Agfa, Weasis)
 # keep the short axis within a few degrees of it, hand-placed ones within ~10. 90 +- 15 degrees admits those and
 # refuses two independent rulers that merely cross (any angle is possible there; 45 is typical). A hand places each
 # calliper end within about a pixel (PLACEMENT_PX), which tilts a short axis of s px by up to atan(2 / s): more
-# than 15 degrees below 7.5 px (a small nodule's), so the limit widens to that, and the short axis may stop a pixel
-# short of the long one.
+# than 15 degrees below 7.5 px (a small nodule's), so the limit widens to that. Independent rulers must cross: a T
+# (a base and its height) is two measurements.
 BIDIMENSIONAL_MAX_TILT_DEG = 15.0
 PLACEMENT_PX = 1.0
 # Two lines that the writer put in one graphic group or compound are one measurement by its own account; only their
@@ -119,19 +122,18 @@ def _near_perpendicular(a: Primitive, b: Primitive, max_tilt_deg: float = BIDIME
 
 def _bidimensional_axes(a: Primitive, b: Primitive) -> bool:
     """Whether two lines are the axes of one bidimensional measurement: near-perpendicular, and the short axis's
-    line meets the long axis inside it, on the short axis or just past one of its ends. Lines of one group or
-    compound get the grouped tolerances; independent ones the strict tilt, widened to what pixel-precise placement
-    allows on a short axis, and a pixel's gap."""
+    line meets the long axis inside it. Lines of one group or compound get the grouped tolerances (the meeting
+    point on the short axis or a quarter of its length past an end); independent ones must cross, within the strict
+    tilt widened to what pixel-precise placement allows on a short axis."""
     long_seg, short = (a, b) if a.length_px >= b.length_px else (b, a)
     if _same_ids(a, b):
-        max_tilt, gap = GROUPED_MAX_TILT_DEG, GROUPED_MAX_GAP_FRACTION
-    else:
-        placement = np.degrees(np.arctan(2 * PLACEMENT_PX / short.length_px))
-        max_tilt, gap = min(GROUPED_MAX_TILT_DEG, max(BIDIMENSIONAL_MAX_TILT_DEG, placement)), PLACEMENT_PX / short.length_px
-    if not _near_perpendicular(a, b, max_tilt):
-        return False
-    t_long, t_short = _crossing_params(long_seg.points, short.points)
-    return 0.0 < t_long < 1.0 and -gap <= t_short <= 1.0 + gap
+        if not _near_perpendicular(a, b, GROUPED_MAX_TILT_DEG):
+            return False
+        t_long, t_short = _crossing_params(long_seg.points, short.points)
+        return 0.0 < t_long < 1.0 and -GROUPED_MAX_GAP_FRACTION <= t_short <= 1.0 + GROUPED_MAX_GAP_FRACTION
+    placement = np.degrees(np.arctan(2 * PLACEMENT_PX / short.length_px))
+    max_tilt = min(GROUPED_MAX_TILT_DEG, max(BIDIMENSIONAL_MAX_TILT_DEG, placement))
+    return _segments_cross(a.points, b.points) and _near_perpendicular(a, b, max_tilt)
 
 
 def _same_ids(p: Primitive, q: Primitive) -> bool:
@@ -151,7 +153,7 @@ def _ids_compatible(p: Primitive, q: Primitive) -> bool:
 def _heads_at(shaft: Primitive, end: np.ndarray, other: np.ndarray, candidates: list[Primitive]) -> list[Primitive]:
     """Arrow-head primitives drawn at one end of a shaft: a 3-point V or short segments, pointing back."""
     tol = max(1.0, 0.03 * shaft.length_px)
-    max_arm = HEAD_MAX_FRACTION * shaft.length_px
+    max_arm = min(shaft.length_px, max(HEAD_MAX_FRACTION * shaft.length_px, HEAD_MAX_PX))
     back = (other - end) / np.linalg.norm(other - end)
     min_cos = np.cos(np.radians(HEAD_MAX_ANGLE_DEG))
 
@@ -210,8 +212,9 @@ def build_marks(prims: list[Primitive], compound_types: dict[int, str], texts: l
             if short is long_seg or id(short) in used or id(long_seg) in used:
                 continue
             own = long_seg.compound_id is not None and short.compound_id == long_seg.compound_id
-            limit = TICK_OWN_COMPOUND_MAX_FRACTION if own else TICK_MAX_FRACTION
-            if short.length_px < limit * long_seg.length_px and _segments_cross(long_seg.points, short.points):
+            small = short.length_px < TICK_MAX_FRACTION * long_seg.length_px or (   # drawn after its ruler: on a
+                own and short.index > long_seg.index and short.length_px <= TICK_OWN_COMPOUND_MAX_PX)   # tiny ruler it is the longer
+            if small and _segments_cross(long_seg.points, short.points):
                 ta, tb = _crossing_params(long_seg.points, short.points)
                 if abs(ta - 0.5) < 0.05 and abs(tb - 0.5) < 0.2 and _ids_compatible(long_seg, short):
                     used.add(id(short))  # ruler tick: decoration of the ruler, not a mark of its own
