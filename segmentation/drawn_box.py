@@ -36,7 +36,7 @@ def rectangle(points: np.ndarray) -> Optional[tuple[np.ndarray, np.ndarray, np.n
     u = sides[0] / lengths[0]
     if min(abs(u[0]), abs(u[1])) > AXIS_TOL:
         return None
-    return pts.mean(axis=0), np.array([lengths[0], lengths[1]]) / 2, sides[0] / lengths[0]
+    return pts.mean(axis=0), np.array([lengths[0], lengths[1]]) / 2, u
 
 
 def beyond_inscribed_ellipse(points: np.ndarray, shape) -> Optional[np.ndarray]:

@@ -190,10 +190,6 @@ def _rescale(ds, frame_fg=None) -> tuple[float, float]:
     return float(src.get("RescaleSlope", 1.0) or 1.0), float(src.get("RescaleIntercept", 0.0) or 0.0)
 
 
-def _whole(slope: float, intercept: float) -> bool:
-    return float(slope).is_integer() and float(intercept).is_integer()
-
-
 def load_volume(paths: Sequence[str], series_uid: str = "", whole_as_int16: bool = False) -> Volume:
     """Read the pixel data of a CT series (single- or multi-frame) into HU on a checked geometry.
 
@@ -215,14 +211,12 @@ def load_volume(paths: Sequence[str], series_uid: str = "", whole_as_int16: bool
             refs.append(r)
             pixels[(r.sop_uid, r.frame)] = (ds, r.frame)
     geometry = build_geometry(refs)
-    slices = []
-    for s in geometry.slices:
+    hu = np.empty((len(geometry.slices), geometry.rows, geometry.columns),
+                  dtype=np.int16 if whole_as_int16 else np.float32)
+    for i, s in enumerate(geometry.slices):
         ds, frame = pixels[(s.sop_uid, s.frame)]
         fg = None if frame is None else ds.PerFrameFunctionalGroupsSequence[frame - 1]
-        slices.append((s, ds, frame, _rescale(ds, fg)))
-    whole = whole_as_int16 and all(_whole(*rescale) for *_, rescale in slices)
-    hu = np.empty((len(slices), geometry.rows, geometry.columns), dtype=np.int16 if whole else np.float32)
-    for i, (s, ds, frame, (slope, intercept)) in enumerate(slices):
+        slope, intercept = _rescale(ds, fg)
         try:   # pydicom's decoder, as ds.pixel_array calls it, without its cache's per-call element checks
             arr = pixel_array(ds) if frame is None else pixel_array(ds, index=frame - 1)
         except Exception as exc:
@@ -243,9 +237,9 @@ def load_volume(paths: Sequence[str], series_uid: str = "", whole_as_int16: bool
 
 
 def _into_int16(out: np.ndarray, arr: np.ndarray, slope: float, intercept: float) -> bool:
-    """One slice's whole-number HU written into int16 ``out``; False (nothing written) when they could leave
-    int16's range or the pixel data are floats."""
-    if arr.dtype.kind not in "iu":
+    """One slice's whole-number HU written into int16 ``out``; False (nothing written) when its rescale or pixel
+    data are not whole numbers or its HU could leave int16's range."""
+    if arr.dtype.kind not in "iu" or not (float(slope).is_integer() and float(intercept).is_integer()):
         return False
     ends = (float(arr.min()) * slope + intercept, float(arr.max()) * slope + intercept)
     if min(ends) < -32768 or max(ends) > 32767:

@@ -2,8 +2,9 @@
 
 Writers encode the same mark differently (see shared/design/gsps.md): Agfa draws an arrow as a line
 plus a separate head polyline, Weasis as several loose polylines, Larvitar as a compound ARROW only;
-a bidimensional measurement is two crossing, near-perpendicular lines, grouped or not (grouped: a looser hand-placed
-geometry); an Agfa ruler may carry a short midpoint tick. This module is pure geometry on PIXEL-unit points, so it is shared by every reader.
+a bidimensional measurement is two crossing, near-perpendicular lines, grouped or not (grouped: a looser
+hand-placed geometry); an Agfa ruler may carry a short midpoint tick. This module is pure geometry on PIXEL-unit
+points, so it is shared by every reader.
 """
 from __future__ import annotations
 
@@ -211,9 +212,10 @@ def build_marks(prims: list[Primitive], compound_types: dict[int, str], texts: l
         for short in free:
             if short is long_seg or id(short) in used or id(long_seg) in used:
                 continue
+            # a tick of the ruler's own compound is written after it (on a 3 px ruler the tick is the longer one)
             own = long_seg.compound_id is not None and short.compound_id == long_seg.compound_id
-            small = short.length_px < TICK_MAX_FRACTION * long_seg.length_px or (   # drawn after its ruler: on a
-                own and short.index > long_seg.index and short.length_px <= TICK_OWN_COMPOUND_MAX_PX)   # tiny ruler it is the longer
+            small = short.length_px < TICK_MAX_FRACTION * long_seg.length_px or (
+                own and short.index > long_seg.index and short.length_px <= TICK_OWN_COMPOUND_MAX_PX)
             if small and _segments_cross(long_seg.points, short.points):
                 ta, tb = _crossing_params(long_seg.points, short.points)
                 if abs(ta - 0.5) < 0.05 and abs(tb - 0.5) < 0.2 and _ids_compatible(long_seg, short):
