@@ -210,6 +210,16 @@ def find_target(img: np.ndarray, tail: np.ndarray, tip: np.ndarray, px_mm: float
                        _shaft(tip, u, px_mm, img.shape), tissue)
 
 
+def blob_radius(img: np.ndarray, centre: np.ndarray, sign: float, px_mm: float) -> float:
+    """Radius (px) of the blob at ``centre`` (brighter than its surroundings for ``sign`` +1, darker for -1): the
+    radius of RADII_MM whose scale-normalised LoG there is strongest on that side. A lesion touching the chest wall
+    or a vessel of its own density is still a blob at its own scale, where rays from its centre run on into the wall."""
+    im = np.clip(img.astype(np.float32), *HU_CLIP)
+    at = np.asarray(centre, float)[None]
+    resp = [sign * float(_near(im, r_mm / px_mm / np.sqrt(2.0), at)[0][0]) for r_mm in RADII_MM]
+    return float(RADII_MM[int(np.argmax(resp))] / px_mm)
+
+
 def _holds_tip(b: _Blob, tissue: float) -> bool:
     """Whether the tissue at the tip is on the blob's side of half its contrast (the tip sits in the blob)."""
     return bool(b.sign * (tissue - (b.level - b.sign * 0.5 * b.contrast)) > 0)

@@ -53,7 +53,8 @@ def evaluate_demo(out: Path, truth: Truth) -> dict:
     """Masks of OUT against a truth source (curation.demo.truth.DemoTruth for the demo archive)."""
     out = Path(out)
     anns = {a.annotation_id: a for a in read_records(out, AnnotationRecord)}
-    masks = read_records(out, MaskRecord)
+    # by annotation: the bootstrap's intervals then do not move with mask ids (which change with the backend's version)
+    masks = sorted(read_records(out, MaskRecord), key=lambda m: m.annotation_id)
     per_kind: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     rows = []
     for m in masks:

@@ -3,9 +3,10 @@
 Every kind becomes a ``Footprint``: a centre, seed pixels inside the lesion, pixels outside it on the prompt
 slice (a box's outside, a contour's outside), and the largest in-plane radius the lesion may have. Lines give
 the radius from the drawn length; a point or an arrow says nothing about size, so rays are cast from the
-seed until the intensity leaves the lesion's side (the median ray is robust to a vessel or a wall touching
-the lesion). An arrow's target is the blob its tip touches on its line of sight (``arrow_target``), not the
-tissue the shaft crosses nor the first change past the tip.
+seed until the intensity leaves the lesion's side (a high percentile of them is robust to a vessel touching the
+lesion), and the bound is capped at twice the blob's own scale-space radius (a wall the lesion sinks into takes
+more rays than any percentile leaves out). An arrow's target is the blob its tip touches on its line of sight
+(``arrow_target``), not the tissue the shaft crosses nor the first change past the tip.
 All coordinates are (row, col) float indices on the prompt slice, pixel centre at +0.5.
 """
 from __future__ import annotations
@@ -17,12 +18,13 @@ import numpy as np
 from scipy import ndimage
 from skimage.draw import polygon as fill_polygon
 
-from segmentation.arrow_target import find_target
+from segmentation.arrow_target import blob_radius, find_target
 from segmentation.prompts import Prompt, PromptError
 
 RAYS = 24
 ARROW_REACH = 1.2           # an arrow's bound radius is at least this times its tip-to-centre distance
-ARROW_MAX_REACH = 2.0       # and at most this times the larger of that distance and the blob's radius
+BLOB_MAX_REACH = 2.0        # a point's bound radius is at most this times its blob's radius, an arrow's this times
+                            # the larger of that and its tip-to-centre distance (rays along a wall do not widen it)
 TIP_TISSUE_CONTRAST_HU = 100.0  # the tissue an arrow comes from is the background if it differs this much
 MAX_POINT_RADIUS_MM = 40.0
 MIN_CONTRAST_HU = 60.0
@@ -129,7 +131,7 @@ def arrow_footprint(img: np.ndarray, tail: np.ndarray, tip: np.ndarray, px_mm: f
     # the lesion reaches (nearly) to the tip whatever the rays say, and no further than the arrow's own scale
     # allows (rays that run along a wall it touches do not make it bigger)
     bound = max(1.35 * radius + 2.0, ARROW_REACH * t.distance_px + 2.0)
-    bound = min(bound, ARROW_MAX_REACH * max(t.radius_px, t.distance_px) + 2.0)
+    bound = min(bound, BLOB_MAX_REACH * max(t.radius_px, t.distance_px) + 2.0)
     return Footprint(t.centre, seeds, bound, outside, None, False), lesion, background
 
 
@@ -184,7 +186,11 @@ def footprint(p: Prompt, img: np.ndarray, px_mm: float) -> tuple[Footprint, floa
         seed = p.points[0]
         radius, lesion, background = sized_by_rays(img, seed, px_mm)
         seeds = seed + np.mgrid[-1:2, -1:2].reshape(2, -1).T * min(0.35 * radius, 2.0)
-        return Footprint(seed, seeds, 1.35 * radius + 2.0, None, None, False), lesion, background
+        # as an arrow's target: no further than the blob's own scale allows (a click on a nodule by the chest wall
+        # casts rays that run on into the wall, and its 60th-percentile ray is then the wall's)
+        blob = blob_radius(img, seed, float(np.sign(lesion - background)) or 1.0, px_mm)
+        bound = min(1.35 * radius + 2.0, BLOB_MAX_REACH * blob + 2.0)
+        return Footprint(seed, seeds, bound, None, None, False), lesion, background
     else:
         raise PromptError("not_a_prompt", f"kind {p.kind!r} cannot prompt a segmentation")
     values = sample(img, fp.seeds)

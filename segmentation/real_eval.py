@@ -79,19 +79,26 @@ def density_class(hu: np.ndarray, truth: np.ndarray) -> str:
     return "subsolid" if ggo >= SUBSOLID_FRACTION else "solid"
 
 
-def location_class(hu: np.ndarray, truth: np.ndarray, spacing) -> str:
+def wall_tissue(hu: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """The crop's chest wall, mediastinum or diaphragm: soft tissue (> WALL_HU) apart from the lesion (one voxel off
+    it) in components that are large and reach the crop's border."""
     tissue = (hu > WALL_HU) & ~ndimage.binary_dilation(truth, iterations=1)
     comp, n = ndimage.label(tissue)
     if n == 0:
-        return "isolated"
+        return np.zeros(hu.shape, bool)
     border = np.zeros(hu.shape, bool)
     border[:, [0, -1], :] = True
     border[:, :, [0, -1]] = True
     sizes = ndimage.sum_labels(np.ones_like(comp), comp, np.arange(1, n + 1))
     wall_ids = [i + 1 for i in range(n) if sizes[i] >= WALL_MIN_FRACTION * hu.size and (border & (comp == i + 1)).any()]
-    if not wall_ids:
+    return np.isin(comp, wall_ids)
+
+
+def location_class(hu: np.ndarray, truth: np.ndarray, spacing) -> str:
+    wall = wall_tissue(hu, truth)
+    if not wall.any():
         return "isolated"
-    dist = ndimage.distance_transform_edt(~np.isin(comp, wall_ids), sampling=spacing)
+    dist = ndimage.distance_transform_edt(~wall, sampling=spacing)
     return "juxtapleural" if float(dist[truth].min()) <= JUXTA_MM + max(spacing[1:]) else "isolated"
 
 
