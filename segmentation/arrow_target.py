@@ -32,6 +32,8 @@ GAP_MM = (-1.0, 3.5)          # tip distance outside the lesion's edge (negative
 CONE_DEG = 25.0               # the line of sight may miss the centre by this much
 CONE_STEP_DEG = 5.0
 RADII_MM = np.geomspace(1.0, 20.0, 14)
+MIN_BLOB_SIGMA_PX = 1.0       # ``blob_radius``'s finest LoG: a narrower one measures pixel noise (on 3 mm pixels the 1 mm
+                              # scale out-answered a vertebra's or a muscle's own scale 2-4x)
 HU_CLIP = (-1000.0, 200.0)
 DISC_RESPONSE = 0.736         # normalised LoG at a uniform disc's centre (sigma = r / sqrt 2), per HU of contrast
 PROFILE_SIGMA_MM = 1.0        # smoothing of the line-of-sight profile (texture, not structure)
@@ -216,8 +218,10 @@ def blob_radius(img: np.ndarray, centre: np.ndarray, sign: float, px_mm: float) 
     or a vessel of its own density is still a blob at its own scale, where rays from its centre run on into the wall."""
     im = np.clip(img.astype(np.float32), *HU_CLIP)
     at = np.asarray(centre, float)[None]
-    resp = [sign * float(_near(im, r_mm / px_mm / np.sqrt(2.0), at)[0][0]) for r_mm in RADII_MM]
-    return float(RADII_MM[int(np.argmax(resp))] / px_mm)
+    sigmas = RADII_MM / px_mm / np.sqrt(2.0)
+    sigmas = sigmas[sigmas >= MIN_BLOB_SIGMA_PX] if (sigmas >= MIN_BLOB_SIGMA_PX).any() else sigmas[-1:]
+    resp = [sign * float(_near(im, s, at)[0][0]) for s in sigmas]
+    return float(sigmas[int(np.argmax(resp))] * np.sqrt(2.0))
 
 
 def _holds_tip(b: _Blob, tissue: float) -> bool:

@@ -3,6 +3,7 @@ wall's), so the bound is capped by the nodule's own blob scale, as an arrow's ta
 tune half (tests/data/lidc_point_wall) and on a disc against a wall of its own density."""
 import numpy as np
 from real_ct import DATA, evaluation_prompt
+from scipy import ndimage
 
 from segmentation.arrow_target import RADII_MM, blob_radius
 from segmentation.classical import ClassicalSegmenter
@@ -67,3 +68,13 @@ def test_an_isolated_disc_keeps_its_ray_bound():
     fp, _, _ = footprint(Prompt("point", 0, np.array([[80.0, 80.0]])), img, px_mm)
     rays, _, _ = sized_by_rays(img, np.array([80.0, 80.0]), px_mm)
     assert abs(fp.radius_px - (1.35 * rays + 2.0)) < 1e-9
+
+
+def test_on_coarse_pixels_the_blob_is_not_the_pixel_noise():
+    """A 15 mm-radius disc on 3 mm pixels with 30 HU noise: the 1-1.6 mm scales (sigma under a pixel) answer the noise
+    most strongly (0.33 px); only scales of at least a pixel count, and the disc's radius comes back (5 px)."""
+    px_mm = 3.0
+    rr, cc = np.mgrid[0:60, 0:60] + 0.5
+    noise = np.random.default_rng(0).normal(0.0, 30.0, (60, 60))
+    img = ndimage.gaussian_filter((np.where(np.hypot(rr - 30, cc - 30) <= 5.0, 60.0, -80.0) + noise).astype(np.float32), 0.6)
+    assert abs(np.log(blob_radius(img, np.array([30.0, 30.0]), 1.0, px_mm) / 5.0)) <= np.diff(np.log(RADII_MM)).max()
