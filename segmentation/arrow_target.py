@@ -2,11 +2,11 @@
 intensity change past its tip (which, for an arrow drawn from the chest wall's side, is the air beyond the nodule).
 
 A reader's arrow ends at the lesion's edge or a few mm outside it and points at its centre; the lesion is a
-compact blob. So the target is the strongest blob (scale-normalised Laplacian of Gaussian over radii 1-20 mm)
-whose centre lies on the line of sight (within ``CONE_DEG``) at a distance from the tip that its own radius
-explains (radius + ``GAP_MM``), whose centre looks like the blob (not a hole in a bigger one), and that the line of
-sight reaches without a break: from a few mm past the tip to the centre the image stays within half the blob's
-contrast of its centre. That rejects the air beyond a wall-side tip and the wall itself (an edge, not a blob),
+compact blob. So the target is the strongest blob (scale-normalised Laplacian of Gaussian over radii 1-20 mm, at
+scales of at least a pixel) whose centre lies on the line of sight (within ``CONE_DEG``) at a distance from the tip
+that its own radius explains (radius + ``GAP_MM``), whose centre looks like the blob (not a hole in a bigger one),
+and that the line of sight reaches without a break: from a few mm past the tip to the centre the image stays
+within half the blob's contrast of its centre. That rejects the air beyond a wall-side tip and the wall itself (an edge, not a blob),
 and a rib behind a lung nodule (the line of sight crosses air on the way); HU are clipped at ``HU_CLIP`` so that
 bone cannot outshine a soft-tissue lesion. Dark blobs (a hypodense kidney or liver lesion) are candidates only
 away from the lung (in the lung every lesion is denser than its surroundings, and fat between chest-wall muscles
@@ -32,8 +32,8 @@ GAP_MM = (-1.0, 3.5)          # tip distance outside the lesion's edge (negative
 CONE_DEG = 25.0               # the line of sight may miss the centre by this much
 CONE_STEP_DEG = 5.0
 RADII_MM = np.geomspace(1.0, 20.0, 14)
-MIN_BLOB_SIGMA_PX = 1.0       # ``blob_radius``'s finest LoG: a narrower one measures pixel noise (on 3 mm pixels the 1 mm
-                              # scale out-answered a vertebra's or a muscle's own scale 2-4x)
+MIN_BLOB_SIGMA_PX = 1.0       # the finest LoG a blob is looked for at: a narrower one measures pixel noise (on 3 mm
+                              # pixels the 1 mm scale out-answered a vertebra's or a muscle's own scale 2-4x)
 HU_CLIP = (-1000.0, 200.0)
 DISC_RESPONSE = 0.736         # normalised LoG at a uniform disc's centre (sigma = r / sqrt 2), per HU of contrast
 PROFILE_SIGMA_MM = 1.0        # smoothing of the line-of-sight profile (texture, not structure)
@@ -125,6 +125,11 @@ def _near(im: np.ndarray, sigma: float, pts: np.ndarray) -> tuple[np.ndarray, np
     return _at(-sigma ** 2 * log, local), _at(blur, local)
 
 
+def _too_fine(sigma: float, j: int) -> bool:
+    """Whether scale j of RADII_MM (its LoG's sigma in px) is under MIN_BLOB_SIGMA_PX; the coarsest never is."""
+    return sigma < MIN_BLOB_SIGMA_PX and j < len(RADII_MM) - 1
+
+
 def _in_image(pts: np.ndarray, shape) -> np.ndarray:
     return (pts >= 0).all(axis=1) & (pts < np.asarray(shape, float)).all(axis=1)
 
@@ -172,6 +177,8 @@ def find_target(img: np.ndarray, tail: np.ndarray, tip: np.ndarray, px_mm: float
         r = r_mm / px_mm
         sigma = r / np.sqrt(2.0)
         profile_sigmas.append(max(0.7, min(r / 4, PROFILE_SIGMA_MM / px_mm)))
+        if _too_fine(sigma, j):
+            continue
         s_all = np.arange(max(r_mm + GAP_MM[0], 0.5), r_mm + GAP_MM[1] + 1e-6, 0.5) / px_mm
         pts = tip + (dirs[:, None, :] * s_all[None, :, None]).reshape(-1, 2)
         di, si = np.divmod(np.arange(len(pts)), len(s_all))
@@ -218,8 +225,7 @@ def blob_radius(img: np.ndarray, centre: np.ndarray, sign: float, px_mm: float) 
     or a vessel of its own density is still a blob at its own scale, where rays from its centre run on into the wall."""
     im = np.clip(img.astype(np.float32), *HU_CLIP)
     at = np.asarray(centre, float)[None]
-    sigmas = RADII_MM / px_mm / np.sqrt(2.0)
-    sigmas = sigmas[sigmas >= MIN_BLOB_SIGMA_PX] if (sigmas >= MIN_BLOB_SIGMA_PX).any() else sigmas[-1:]
+    sigmas = [s for j, s in enumerate(RADII_MM / px_mm / np.sqrt(2.0)) if not _too_fine(s, j)]
     resp = [sign * float(_near(im, s, at)[0][0]) for s in sigmas]
     return float(sigmas[int(np.argmax(resp))] * np.sqrt(2.0))
 
