@@ -48,7 +48,6 @@ SHAFT_OUTSIDE_MM = 10.0       # this much of the shaft behind the tip is outside
 
 class _Blob(NamedTuple):
     score: float        # what candidates rank by: the normalised LoG on the blob's side (a bare tip: ``_compact``)
-
     sign: float         # +1 brighter than its surroundings, -1 darker
     contrast: float     # HU, estimated from the response
     radius: float       # px
@@ -132,7 +131,8 @@ def _near(im: np.ndarray, sigma: float, pts: np.ndarray) -> tuple[np.ndarray, np
 def _anisotropy(im: np.ndarray, sigma: float, pts: np.ndarray) -> np.ndarray:
     """sigma**2 times the difference of the two principal curvatures of ``gaussian_filter(im, sigma,
     mode="nearest")`` at pts (its Hessian's eigenvalues): 0 for a disc, the whole LoG across an edge or a ridge.
-    Filtered on a window around the samples that reaches the image's edge where its filter would."""
+    Filtered on a window around the samples: the filter's radius (scipy's truncation at 4 sigma) plus the pixel
+    bilinear sampling reads past each sample, or the image's own edge, so the numbers are the whole image's."""
     reach = int(4.0 * float(sigma) + 0.5) + 2
     lo = np.maximum(np.floor(pts.min(axis=0)).astype(int) - reach, 0)
     hi = np.minimum(np.ceil(pts.max(axis=0)).astype(int) + reach, im.shape)
@@ -223,8 +223,10 @@ def find_target(img: np.ndarray, tail: np.ndarray, tip: np.ndarray, px_mm: float
 
         b = first_reached(np.argsort(-score, kind="stable"))
         if b is not None and u is None:   # a bare tip: the compact blob says where the lesion is, the LoG its scale
-            gap = tip + dirs[direction] * distance[:, None] - (tip + dirs[b.direction] * b.distance)
-            same = np.nonzero(np.hypot(gap[:, 0], gap[:, 1]) <= b.radius)[0]
+            # (among the candidates centred in that blob: a lobulated or wall-side nodule is most compact at a
+            # scale smaller than its own)
+            off = dirs[direction] * distance[:, None] - dirs[b.direction] * b.distance
+            same = np.nonzero(np.hypot(off[:, 0], off[:, 1]) <= b.radius)[0]
             b = first_reached(same[np.argsort(-contrast[same], kind="stable")])._replace(score=b.score)
         if b is not None:
             best[sign] = b

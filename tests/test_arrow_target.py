@@ -113,6 +113,20 @@ def test_filtering_only_near_the_samples_gives_the_whole_image_filters_numbers_t
     assert blurred.tobytes() == _at(ndimage.gaussian_filter(im, sigma, mode="nearest"), pts).tobytes()
 
 
+@pytest.mark.parametrize("sigma", [0.7, 4.0, 14.0])
+def test_the_anisotropy_on_a_window_is_the_whole_images(sigma):
+    from segmentation.arrow_target import _anisotropy, _at
+
+    rng = np.random.default_rng(2)
+    im = rng.normal(0, 300, (90, 110)).astype(np.float32)
+    pts = np.vstack([[40.3, 60.7] + rng.uniform(-6, 6, (30, 2)), [[0.2, 0.4], [89.5, 109.6]]])
+    d_rr, d_cc, d_rc = (_at(ndimage.gaussian_filter(im, sigma, order=o, mode="nearest"), pts)
+                        for o in ((2, 0), (0, 2), (1, 1)))
+    want = sigma ** 2 * np.hypot(d_rr - d_cc, 2.0 * d_rc)
+    assert _anisotropy(im, sigma, pts).tobytes() == want.tobytes()
+    assert _anisotropy(im, sigma, pts[:30]).tobytes() == want[:30].tobytes()   # a window inside the image
+
+
 @pytest.mark.parametrize("order", [0, 2])
 def test_one_pass_on_a_few_rows_or_columns_is_scipys_pass_there(order):
     from segmentation.arrow_target import _filter_at
