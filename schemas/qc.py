@@ -17,7 +17,7 @@ QC_CALIBRATION = ("with the default thresholds, 94.9% of passing masks had Dice 
                   "that can pass kept >= 92% on both halves (line, bidimensional and box marks checked against their "
                   "drawn size, arrows by their tip and shaft; point masks never pass unchecked), on 2830 masks of all "
                   "566 LIDC-IDRI nodules of lidc-dev (set on classical-cpu 0.4.0, rechecked on 0.5.0, 0.5.1, 0.6.0, 0.7.0, "
-                  "0.8.0 and 0.8.1; benchmarks/calibrate_qc.py)")
+                  "0.8.0, 0.8.1 and 0.8.2; benchmarks/calibrate_qc.py)")
 # Per prompt kind, the same calibration: kind -> (precision tune, recall tune, precision holdout, recall holdout);
 # printed by benchmarks/calibrate_qc.py. CALIBRATED_AS: annotation kinds measured under another prompt name.
 QC_BY_KIND = {"line": (0.937, 0.923, 0.939, 0.927), "bidimensional": (0.94, 0.933, 0.942, 0.923),
