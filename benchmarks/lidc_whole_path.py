@@ -4,6 +4,11 @@ directly (what ``opseg eval`` and calibrate_qc.py measure). Shows whether readin
 conventions, the GSPS writer/reader, the catalog's geometry, the volume cache) costs Dice anywhere.
 
     python benchmarks/lidc_whole_path.py ../shared/real-data/lidc-dev [--half tune|holdout|all] [--max-cases N]
+    python benchmarks/lidc_whole_path.py ../shared/real-data/lidc-dev --half tune --tip-only [--misses]
+
+``--tip-only`` writes no DICOM: it gives each arrow to the segmenter directly twice, as drawn and with its tail on
+its tip (a TID 1500 SR arrow is a POINT at its tip), and prints both Dice per size bucket and location class (the
+fast loop for the all-round search of a bare tip; ``--misses`` lists the arrows the bare tip loses most on).
 
 Prompts are drawn as ``opseg eval`` draws them (same seed and per-crop generator). A mark point outside the crop (an arrow's
 tail, a jittered calliper end) is moved onto it, for both paths alike: a GSPS point must lie on the image.
@@ -32,7 +37,9 @@ from schemas.mask_nifti import paste  # noqa: E402
 from segmentation.classical import ClassicalSegmenter  # noqa: E402
 from segmentation.evaluate import bootstrap_ci, dice  # noqa: E402
 from segmentation.protocol import load_case  # noqa: E402
-from segmentation.real_eval import case_rng, crop_cases, half_of  # noqa: E402
+from segmentation.prompts import Prompt  # noqa: E402
+from segmentation.real_eval import case_rng, crop_cases, half_of, location_class, size_bucket  # noqa: E402
+from segmentation.recist import recist_axes  # noqa: E402
 from segmentation.real_prompts import REAL_PROMPT_KINDS, real_prompt  # noqa: E402
 from segmentation.stage import run_segment  # noqa: E402
 
@@ -68,6 +75,43 @@ def on_canvas(hu: np.ndarray, truth: np.ndarray, marks, size: int):
     return np.pad(hu, pad, mode="edge"), np.pad(truth, pad)
 
 
+def tip_only(cases, seg, args) -> None:
+    """Each crop's arrow (the prompt ``opseg eval`` draws, on the same canvas as the whole path) given as drawn and
+    as a bare tip; mean Dice of both per size bucket and location class."""
+    rows = []
+    for image, label in cases:
+        hu, lab, spacing = load_case(image, label)
+        truth = lab > 0
+        if not truth.any():
+            continue
+        rng = case_rng(image.name, args.seed)
+        arrow = [real_prompt(k, truth, spacing, rng) for k in REAL_PROMPT_KINDS][REAL_PROMPT_KINDS.index("arrow")]
+        strata = (size_bucket(recist_axes(truth, spacing[1:])[0]), location_class(hu, truth, spacing))
+        hu, truth = on_canvas(hu, truth, [arrow], args.canvas)
+        on_image(arrow, truth.shape[1:])
+        bare = Prompt("arrow", arrow.slice_index, arrow.tip[None].copy(), tip=arrow.tip.copy())   # as SR reads it
+        scores, seconds = [], []
+        for p in (arrow, bare):
+            t0 = time.perf_counter()
+            res, = seg.segment_many(hu, spacing, [p])
+            seconds.append(time.perf_counter() - t0)
+            scores.append(0.0 if isinstance(res, Exception) else dice(res.mask, truth))
+        rows.append((image.name.split(".nii")[0], *strata, *scores, *seconds))
+    drawn_s, bare_s = (np.mean([r[i] for r in rows]) for i in (5, 6))
+    print(f"{len(rows)} arrows ({args.half}), given directly: as drawn and as a bare tip (tail on tip); "
+          f"{drawn_s:.3f} s and {bare_s:.3f} s per arrow")
+    print("| group | n | Dice, as drawn | Dice, bare tip | bare - drawn | pairs differing > 0.01 |")
+    print("|---|---|---|---|---|---|")
+    groups = [("all", rows)] + [(f"{name}: {g}", [r for r in rows if r[i] == g])
+                                for i, name in ((1, "size"), (2, "location")) for g in sorted({r[i] for r in rows})]
+    for g, rs in groups:
+        d, b = np.array([r[3] for r in rs]), np.array([r[4] for r in rs])
+        print(f"| {g} | {len(rs)} | {d.mean():.3f} | {b.mean():.3f} | {np.mean(b - d):+.4f} | {int((np.abs(b - d) > 0.01).sum())} |")
+    if args.misses:
+        for name, size, where, d, b, *_ in sorted(rows, key=lambda r: r[4] - r[3])[:25]:
+            print(f"  {name} ({size}, {where}): as drawn {d:.3f}, bare tip {b:.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("data", type=Path)
@@ -79,12 +123,17 @@ def main() -> None:
     ap.add_argument("--misses", action="store_true", help="list the marks read back as another kind")
     ap.add_argument("--style", default="standard", choices=(*STYLES, "sr"),
                     help="how the viewer writes its GSPS (curation.demo.gsps_styles), or sr: a TID 1500 measurement report")
+    ap.add_argument("--tip-only", action="store_true",
+                    help="no DICOM: each arrow given directly as drawn and with its tail on its tip, Dice per stratum")
     args = ap.parse_args()
     cases = [c for c in crop_cases(args.data) if args.half == "all" or half_of(c[0]) == args.half]
     if args.max_cases and args.max_cases < len(cases):
         pick = np.random.default_rng(args.seed).choice(len(cases), args.max_cases, replace=False)
         cases = [cases[i] for i in sorted(pick)]
     seg = ClassicalSegmenter()
+    if args.tip_only:
+        tip_only(cases, seg, args)
+        return
     tmp = Path(tempfile.mkdtemp(prefix="lidc_path_"))
     truths, direct, unwritable = {}, {}, []
     t0 = time.perf_counter()

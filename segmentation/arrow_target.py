@@ -13,6 +13,11 @@ away from the lung (in the lung every lesion is denser than its surroundings, an
 is dark too) and only where the blob is tissue or fluid; when the best bright and the best dark blob disagree,
 the one the tip sits outside of wins (an arrow's tip is outside its lesion: a tip in a bright kidney points at
 the dark lesion in it, not at the kidney).
+An arrow saved as its tip only (a TID 1500 SR POINT) has no line of sight, so the search runs all round the tip,
+where the chest wall and an in-plane vessel lie at some angle next to nearly every lung tip: both are curved
+across only (an edge, a ridge), and their LoG, the sum of the two principal curvatures, is that of a blob. So a
+bare tip's candidates rank by the LoG less the Hessian's anisotropy, twice the weaker curvature (a disc's LoG,
+an edge's or a ridge's nearly nothing): the lesion is curved both ways.
 The arrow also says which pixels are outside the lesion (its shaft behind the tip), which are inside (the line of
 sight from the centre to where the edge may begin), and the tissue it comes from (just behind the tip).
 Coordinates: (row, col) float indices on the slice, pixel centre at +0.5, as in ``segmentation.prompts``.
@@ -44,7 +49,7 @@ SHAFT_OUTSIDE_MM = 10.0       # this much of the shaft behind the tip is outside
 
 
 class _Blob(NamedTuple):
-    score: float        # normalised LoG response on the blob's side
+    score: float        # what candidates rank by: the normalised LoG on the blob's side (a bare tip: ``_compact``)
     sign: float         # +1 brighter than its surroundings, -1 darker
     contrast: float     # HU, estimated from the response
     radius: float       # px
@@ -130,6 +135,21 @@ def _too_fine(sigma: float, j: int) -> bool:
     return sigma < MIN_BLOB_SIGMA_PX and j < len(RADII_MM) - 1
 
 
+def _anisotropy(im: np.ndarray, sigma: float, pts: np.ndarray) -> np.ndarray:
+    """sigma**2 times the difference of the two principal curvatures of ``gaussian_filter(im, sigma,
+    mode="nearest")`` at pts (its Hessian's eigenvalues): 0 for a disc, the whole LoG across an edge or a ridge.
+    Filtered on a window around the samples: the filter's radius (scipy's truncation at 4 sigma) plus the pixel
+    bilinear sampling reads past each sample, or the image's own edge, so the numbers are the whole image's."""
+    reach = int(4.0 * float(sigma) + 0.5) + 2
+    lo = np.maximum(np.floor(pts.min(axis=0)).astype(int) - reach, 0)
+    hi = np.minimum(np.ceil(pts.max(axis=0)).astype(int) + reach, im.shape)
+    win = im[lo[0]:hi[0], lo[1]:hi[1]]
+    local = np.asarray(pts, float) - lo
+    d_rr, d_cc, d_rc = (_at(ndimage.gaussian_filter(win, sigma, order=o, mode="nearest"), local)
+                        for o in ((2, 0), (0, 2), (1, 1)))
+    return sigma ** 2 * np.hypot(d_rr - d_cc, 2.0 * d_rc)
+
+
 def _in_image(pts: np.ndarray, shape) -> np.ndarray:
     return (pts >= 0).all(axis=1) & (pts < np.asarray(shape, float)).all(axis=1)
 
@@ -190,21 +210,35 @@ def find_target(img: np.ndarray, tail: np.ndarray, tip: np.ndarray, px_mm: float
         level = _at(fine, pts)
         # the centre must look like the blob, not like a hole in it (a dark lesion inside a bright kidney)
         lift = level - blurred
+        aniso = _anisotropy(im, sigma, pts) if u is None else None
         for sign in signs:
             good = (sign * resp > 0) & (sign * lift >= 0) & ((sign > 0) | (level >= DARK_MIN_HU))
-            score = sign * resp[good]
-            found[sign].append((score, score / DISC_RESPONSE, np.full(len(score), r), s_all[si[good]], di[good],
+            response = sign * resp[good]
+            score = response if aniso is None else _compact(response, aniso[good])
+            found[sign].append((score, response / DISC_RESPONSE, np.full(len(score), r), s_all[si[good]], di[good],
                                 np.full(len(score), j), level[good]))
     best: dict[float, _Blob] = {}
     for sign in signs:   # each sign's strongest candidate (ties: the first found) that the line of sight reaches
         if not any(len(f[0]) for f in found[sign]):
             continue
         score, contrast, radius, distance, direction, scale, level = (np.concatenate(c) for c in zip(*found[sign]))
-        for i in np.argsort(-score, kind="stable"):
-            b = _Blob(score[i], sign, contrast[i], radius[i], distance[i], int(direction[i]), int(scale[i]), level[i])
-            if _reached(blur(profile_sigmas[b.scale]), tip, dirs[b.direction], b, px_mm):
-                best[sign] = b
-                break
+
+        def first_reached(order) -> Optional[_Blob]:
+            for i in order:
+                b = _Blob(score[i], sign, contrast[i], radius[i], distance[i], int(direction[i]), int(scale[i]), level[i])
+                if _reached(blur(profile_sigmas[b.scale]), tip, dirs[b.direction], b, px_mm):
+                    return b
+            return None
+
+        b = first_reached(np.argsort(-score, kind="stable"))
+        if b is not None and u is None:   # a bare tip: the compact blob says where the lesion is, the LoG its scale
+            # (among the candidates centred in that blob: a lobulated or wall-side nodule is most compact at a
+            # scale smaller than its own)
+            off = dirs[direction] * distance[:, None] - dirs[b.direction] * b.distance
+            same = np.nonzero(np.hypot(off[:, 0], off[:, 1]) <= b.radius)[0]
+            b = first_reached(same[np.argsort(-contrast[same], kind="stable")])._replace(score=b.score)
+        if b is not None:
+            best[sign] = b
     # in the order one sorted list of both signs' candidates would have found them (a tie in score: the first)
     best = dict(sorted(best.items(), key=lambda kv: (-kv[1].score, kv[1].scale, signs.index(kv[0]))))
     if not best:
@@ -228,6 +262,13 @@ def blob_radius(img: np.ndarray, centre: np.ndarray, sign: float, px_mm: float) 
     sigmas = [s for j, s in enumerate(RADII_MM / px_mm / np.sqrt(2.0)) if not _too_fine(s, j)]
     resp = [sign * float(_near(im, s, at)[0][0]) for s in sigmas]
     return float(sigmas[int(np.argmax(resp))] * np.sqrt(2.0))
+
+
+def _compact(response: np.ndarray, anisotropy: np.ndarray) -> np.ndarray:
+    """A bare tip's rank of a candidate: its LoG response less the Hessian's anisotropy there, twice the weaker
+    principal curvature (a disc keeps its LoG; the chest wall or an in-plane vessel, curved across only, keeps
+    little)."""
+    return response - anisotropy
 
 
 def _holds_tip(b: _Blob, tissue: float) -> bool:

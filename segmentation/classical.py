@@ -46,7 +46,9 @@ from segmentation.resample import upsample_linear
 from segmentation.result import SegmentResult
 from segmentation.walker import lesion_probability
 
-BACKEND = "classical-cpu 0.8.2"   # 0.8.2: a point's bound is capped by its blob's scale, as an arrow's is
+BACKEND = "classical-cpu 0.8.2"   # 0.8.2: a point's bound is capped by its blob's scale, as an arrow's is; an arrow
+                                  #   saved as its tip only takes the blob curved both ways (arrow_target)
+                                  # 0.8.1: a drawn box's corners beyond its inscribed ellipse are background
                                   # 0.8.0: what a caliper's/arrow's/point's slice walk cut the lesion from stays out
                                   # 0.7.0: drawn regions' masks without strokes under 3 px, the drawing's faintest kept
                                   # 0.6.0: rim against the densest slice; 0.5.1: one walk system, symmetric SuperLU / PMISc CG
