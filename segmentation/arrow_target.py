@@ -235,8 +235,8 @@ def find_target(img: np.ndarray, tail: np.ndarray, tip: np.ndarray, px_mm: float
             # (among the candidates centred in that blob: a lobulated or wall-side nodule is most compact at a
             # scale smaller than its own)
             off = dirs[direction] * distance[:, None] - dirs[b.direction] * b.distance
-            same = np.nonzero(np.hypot(off[:, 0], off[:, 1]) <= b.radius)[0]
-            b = first_reached(same[np.argsort(-contrast[same], kind="stable")])._replace(score=b.score)
+            same = np.nonzero(np.hypot(off[:, 0], off[:, 1]) <= b.radius)[0]   # b itself among them, reached
+            b = (first_reached(same[np.argsort(-contrast[same], kind="stable")]) or b)._replace(score=b.score)
         if b is not None:
             best[sign] = b
     # in the order one sorted list of both signs' candidates would have found them (a tie in score: the first)
@@ -256,7 +256,11 @@ def find_target(img: np.ndarray, tail: np.ndarray, tip: np.ndarray, px_mm: float
 def blob_radius(img: np.ndarray, centre: np.ndarray, sign: float, px_mm: float) -> float:
     """Radius (px) of the blob at ``centre`` (brighter than its surroundings for ``sign`` +1, darker for -1): the
     radius of RADII_MM whose scale-normalised LoG there is strongest on that side. A lesion touching the chest wall
-    or a vessel of its own density is still a blob at its own scale, where rays from its centre run on into the wall."""
+    or a vessel of its own density is still a blob at its own scale, where rays from its centre run on into the wall.
+    In the lung the blob is the bright one whatever ``sign`` says, as in ``find_target``: every lesion there is
+    denser than its surroundings, while a faint nodule's most contrasting neighbour may be the brighter wall."""
+    if _in_lung(img, centre, px_mm):
+        sign = 1.0
     im = np.clip(img.astype(np.float32), *HU_CLIP)
     at = np.asarray(centre, float)[None]
     sigmas = [s for j, s in enumerate(RADII_MM / px_mm / np.sqrt(2.0)) if not _too_fine(s, j)]

@@ -71,10 +71,28 @@ def test_an_isolated_disc_keeps_its_ray_bound():
 
 
 def test_on_coarse_pixels_the_blob_is_not_the_pixel_noise():
-    """A 15 mm-radius disc on 3 mm pixels with 30 HU noise: the 1-1.6 mm scales (sigma under a pixel) answer the noise
-    most strongly (0.33 px); only scales of at least a pixel count, and the disc's radius comes back (5 px)."""
+    """A 15 mm-radius disc on 3 mm pixels with 30 HU noise: of the scales whose sigma is under a pixel (1-4 mm), the
+    1 mm one answers the noise more strongly than the disc's own scale does (the blob would be 0.33 px); only scales
+    of at least a pixel count, and the disc's radius comes back (5 px)."""
     px_mm = 3.0
     rr, cc = np.mgrid[0:60, 0:60] + 0.5
     noise = np.random.default_rng(0).normal(0.0, 30.0, (60, 60))
     img = ndimage.gaussian_filter((np.where(np.hypot(rr - 30, cc - 30) <= 5.0, 60.0, -80.0) + noise).astype(np.float32), 0.6)
     assert abs(np.log(blob_radius(img, np.array([30.0, 30.0]), 1.0, px_mm) / 5.0)) <= np.diff(np.log(RADII_MM)).max()
+
+
+def test_a_faint_nodule_by_the_wall_is_measured_bright():
+    """A 4 mm-radius ground-glass disc (-550 HU) in lung (-850 HU), the chest wall (+40 HU) 4 px from its edge: the
+    most contrasting surroundings are the wall, so the lesion reads darker than its background (sign -1). In the lung
+    the blob is the bright one: 4.5 px for the disc's 5.7 px (the wall a few px off pulls the LoG's peak a scale
+    down), where the dark blob, the lung pocket between nodule and wall, is 18 px."""
+    px_mm = 0.7
+    rr, cc = np.mgrid[0:160, 0:160] + 0.5
+    r_px = 4.0 / px_mm
+    img = np.full((160, 160), -850.0, np.float32)
+    img[np.hypot(rr - 80.0, cc - 80.0) <= r_px] = -550.0
+    img[:, 80 + int(r_px) + 4:] = 40.0
+    _, lesion, background = sized_by_rays(img, np.array([80.0, 80.0]), px_mm)
+    assert lesion < background
+    blob = blob_radius(img, np.array([80.0, 80.0]), -1.0, px_mm)
+    assert 0.7 * r_px <= blob <= 1.3 * r_px

@@ -49,6 +49,8 @@ def test_min_review_keeps_exactly_the_masks_that_meet_the_bar(reviewed, tmp_path
     ).fetchall() if m in pseudo}
     assert accepted["grounded"] <= accepted["masks"] & linked
     assert {lesion[g] for g in accepted["grounded"]} == {lesion[m] for m in accepted["masks"] & linked}
+    rows = pq.read_table(tmp_path / "hf-accept" / "data" / "grounded", columns=["mask_id"]).num_rows
+    assert rows == len({lesion[m] for m in accepted["masks"] & linked})   # one row per lesion, not per mask
     minor = _publish(out, tmp_path / "hf-minor", "minor")
     assert minor["masks"] == {pseudo[ids[0]], pseudo[ids[1]], pseudo[ids[2]]}
 
