@@ -258,11 +258,13 @@ def blob_radius(img: np.ndarray, centre: np.ndarray, sign: float, px_mm: float) 
     radius of RADII_MM whose scale-normalised LoG there is strongest on that side. A lesion touching the chest wall
     or a vessel of its own density is still a blob at its own scale, where rays from its centre run on into the wall.
     In the lung the blob is the bright one whatever ``sign`` says, as in ``find_target``: every lesion there is
-    denser than its surroundings, while a faint nodule's most contrasting neighbour may be the brighter wall."""
-    if _in_lung(img, centre, px_mm):
+    denser than its surroundings, while a faint nodule's most contrasting neighbour may be the brighter wall. That
+    holds where the centre itself is lung or ground glass (under DARK_MIN_HU): a hypodense lesion in tissue next to
+    the lung is still dark."""
+    at = np.asarray(centre, float)[None]
+    if sign < 0 and float(_at(img, at)[0]) < DARK_MIN_HU and _in_lung(img, centre, px_mm):
         sign = 1.0
     im = np.clip(img.astype(np.float32), *HU_CLIP)
-    at = np.asarray(centre, float)[None]
     sigmas = [s for j, s in enumerate(RADII_MM / px_mm / np.sqrt(2.0)) if not _too_fine(s, j)]
     resp = [sign * float(_near(im, s, at)[0][0]) for s in sigmas]
     return float(sigmas[int(np.argmax(resp))] * np.sqrt(2.0))

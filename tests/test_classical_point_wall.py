@@ -96,3 +96,16 @@ def test_a_faint_nodule_by_the_wall_is_measured_bright():
     assert lesion < background
     blob = blob_radius(img, np.array([80.0, 80.0]), -1.0, px_mm)
     assert 0.7 * r_px <= blob <= 1.3 * r_px
+
+
+def test_a_dark_lesion_by_the_lung_stays_dark():
+    """A 6 mm-radius hypodense lesion (0 HU) in +60 HU tissue, the lung 6 mm from its edge: lung is near (the bright
+    rule's test), but the click is tissue, not lung or ground glass, so the blob is the dark one (7.2 px for its
+    8.6 px; measured bright it would be 28.6 px, the tissue between lesion and lung)."""
+    px_mm = 0.7
+    rr, cc = np.mgrid[0:160, 0:160] + 0.5
+    r_px = 6.0 / px_mm
+    img = np.full((160, 160), 60.0, np.float32)
+    img[:int(80 - r_px - 6.0 / px_mm), :] = -850.0
+    img[np.hypot(rr - 80.0, cc - 80.0) <= r_px] = 0.0
+    assert 0.7 * r_px <= blob_radius(img, np.array([80.0, 80.0]), -1.0, px_mm) <= 1.3 * r_px
