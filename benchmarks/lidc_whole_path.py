@@ -36,11 +36,9 @@ from schemas import AnnotationRecord, MaskRecord  # noqa: E402
 from schemas.mask_nifti import paste  # noqa: E402
 from segmentation.classical import ClassicalSegmenter  # noqa: E402
 from segmentation.evaluate import bootstrap_ci, dice  # noqa: E402
-from segmentation.protocol import load_case  # noqa: E402
 from segmentation.prompts import Prompt  # noqa: E402
-from segmentation.real_eval import case_rng, crop_cases, half_of, location_class, size_bucket  # noqa: E402
+from segmentation.real_eval import drawn_cases, location_class, selected_cases, size_bucket  # noqa: E402
 from segmentation.recist import recist_axes  # noqa: E402
-from segmentation.real_prompts import REAL_PROMPT_KINDS, real_prompt  # noqa: E402
 from segmentation.stage import run_segment  # noqa: E402
 
 GSPS_KINDS = ("line", "bidimensional", "arrow")
@@ -79,13 +77,8 @@ def tip_only(cases, seg, args) -> None:
     """Each crop's arrow (the prompt ``opseg eval`` draws, on the same canvas as the whole path) given as drawn and
     as a bare tip; mean Dice of both per size bucket and location class."""
     rows = []
-    for image, label in cases:
-        hu, lab, spacing = load_case(image, label)
-        truth = lab > 0
-        if not truth.any():
-            continue
-        rng = case_rng(image.name, args.seed)
-        arrow = [real_prompt(k, truth, spacing, rng) for k in REAL_PROMPT_KINDS][REAL_PROMPT_KINDS.index("arrow")]
+    for image, hu, truth, spacing, prompts in drawn_cases(cases, args.seed):
+        arrow = prompts["arrow"]
         strata = (size_bucket(recist_axes(truth, spacing[1:])[0]), location_class(hu, truth, spacing))
         hu, truth = on_canvas(hu, truth, [arrow], args.canvas)
         on_image(arrow, truth.shape[1:])
@@ -126,10 +119,7 @@ def main() -> None:
     ap.add_argument("--tip-only", action="store_true",
                     help="no DICOM: each arrow given directly as drawn and with its tail on its tip, Dice per stratum")
     args = ap.parse_args()
-    cases = [c for c in crop_cases(args.data) if args.half == "all" or half_of(c[0]) == args.half]
-    if args.max_cases and args.max_cases < len(cases):
-        pick = np.random.default_rng(args.seed).choice(len(cases), args.max_cases, replace=False)
-        cases = [cases[i] for i in sorted(pick)]
+    cases = selected_cases(args.data, args.half, args.max_cases or None, args.seed)
     seg = ClassicalSegmenter()
     if args.tip_only:
         tip_only(cases, seg, args)
@@ -137,14 +127,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="lidc_path_"))
     truths, direct, unwritable = {}, {}, []
     t0 = time.perf_counter()
-    for image, label in cases:
+    for image, hu, truth, spacing, prompts in drawn_cases(cases, args.seed):   # as opseg eval draws them
         name = image.name.split(".nii")[0]
-        hu, lab, spacing = load_case(image, label)
-        truth = lab > 0
-        if not truth.any():
-            continue
-        rng = case_rng(image.name, args.seed)
-        prompts = {k: real_prompt(k, truth, spacing, rng) for k in REAL_PROMPT_KINDS}   # as opseg eval draws them
         marks = [prompts[k] for k in GSPS_KINDS]
         hu, truth = on_canvas(hu, truth, marks, args.canvas)
         for p in marks:

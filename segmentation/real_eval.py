@@ -17,7 +17,7 @@ import hashlib
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 from scipy import ndimage
@@ -102,10 +102,8 @@ def location_class(hu: np.ndarray, truth: np.ndarray, spacing) -> str:
     return "juxtapleural" if float(dist[truth].min()) <= JUXTA_MM + max(spacing[1:]) else "isolated"
 
 
-def evaluate_crops(data: Path, segmenter, kinds=REAL_PROMPT_KINDS, seed: int = 0, max_cases: Optional[int] = None,
-                   half: str = "all", tick: Optional[Callable[[int], None]] = None, extra: Optional[Callable] = None) -> dict:
-    """Per-prompt rows and summaries (overall, per size bucket, density and location) for a crop folder.
-    ``extra(kind, prompt, result, hu, truth, spacing) -> dict`` adds fields to each row (QC calibration)."""
+def selected_cases(data: Path, half: str = "all", max_cases: Optional[int] = None, seed: int = 0) -> list[tuple[Path, Path]]:
+    """A crop folder's (image, mask) pairs of one half, or a seeded sample of ``max_cases`` of them."""
     if half not in ("all", "tune", "holdout"):
         raise ValueError(f"half must be all, tune or holdout, not {half!r}")
     cases = crop_cases(data)
@@ -114,17 +112,36 @@ def evaluate_crops(data: Path, segmenter, kinds=REAL_PROMPT_KINDS, seed: int = 0
     if max_cases is not None and max_cases < len(cases):
         pick = np.random.default_rng(seed).choice(len(cases), max_cases, replace=False)
         cases = [cases[i] for i in sorted(pick)]
-    rows = []
+    return cases
+
+
+def eval_prompts(name: str, truth: np.ndarray, spacing, seed: int = 0, kinds=REAL_PROMPT_KINDS) -> dict:
+    """{kind: prompt} for a crop (``name``: its file name), drawn in turn from its own generator as ``opseg eval``
+    draws them: the same prompts whatever subset or half of the folder is evaluated."""
+    rng = case_rng(name, seed)
+    return {kind: real_prompt(kind, truth, spacing, rng) for kind in kinds}
+
+
+def drawn_cases(cases, seed: int = 0, kinds=REAL_PROMPT_KINDS) -> Iterator[tuple]:
+    """(image path, hu, truth, spacing, {kind: prompt}) per crop with a lesion, its prompts as ``eval_prompts``."""
     for image, label in cases:
         hu, lab, spacing = load_case(image, label)
         truth = lab > 0
-        if not truth.any():
-            continue
-        rng = case_rng(image.name, seed)
+        if truth.any():
+            yield image, hu, truth, spacing, eval_prompts(image.name, truth, spacing, seed, kinds)
+
+
+def evaluate_crops(data: Path, segmenter, kinds=REAL_PROMPT_KINDS, seed: int = 0, max_cases: Optional[int] = None,
+                   half: str = "all", tick: Optional[Callable[[int], None]] = None, extra: Optional[Callable] = None) -> dict:
+    """Per-prompt rows and summaries (overall, per size bucket, density and location) for a crop folder.
+    ``extra(kind, prompt, result, hu, truth, spacing) -> dict`` adds fields to each row (QC calibration)."""
+    cases = selected_cases(data, half, max_cases, seed)
+    rows = []
+    for image, hu, truth, spacing, drawn in drawn_cases(cases, seed, kinds):
         true_long = recist_axes(truth, spacing[1:])[0]
         strata = {"size": size_bucket(true_long), "density": density_class(hu, truth),
                   "location": location_class(hu, truth, spacing)}
-        prompts = [real_prompt(kind, truth, spacing, rng) for kind in kinds]
+        prompts = [drawn[kind] for kind in kinds]
         t0 = time.perf_counter()
         results = segmenter.segment_many(hu, spacing, prompts)
         per = (time.perf_counter() - t0) / len(prompts)

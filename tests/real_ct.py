@@ -13,8 +13,7 @@ from curation.demo.ct_writer import StudyInfo, uid, write_ct_series
 from curation.demo.gsps_styles import DemoMark, write_gsps
 from curation.demo.sr_writer import write_tid1500
 from segmentation.protocol import load_case
-from segmentation.real_eval import case_rng
-from segmentation.real_prompts import REAL_PROMPT_KINDS, real_prompt
+from segmentation.real_eval import eval_prompts
 
 DATA = Path(__file__).parent / "data"
 LIDC = DATA / "lidc_nodules"
@@ -69,8 +68,7 @@ def evaluation_prompt(name: str, kind: str, folder: Path, seed: int = 0):
     """(hu, truth, spacing, prompt): a copied LIDC crop and the prompt of ``kind`` that ``opseg eval`` draws for
     it with this seed (every kind in turn from the crop's own generator, as the evaluation does)."""
     hu, truth, spacing = lidc_case(name, folder)
-    rng = case_rng(f"{name}.nii.gz", seed)
-    return hu, truth, spacing, {k: real_prompt(k, truth, spacing, rng) for k in REAL_PROMPT_KINDS}[kind]
+    return hu, truth, spacing, eval_prompts(f"{name}.nii.gz", truth, spacing, seed)[kind]
 
 
 def write_lidc_study(name: str, folder: Path, prompt, spacing, hu: np.ndarray, syntax: str = ExplicitVRLittleEndian,
