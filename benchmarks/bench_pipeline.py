@@ -65,7 +65,7 @@ def main() -> None:
             f.read_bytes()
         naive_s, n_ct = read_and_decode_once(files)
         out, seg = tmp / "out", tmp / "seg"
-        cmd = [sys.executable, "-c", "from curation.cli import app; app()", "run", str(demo / "dicom"), str(out),
+        cmd = [sys.executable, "-c", "from curation.cli import main; main()", "run", str(demo / "dicom"), str(out),
                "--reports", str(demo / "reports.jsonl"), "--seg", str(seg), "--shards", str(args.shards)]
         cmd += ["--workers", str(args.workers)] if args.workers else []
         env = {**os.environ, "OPSEG_DEID_SECRET": os.environ.get("OPSEG_DEID_SECRET", "bench-pipeline-secret-0123456789"),

@@ -30,3 +30,16 @@ def test_demo_archive_is_deterministic(tmp_path):
     assert (a / "truth" / "annotations.jsonl").read_text() == (b / "truth" / "annotations.jsonl").read_text()
     ct = [p for p in files_a if p.suffix == ".dcm"][:3]
     assert all((a / p).read_bytes() == (b / p).read_bytes() for p in ct)
+
+
+def test_the_console_script_keeps_exit_codes_and_output(tmp_path):
+    """``opseg`` is curation.cli:main (the app, then an exit past the final collections): what the app printed and
+    its exit code must come through, for a finished command and for a refused one."""
+    import subprocess
+    import sys
+
+    run = [sys.executable, "-c", "import sys; from curation.cli import main; sys.exit(main())"]
+    ok = subprocess.run(run + ["demo-archive", str(tmp_path / "d"), "--studies", "1"], capture_output=True, text=True)
+    assert ok.returncode == 0 and (tmp_path / "d" / "dicom").is_dir() and "reports" in ok.stdout, ok.stderr
+    bad = subprocess.run(run + ["extract", str(tmp_path / "missing")], capture_output=True, text=True)
+    assert bad.returncode != 0 and "missing" in bad.stdout + bad.stderr

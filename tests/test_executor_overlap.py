@@ -79,6 +79,11 @@ def test_the_pipeline_dag_overlaps_seg_export_with_qc_lesions_link(tmp_path, mon
     assert deps["export-seg"] == {"extract", "segment"}        # beside qc, lesions and link
     assert {"export-seg", "link", "qc"} <= deps["deid"]        # deid publishes every stage's quarantine rows
     assert deps["publish"] == deps["report"] == {"deid"}       # side by side
+    publish, report = (next(s for s in stages if s.name == n) for n in ("publish", "report"))
+    assert publish.resources.cpus == report.resources.cpus == 1 and publish.volume_threads == 1
+    two = build_stages(tmp_path / "dicom", secret=ProjectSecret.for_output(tmp_path), threads=1, volume_threads=2)
+    publish = next(s for s in two if s.name == "publish")   # one slot beside the report, its gzip on both cores
+    assert publish.resources.cpus == 1 and publish.volume_threads == 2
     assert deps["qc"] == {"extract", "segment"} and "qc" in deps["lesions"] and "lesions" in deps["link"]
 
 

@@ -122,6 +122,19 @@ def test_republish_gives_identical_files_and_reuses_volumes(published, tmp_path)
     assert (hf / "README.md").read_text() == (again / "README.md").read_text()
 
 
+def test_volumes_gzipped_on_two_threads_are_the_same_files(published, tmp_path):
+    """The pipeline gives publish's CT gzip every core's thread (curation.publish.stage): the files must not depend
+    on how many threads wrote them."""
+    out, hf, _ = published
+    two = tmp_path / "two"
+    summary = publish(out, two, workers=2)
+    assert summary.volumes_written > 1
+    files = sorted(p.relative_to(hf) for p in hf.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(two) for p in two.rglob("*") if p.is_file())
+    for f in files:
+        assert (hf / f).read_bytes() == (two / f).read_bytes(), f
+
+
 def test_push_is_refused_without_deidentification(published):
     out, hf, _ = published
     with pytest.raises(PublishError) as err:

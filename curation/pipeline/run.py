@@ -74,10 +74,12 @@ def stage_configs(settings: Optional[dict[str, dict]] = None) -> dict[str, Any]:
 
 
 def build_stages(source: Path, settings: Optional[dict[str, dict]] = None, truth=None, seg_dir: Optional[Path] = None,
-                 deid: bool = True, secret=None, fetcher=None, threads: int = 1) -> list[Stage]:
+                 deid: bool = True, secret=None, fetcher=None, threads: int = 1,
+                 volume_threads: Optional[int] = None) -> list[Stage]:
     """secret: a curation.deid.secret.ProjectSecret (required when deid is on); fetcher: a callable that fills the
     folder ``source`` from a PACS before extract (and returns its FetchStats); truth: a curation.io.truth.Truth;
-    threads: for the whole-archive stages that encode volumes and pictures (publish, report)."""
+    threads: the worker slots of each whole-archive stage that encodes volumes and pictures (publish, report);
+    volume_threads: the threads publish gzips CT volumes on (default ``threads``), see PublishStage."""
     settings = dict(settings or {})
     settings["extract"] = {**settings.get("extract", {}), "source": Path(source)}
     if seg_dir is not None:
@@ -98,7 +100,7 @@ def build_stages(source: Path, settings: Optional[dict[str, dict]] = None, truth
     if deid:
         stages.append(DeidStage(cfg["deid"], secret=secret, evaluated=truth is not None))
     recorded = {name: config_dict(c) for name, c in cfg.items()}
-    stages.append(PublishStage(cfg["publish"], settings=recorded, threads=threads))
+    stages.append(PublishStage(cfg["publish"], settings=recorded, threads=threads, volume_threads=volume_threads))
     stages.append(ReportStage(cfg["report"], evaluated=truth is not None, threads=threads))
     return sorted(stages, key=lambda s: STAGE_ORDER.index(s.name))
 
@@ -193,7 +195,7 @@ def run_pipeline(source, out: Path, reports: Optional[list[Path]] = None, shards
     # worker takes as many slots as its stage's threads); alone, one gets them all
     both = not only or {"publish", "report"} <= set(only)
     stages = build_stages(folder, merged, truth=truth, seg_dir=seg_dir, deid=deid, secret=secret, fetcher=fetcher,
-                          threads=max(1, workers // 2 if both else workers))
+                          threads=max(1, workers // 2 if both else workers), volume_threads=workers)
     if only:
         unknown = set(only) - {s.name for s in stages}
         if unknown:

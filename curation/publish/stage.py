@@ -31,9 +31,15 @@ class PublishStage(Stage):
     source_label = "the run's settings (the card lists them)"
     optional_reads = ("reviews",)   # with --no-deid, new scores change what --min-review keeps
 
-    def __init__(self, config: Optional[PublishConfig] = None, settings: Optional[dict] = None, threads: int = 1):
+    def __init__(self, config: Optional[PublishConfig] = None, settings: Optional[dict] = None, threads: int = 1,
+                 volume_threads: Optional[int] = None):
+        """``threads``: the worker slots the stage takes; ``volume_threads``: the threads its CT volumes are gzipped
+        on (default ``threads``). The pipeline gives publish one of two slots, beside the report, but every core's
+        worth of gzip threads: ISA-L and numpy release the GIL, so once the report is done (it ends first) the
+        volumes left go on every core instead of one, and while both run the OS shares the cores out."""
         super().__init__(config)
         self.settings, self.threads = settings or {}, threads
+        self.volume_threads = max(1, volume_threads or threads)
         self.reads = (self.config.source,) if self.config.source else TABLES
         self.writes = ("hf",)
 
@@ -62,7 +68,8 @@ class PublishStage(Stage):
 
         c = self.config
         s = publish(part.out / c.source, self.target(part.out), min_tier=c.min_tier, fractions=tuple(c.fractions),
-                    volumes=c.volumes, min_review=c.min_review, progress=part.progress, settings=self.settings, workers=self.threads)
+                    volumes=c.volumes, min_review=c.min_review, progress=part.progress, settings=self.settings,
+                    workers=self.volume_threads)
         return {"rows": s.rows, "volumes": s.volumes_written + s.volumes_reused, "volume_errors": s.volume_errors}
 
 
