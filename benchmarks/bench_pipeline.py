@@ -6,7 +6,8 @@ every file and decoding every CT image once (pydicom, one process), in the same 
 The archive is `opseg demo-archive DIR --studies N` (generated into a temporary folder when --archive is not
 given). The pipeline runs as `opseg run ARCHIVE OUT --reports DIR/reports.jsonl --seg SEG` in a child process
 (de-identification, publish with CT volumes, report and DICOM SEG export included), after one untimed pass that
-puts the archive in the page cache, so both figures read warm files.
+puts the archive in the page cache, so both figures read warm files. Then, on the run's own output, the floor:
+the CPU of the pieces no run can skip (pipeline_floor.py), and the MB/s it allows on the run's cores.
 """
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ def main() -> None:
     ap.add_argument("--studies", type=int, default=20)
     ap.add_argument("--workers", type=int, default=2, help="0: leave the option out (an opseg without --workers)")
     ap.add_argument("--shards", type=int, default=4)
+    ap.add_argument("--no-floor", action="store_true", help="skip pipeline_floor.py's pieces (~30 s) after the run")
     args = ap.parse_args()
     load = os.getloadavg()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} at start")
@@ -92,6 +94,11 @@ def main() -> None:
               f"(less sensitive than wall time to other work on the machine; the naive loop is one process: "
               f"{mb / naive_s:.1f} MB per second of its wall)")
         print(f"peak RSS of the largest process: {rss_mb:.0f} MB")
+        if not args.no_floor:
+            from pipeline_floor import floor, print_floor
+
+            pieces, _ = floor(out, demo / "dicom")
+            print_floor(pieces, mb, max(1, args.workers), 45.0, run_cpu=cpu_s)
         load = os.getloadavg()
         print(f"load average {load[0]:.2f} {load[1]:.2f} at the end (other work on the machine inflates the figures)")
 

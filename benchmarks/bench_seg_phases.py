@@ -6,7 +6,8 @@ OUT is an `opseg run` output (its masks, annotations and instance catalog). One 
 clock starts (as bench_outputs.py); the SEG files go to a temporary folder. Phases: the source headers
 (`catalog_series_datasets`, or `series_datasets` on a tree before it), the masks' pixel array, highdicom's
 Segmentation constructor and, inside it, its overlap check (`_check_and_cast_pixel_array`, of the class export-seg
-builds), and pydicom's save.
+builds), and pydicom's save. It runs on copies of OUT's tables (export-seg writes its quarantine rows), so OUT is
+left as it was.
 Run it with PYTHONPATH on another commit for the figures before a change.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ import highdicom as hd
 import pydicom
 
 import curation.publish.seg_export as seg_export
+from pipeline_floor import scratch_copy
 
 PHASES = ("source headers", "masks' pixel array", "highdicom Segmentation()", "  of which its overlap check",
           "pydicom save")
@@ -52,8 +54,9 @@ def main() -> None:
     pydicom.Dataset.save_as = timed("pydicom save", pydicom.Dataset.save_as)
     print(f"load average {os.getloadavg()[0]:.2f} at start")
     with tempfile.TemporaryDirectory() as tmp:
+        scratch = scratch_copy(args.out, ("masks", "annotations", "instances"), Path(tmp) / "out")  # OUT untouched
         start = time.process_time()
-        files = seg_export.export_seg(args.out, Path(tmp))
+        files = seg_export.export_seg(scratch, Path(tmp) / "seg")
         total = time.process_time() - start
     print(f"{len(files)} SEG files\n| phase | CPU s |\n|---|---|")
     for name, seconds in SPENT.items():
