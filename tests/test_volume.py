@@ -154,3 +154,39 @@ def test_a_whole_number_rescale_decodes_straight_to_int16_with_the_same_hu(tmp_p
     stored = load_volume(paths, whole_as_int16=True)
     assert as_float.hu.dtype == np.float32 and stored.hu.dtype == want and len(decoded) == len(files)
     assert np.array_equal(stored.hu.astype(np.float32), as_float.hu) and stored.hu.min() < stored.hu.max()
+
+
+@pytest.mark.parametrize("folder", ["dcmqi_ct_3slice", "totalseg_ct_j2k"])
+def test_slice_geometry_from_the_raw_header_bytes_is_pydicoms(folder):
+    """slice_refs and the rescale read a single-frame header's numbers straight from its bytes (dicom_fast): they
+    must be pydicom's own values, on real CT files and on a dataset whose elements pydicom has already decoded."""
+    from curation.dicom.volume import _rescale, slice_refs
+    from opseg_testdata import DATA
+
+    for path in sorted((DATA / folder).glob("*.dcm")):
+        for ds in (pydicom.dcmread(path), _decoded(pydicom.dcmread(path))):
+            (ref,) = slice_refs(ds, str(path))
+            assert (ref.sop_uid, ref.rows, ref.columns) == (ds.SOPInstanceUID, ds.Rows, ds.Columns)
+            assert ref.position == tuple(float(v) for v in ds.ImagePositionPatient)
+            assert ref.orientation == tuple(float(v) for v in ds.ImageOrientationPatient)
+            assert ref.pixel_spacing == tuple(float(v) for v in ds.PixelSpacing)
+            assert _rescale(ds) == (float(ds.RescaleSlope), float(ds.RescaleIntercept))
+
+
+def _decoded(ds):
+    for elem in ds:   # iterating converts every raw element
+        pass
+    return ds
+
+
+def test_a_pixel_spacing_with_one_value_is_refused_with_its_reason():
+    from curation.dicom.volume import slice_refs
+
+    ds = pydicom.Dataset()
+    ds.SOPInstanceUID, ds.Rows, ds.Columns = "1.2.3", 8, 8
+    ds.ImagePositionPatient, ds.ImageOrientationPatient = [0, 0, 0], [1, 0, 0, 0, 1, 0]
+    ds.PixelSpacing = "0.7"
+    refs = slice_refs(ds) + [SliceRef("1.2.4", None, (0.0, 0.0, 1.0), (1, 0, 0, 0, 1, 0), 8, 8, (0.7,))]
+    with pytest.raises(VolumeError) as err:
+        build_geometry(refs)
+    assert err.value.reason == "bad_pixel_spacing"
