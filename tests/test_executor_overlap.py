@@ -247,3 +247,35 @@ def test_a_setup_that_fails_at_its_turn_stops_the_run_under_the_stages_name(tmp_
             LocalExecutor(tmp_path / str(workers), shards=2, workers=workers).run(
                 [_HoldsOneSlot(), _SetUpAlwaysFails(tmp_path / str(workers))])
         assert info.value.__notes__ == ["in the setup of stage 'ahead'"]
+
+
+class _Quick(Stage):
+    """Three short partitions, each stamped with when it started and which partition it was."""
+    name, reads, writes = "quick", (SOURCE,), ("masks",)
+
+    def process(self, part: Partition) -> dict:
+        t0 = time.time()
+        time.sleep(0.3)
+        return {"index": part.index, "started": t0}
+
+
+class _SlowSetUp(Stage):
+    """Independent of 'quick'; its setup (made in the parent, which reads no message meanwhile) takes 2 s."""
+    name, reads, writes, partitioned = "slow-setup", (SOURCE,), ("links",), False
+
+    def setup(self) -> None:
+        time.sleep(2.0)
+        self.set_up_by = time.time()
+
+    def process(self, part: Partition) -> dict:
+        return {}
+
+
+def test_a_worker_goes_on_to_its_next_partition_while_the_parent_sets_a_stage_up(tmp_path):
+    """'quick' starts first; the parent then sets 'slow-setup' up for 2 s. Its worker was given its next partition
+    before that (overlap._prefetch), so it does not wait for the set-up to end; each result is its own partition's."""
+    slow = _SlowSetUp()
+    quick, _ = LocalExecutor(tmp_path, shards=3, workers=2).run([_Quick(), slow])
+    assert [s["index"] for s in quick.stats] == [0, 1, 2] and quick.shards_run == 3
+    starts = sorted(s["started"] for s in quick.stats)
+    assert starts[1] < slow.set_up_by - 1.0, "the worker waited for the parent's set-up"

@@ -104,6 +104,7 @@ def _warm_next(stages: list[Stage], deps: list[set[int]], running: dict[int, _Ru
     if not waiting:
         return False
     i, t0 = waiting[0], time.process_time()
+    _prefetch(running)
     try:
         stages[i].setup()
     except Exception:   # not this stage's turn yet (it may even be up to date): it is set up again when it has
@@ -122,7 +123,7 @@ def _dispatch(ex: LocalExecutor, stages: list[Stage], running: dict[int, _Runnin
     whose workers can share its setup is set up here, once, before its first worker is forked: every worker
     inherits it, and so does every stage forked later (link's setup imports torch and transformers, which deid
     needs too: set up in a worker, each process paid ~5-10 CPU s for the same imports). The loop waits meanwhile;
-    running workers go on with their partition (a worker is never idle: see _receive)."""
+    running workers go on with their partition and the next one they were given ahead (_prefetch)."""
     cap = 1   # fair shares: every started stage gets a worker before any gets a second (in pipeline order)
     while free and any(r.queue for r in running.values()) and cap <= ex.workers:
         for i in sorted(running):
@@ -131,6 +132,7 @@ def _dispatch(ex: LocalExecutor, stages: list[Stage], running: dict[int, _Runnin
             if not r.queue or len(r.workers) >= cap or slots > free:
                 continue
             if stage.share_setup and not r.shared and has_setup(stage):
+                _prefetch(running)
                 t0 = time.process_time()
                 set_up(stage)   # every worker forked from here on inherits it
                 r.rep.cpu_seconds += time.process_time() - t0
@@ -142,6 +144,17 @@ def _dispatch(ex: LocalExecutor, stages: list[Stage], running: dict[int, _Runnin
             _send_next(ex, r, w)
         cap += 1
     return free
+
+
+def _prefetch(running: dict[int, _Running]) -> None:
+    """Before this process sets a stage up (seconds during which it reads no message), give every worker that has
+    only its current partition its stage's next one: it goes straight on to it instead of waiting for the set-up
+    to end (an export-seg worker idled 0.5 s behind link's spaCy). One ahead at most, and only here: a worker
+    holding a second partition at a stage's tail could leave another idle."""
+    for r in running.values():
+        for w in r.workers:
+            if r.queue and len(w.assigned) == 1:
+                w.send(r.queue.pop(0), r.plan.key, False)
 
 
 def _send_next(ex: LocalExecutor, r: _Running, w: StageWorker) -> None:
@@ -173,12 +186,13 @@ def _receive(ex: LocalExecutor, running: dict[int, _Running], reports: dict, bar
                 raise RuntimeError(f"stage {r.plan.stage.name!r} failed in a worker:\n{tb}")
             raise exc from RuntimeError(f"in a worker of stage {r.plan.stage.name!r}:\n{tb}")
         else:   # done
-            r.results[w.busy.index] = msg[1]
+            r.results[w.assigned.pop(0).index] = msg[1]
             r.rep.cpu_seconds += msg[2]
-            w.busy = None
             if r.tick:
                 r.tick(1)
-            if r.queue:   # straight on: a worker left idle here, beside another that took the last partition,
+            if w.assigned:   # it already holds its next partition (see _prefetch)
+                pass
+            elif r.queue:   # straight on: a worker left idle here, beside another that took the last partition,
                 # would never be stopped and its slots never given back (a later stage needing them waited forever)
                 _send_next(ex, r, w)
             else:

@@ -32,7 +32,8 @@ class StageWorker:
     def __init__(self, stage: Stage, setup: bool, slots: int, close_in_child: list[Connection]):
         fork = sys.platform.startswith("linux")
         ctx = multiprocessing.get_context("fork" if fork else "spawn")
-        self.stage, self.slots, self.busy = stage, slots, None
+        self.stage, self.slots = stage, slots
+        self.assigned: list[Partition] = []   # sent and not yet done, in the order the worker runs them
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_serve, args=(child, stage, setup, close_in_child if fork else []),
                                 name=f"opseg-{stage.name}", daemon=False)  # not daemonic: extract has its own pool
@@ -42,7 +43,7 @@ class StageWorker:
         child.close()
 
     def send(self, part: Partition, key: dict, progress: bool) -> None:
-        self.busy = part
+        self.assigned.append(part)
         self.conn.send((replace(part, progress=None), key, progress))
 
     def stop(self) -> None:
