@@ -28,14 +28,12 @@ from collections import defaultdict
 from pathlib import Path
 
 IMPORTS = """
-import resource
 import curation.pipeline.run
 from curation.io.nlp_imports import import_presidio_analyzer, import_spacy
 import_spacy(); import_presidio_analyzer()
 import datasets, matplotlib.pyplot
-r = resource.getrusage(resource.RUSAGE_SELF)
-print(r.ru_utime + r.ru_stime)
 """
+PRINT_CPU = "import resource; r = resource.getrusage(resource.RUSAGE_SELF); print(r.ru_utime + r.ru_stime)"
 
 
 def cpu() -> float:
@@ -45,11 +43,9 @@ def cpu() -> float:
 
 def imports_cpu() -> float:
     """CPU seconds of a fresh interpreter importing what a run imports (less the interpreter's own start)."""
-    bare = float(subprocess.run([sys.executable, "-c", IMPORTS.split("import curation")[0] + "r = resource.getrusage("
-                                 "resource.RUSAGE_SELF)\nprint(r.ru_utime + r.ru_stime)"],
-                                capture_output=True, text=True, check=True).stdout)
-    full = float(subprocess.run([sys.executable, "-c", IMPORTS], capture_output=True, text=True, check=True).stdout)
-    return full - bare
+    def child_cpu(code: str) -> float:
+        return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    return child_cpu(IMPORTS + PRINT_CPU) - child_cpu(PRINT_CPU)
 
 
 def walks_cpu(out: Path) -> tuple[float, int]:

@@ -190,7 +190,7 @@ def slice_refs(ds, path: str = "") -> list[SliceRef]:
 def _rescale(ds, frame_fg=None) -> tuple[float, float]:
     """Slope/intercept from the frame's functional group, else the shared one, else the top level."""
     src = ds
-    shared = ds.get("SharedFunctionalGroupsSequence", [None])[0] if "SharedFunctionalGroupsSequence" in ds else None
+    shared = ds.get("SharedFunctionalGroupsSequence", [None])[0]
     for fg in (frame_fg, shared):
         if fg is not None and "PixelValueTransformationSequence" in fg:
             src = fg.PixelValueTransformationSequence[0]
